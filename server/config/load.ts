@@ -1,0 +1,122 @@
+// Loads kickstand.yaml (optional) and KICKSTAND_* environment overrides, validates them once and
+// returns a deep-frozen Config. Errors name the file (or variable) and the key.
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve, dirname, isAbsolute } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { ZodError } from 'zod';
+import { ConfigError } from '../errors.ts';
+import { configSchema, type Config } from './schema.ts';
+import { deepFreeze, isPlainMap, mergeMaps } from '../merge.ts';
+
+export type { Config };
+
+export interface LoadConfigOptions {
+  /** Path of the YAML file; when unset, ./kickstand.yaml is used if it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Whether the process runs as root (chooses the TFTP port default). */
+  isRoot?: boolean;
+}
+
+/** Returns a dotted key path for a zod issue path. */
+export function keyPath(path: Array<string | number>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** Returns the first zod issue as "key: message" text. */
+export function describeZodError(err: ZodError): { key: string; message: string } {
+  const issue = err.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const key = keyPath([...issue.path, issue.keys[0]!]);
+    return { key, message: `unknown key ${JSON.stringify(issue.keys[0])}` };
+  }
+  return { key: keyPath(issue.path) || '(root)', message: issue.message };
+}
+
+/** Sets a dotted path in a plain object, creating maps on the way. */
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const k of path.slice(0, -1)) {
+    if (typeof cur[k] !== 'object' || cur[k] === null) cur[k] = {};
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+/** Parses an environment value: JSON literals (numbers, booleans, arrays) or a plain string. */
+function parseEnvValue(raw: string): unknown {
+  if (/^(true|false|null|-?\d+(\.\d+)?)$/.test(raw) || raw.startsWith('[') || raw.startsWith('{')) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/**
+ * Returns the env overrides as a nested object: KICKSTAND_HTTP__PORT=9090 sets http.port
+ * (double underscore separates levels, single underscores stay in the key).
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; sources: Map<string, string> } {
+  const values: Record<string, unknown> = {};
+  const sources = new Map<string, string>();
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('KICKSTAND_') || raw === undefined || name === 'KICKSTAND_CONFIG') continue;
+    const path = name.slice('KICKSTAND_'.length).toLowerCase().split('__');
+    setPath(values, path, parseEnvValue(raw));
+    sources.set(path.join('.'), name);
+  }
+  return { values, sources };
+}
+
+/** Loads, validates and freezes the configuration; throws ConfigError naming file and key. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.file ?? env.KICKSTAND_CONFIG;
+  const file = explicit ? resolve(cwd, explicit) : resolve(cwd, 'kickstand.yaml');
+  let fromFile: Record<string, unknown> = {};
+  const haveFile = existsSync(file);
+  if (explicit && !haveFile) throw new ConfigError(`config file ${file} does not exist`);
+  if (haveFile) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`${file}: malformed YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (parsed !== null && parsed !== undefined && !isPlainMap(parsed)) {
+      throw new ConfigError(`${file}: expected a map of settings at the top level`);
+    }
+    fromFile = (parsed as Record<string, unknown>) ?? {};
+  }
+  const { values: fromEnv, sources } = envOverrides(env);
+  const result = configSchema.safeParse(mergeMaps(fromFile, fromEnv));
+  if (!result.success) {
+    const { key, message } = describeZodError(result.error);
+    const where = sources.get(key) ? `environment ${sources.get(key)}` : haveFile ? file : 'defaults';
+    throw new ConfigError(`${where}: ${key}: ${message}`, key);
+  }
+  const config = result.data;
+  const isRoot = options.isRoot ?? (typeof process.getuid === 'function' && process.getuid() === 0);
+  if (config.tftp.port === undefined) config.tftp.port = isRoot ? 69 : 6969;
+  // Relative folders are relative to the config file's folder (or the working directory).
+  const base = haveFile ? dirname(file) : cwd;
+  for (const key of ['data_dir', 'profiles_dir', 'isos_dir', 'templates_dir'] as const) {
+    if (!isAbsolute(config[key])) config[key] = resolve(base, config[key]);
+  }
+  if (config.dhcp.mode !== 'off') {
+    if (!config.dhcp.server_ip) throw new ConfigError(`${where(haveFile, file)}: dhcp.server_ip: required when dhcp.mode is ${config.dhcp.mode}`, 'dhcp.server_ip');
+    if (config.dhcp.mode === 'full' && !config.dhcp.subnet) {
+      throw new ConfigError(`${where(haveFile, file)}: dhcp.subnet: required when dhcp.mode is full`, 'dhcp.subnet');
+    }
+  }
+  return deepFreeze(config);
+}
+
+function where(haveFile: boolean, file: string): string {
+  return haveFile ? file : 'configuration';
+}

@@ -1,0 +1,88 @@
+// The configuration schema: every key kickstand.yaml may hold, with its default. Unknown keys are
+// refused so a typo never silently falls back to a default.
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'expected an IPv4 address');
+
+export const dhcpSchema = z
+  .object({
+    mode: z.enum(['off', 'proxy', 'full']).default('off'),
+    interface: z.string().min(1).optional(),
+    /** Address kickstand answers from (option 54, siaddr); required when DHCP is on. */
+    server_ip: ipv4.optional(),
+    subnet: z
+      .object({
+        network: ipv4,
+        mask: ipv4,
+        router: ipv4.optional(),
+        dns: z.array(ipv4).default([]),
+        domain: z.string().regex(/^[A-Za-z0-9.-]+$/).optional(),
+        pool_start: ipv4,
+        pool_end: ipv4,
+        lease_seconds: z.number().int().min(60).default(3600),
+      })
+      .strict()
+      .optional(),
+    /** Boot BIOS clients into iPXE (undionly.kpxe) instead of pxelinux.0. */
+    ipxe_chain: z.boolean().default(false),
+    ports: z
+      .object({ server: port.default(67), client: port.default(68), proxy: port.default(4011) })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    data_dir: z.string().min(1).default('./var'),
+    profiles_dir: z.string().min(1).default('./profiles'),
+    isos_dir: z.string().min(1).default('./isos'),
+    templates_dir: z.string().min(1).default('./templates'),
+    /** Base URL guests use to reach kickstand over HTTP; derived from the request when unset. */
+    public_url: z.string().url().optional(),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    http: z
+      .object({ host: z.string().default('0.0.0.0'), port: port.default(8080) })
+      .strict()
+      .default({}),
+    tftp: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().default('0.0.0.0'),
+        /** Defaults to 69 when running as root, else 6969. */
+        port: port.optional(),
+        /** Extra directories served read-only over TFTP (boot loaders are found automatically). */
+        roots: z.array(z.string()).default([]),
+        max_blksize: z.number().int().min(512).max(65464).default(1468),
+        max_transfers: z.number().int().min(1).default(500),
+        max_transfers_per_client: z.number().int().min(1).default(8),
+      })
+      .strict()
+      .default({}),
+    dhcp: dhcpSchema.default({}),
+    auth: z
+      .object({
+        /** Admin bearer token; generated into the data folder on first start when unset. */
+        admin_token: z.string().min(16).optional(),
+      })
+      .strict()
+      .default({}),
+    lifecycle: z
+      .object({
+        /** An installing system with no event for this long is shown as stalled. */
+        stall_seconds: z.number().int().min(1).default(1800),
+        /** A build token stops serving artifacts after this long (terminal reports still accepted). */
+        token_ttl_seconds: z.number().int().min(60).default(86400),
+        /** Largest installer log accepted with a `failed` report. */
+        max_log_bytes: z.number().int().min(1024).default(1024 * 1024),
+        /** Record unknown MACs that PXE-boot as `discovered` systems. */
+        record_discovered: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type DhcpConfig = z.infer<typeof dhcpSchema>;

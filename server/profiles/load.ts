@@ -1,0 +1,151 @@
+// Loads distro and profile YAML files from a folder, resolves `extends` and validates the result.
+// Merge rule (documented in profiles/README.md): maps merge, lists and scalars replace, null unsets.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { ZodError, ZodTypeAny } from 'zod';
+import { ProfileError } from '../errors.ts';
+import { deepFreeze, isPlainMap, mergeMaps } from '../merge.ts';
+import { distroFileSchema, profileBodySchema, profileFileSchema, type Distro, type Profile } from './schema.ts';
+import { checkProfile } from './check.ts';
+
+/** Every distro and profile defined by YAML files, resolved and frozen. */
+export interface ProfileSet {
+  profiles: ReadonlyMap<string, Profile>;
+  distros: ReadonlyMap<string, Distro>;
+  /** File each name came from (distros as `distro:<name>`), relative to the working directory. */
+  files: ReadonlyMap<string, string>;
+}
+
+interface RawProfile {
+  file: string;
+  body: Record<string, unknown>;
+}
+
+/** Returns "key: message" for the first issue of a zod error, naming unknown keys. */
+export function zodMessage(err: ZodError): { key: string; message: string } {
+  const issue = err.issues[0]!;
+  const path = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+  if (issue.code === 'unrecognized_keys') {
+    const k = issue.keys[0]!;
+    return { key: path ? `${path}.${k}` : k, message: `unknown key ${JSON.stringify(k)}` };
+  }
+  return { key: path || '(top level)', message: issue.message };
+}
+
+/** Returns the parsed value or throws ProfileError naming the file and key. */
+export function validate<T>(schema: ZodTypeAny, value: unknown, where: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const { key, message } = zodMessage(r.error);
+    throw new ProfileError(`${where}: ${key}: ${message}`, key);
+  }
+  return r.data as T;
+}
+
+/** Returns the *.yaml / *.yml files below dir, sorted, skipping dot-files. */
+function yamlFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    if (entry.startsWith('.')) continue;
+    const p = join(dir, entry);
+    if (statSync(p).isDirectory()) out.push(...yamlFiles(p));
+    else if (/\.ya?ml$/.test(entry)) out.push(p);
+  }
+  return out;
+}
+
+/** Parses one YAML file into a plain map; throws ProfileError with line and column on bad YAML. */
+export function parseYamlFile(text: string, where: string): Record<string, unknown> {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw new ProfileError(`${where}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed YAML: ${e.message.split('\n')[0]}`);
+  }
+  const value: unknown = doc.toJS();
+  if (!isPlainMap(value)) throw new ProfileError(`${where}: expected a map with kind: profile or kind: distro`);
+  return value;
+}
+
+/** Loads and resolves every profile and distro under dir; throws ProfileError on the first problem. */
+export function loadProfiles(dir: string): ProfileSet {
+  const raws = new Map<string, RawProfile>();
+  const distros = new Map<string, Distro>();
+  const files = new Map<string, string>();
+  for (const path of yamlFiles(dir)) {
+    const where = relative(process.cwd(), path) || path;
+    const doc = parseYamlFile(readFileSync(path, 'utf8'), where);
+    const kind = doc.kind;
+    if (kind === 'distro') {
+      const d = validate<Omit<Distro, 'source'>>(distroFileSchema, doc, where);
+      if (files.has(`distro:${d.name}`)) throw new ProfileError(`${where}: name: distro ${JSON.stringify(d.name)} is already defined in ${files.get(`distro:${d.name}`)}`, 'name');
+      distros.set(d.name, { ...d, source: 'yaml' });
+      files.set(`distro:${d.name}`, where);
+    } else if (kind === 'profile') {
+      const p = validate<Record<string, unknown> & { name: string }>(profileFileSchema, withoutNulls(doc), where);
+      if (raws.has(p.name)) throw new ProfileError(`${where}: name: profile ${JSON.stringify(p.name)} is already defined in ${raws.get(p.name)!.file}`, 'name');
+      raws.set(p.name, { file: where, body: doc });
+      files.set(p.name, where);
+    } else {
+      throw new ProfileError(`${where}: kind: expected "profile" or "distro", got ${JSON.stringify(kind)}`, 'kind');
+    }
+  }
+  const profiles = new Map<string, Profile>();
+  for (const [n, raw] of raws) {
+    if (raw.body.abstract === true) continue;
+    const { body, parents } = resolveExtends(n, raws);
+    const where = parents.length ? `${raw.file} (extends ${parents.join(' → ')})` : raw.file;
+    const profile: Profile = { ...validate<Omit<Profile, 'name' | 'parents'>>(profileBodySchema, body, where), name: n, parents };
+    checkProfile(profile, where);
+    profiles.set(n, profile);
+  }
+  return deepFreeze({ profiles, distros, files });
+}
+
+/** Returns a copy without null values: null means "unset the parent's value", checked after merging. */
+function withoutNulls(v: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === null) continue;
+    out[k] = isPlainMap(x) ? withoutNulls(x) : x;
+  }
+  return out;
+}
+
+/** Returns the merged body of a profile and its chain of parents; detects cycles and missing parents. */
+function resolveExtends(start: string, raws: Map<string, RawProfile>): { body: Record<string, unknown>; parents: string[] } {
+  const chain: RawProfile[] = [];
+  const seen: string[] = [];
+  let cur: string | undefined = start;
+  while (cur !== undefined) {
+    if (seen.includes(cur)) {
+      throw new ProfileError(`${raws.get(start)!.file}: extends: cycle ${[...seen, cur].join(' → ')}`, 'extends');
+    }
+    const raw = raws.get(cur);
+    if (!raw) {
+      const from = chain[chain.length - 1]!;
+      throw new ProfileError(`${from.file}: extends: no profile named ${JSON.stringify(cur)}`, 'extends');
+    }
+    seen.push(cur);
+    chain.push(raw);
+    cur = raw.body.extends as string | undefined;
+  }
+  let body: Record<string, unknown> = {};
+  for (const raw of chain.reverse()) body = mergeMaps(body, raw.body);
+  delete body.kind;
+  delete body.name;
+  delete body.extends;
+  delete body.abstract;
+  return { body, parents: seen.slice(1) };
+}
+
+/** Returns the profile with a system's overrides merged in and re-validated (400-style error on bad overrides). */
+export function applyOverrides(profile: Profile, overrides: Record<string, unknown>, where: string): Profile {
+  if (Object.keys(overrides).length === 0) return profile;
+  const { name, parents, ...body } = profile;
+  const merged = mergeMaps(body as Record<string, unknown>, overrides);
+  const resolved: Profile = { ...validate<Omit<Profile, 'name' | 'parents'>>(profileBodySchema, merged, where), name, parents };
+  checkProfile(resolved, where);
+  return deepFreeze(resolved);
+}

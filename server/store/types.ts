@@ -1,0 +1,125 @@
+// The Store interface: systems, build tokens, install events and DHCP leases. Implementations:
+// SQLite (store/sqlite.ts) and an in-memory fake (test/fakes); one conformance suite covers both.
+import type { DhcpLeaseRecord } from './leases.ts';
+
+/** Persisted lifecycle states; `stalled` is derived at read time from the last event's age. */
+export const SYSTEM_STATES = ['registered', 'build', 'installing', 'built', 'failed', 'discovered'] as const;
+export type SystemState = (typeof SYSTEM_STATES)[number];
+
+/** Install stages a guest or kickstand reports. */
+export const STAGES = [
+  'armed',
+  'pxe',
+  'kickstart',
+  'script',
+  'partitioned',
+  'formatted',
+  'packages-installed',
+  'kernel-installed',
+  'bootloader-installed',
+  'configured',
+  'built',
+  'failed',
+  'booted',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** One guest. Times are epoch milliseconds. */
+export interface System {
+  name: string;
+  /** Canonical MACs: lowercase, colon-separated. */
+  macs: string[];
+  ip: string | null;
+  hostname: string | null;
+  /** Profile name; null only for `discovered` systems. */
+  profile: string | null;
+  /** Deep-merged over the profile (same rules as `extends`). */
+  overrides: Record<string, unknown>;
+  /** Install armed: the next boot installs. */
+  build: boolean;
+  state: SystemState;
+  /** Last step reported in the current run. */
+  stage: string | null;
+  /** Install run counter; a rebuild starts run + 1. */
+  run: number;
+  /** Build token of the current run, while armed or installing. */
+  token: string | null;
+  tokenExpiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  stateChangedAt: number;
+  lastEventAt: number | null;
+}
+
+/** Fields a caller supplies to create a system. */
+export interface NewSystem {
+  name: string;
+  macs: string[];
+  ip?: string | null;
+  hostname?: string | null;
+  profile: string | null;
+  overrides?: Record<string, unknown>;
+  build?: boolean;
+  state?: SystemState;
+}
+
+/** Fields that may change after creation (lifecycle fields change through transition()). */
+export type SystemPatch = Partial<Pick<System, 'macs' | 'ip' | 'hostname' | 'profile' | 'overrides' | 'build' | 'state' | 'stage' | 'run' | 'token' | 'tokenExpiresAt' | 'stateChangedAt' | 'lastEventAt'>>;
+
+/** One reported step of an install run. */
+export interface InstallEvent {
+  id: number;
+  system: string;
+  run: number;
+  time: number;
+  stage: string;
+  message: string | null;
+  /** Address the report came from. */
+  source: string | null;
+  /** Installer log attached to a `failed` report (size-limited by the caller). */
+  log: string | null;
+}
+
+export type NewEvent = Omit<InstallEvent, 'id' | 'system'>;
+
+/** A build token and the run it belongs to; retired tokens stay for late terminal reports. */
+export interface TokenRecord {
+  token: string;
+  system: string;
+  run: number;
+  createdAt: number;
+  expiresAt: number;
+  retiredAt: number | null;
+}
+
+/** What a transition function decides, applied atomically by the store. */
+export interface Transition {
+  patch?: SystemPatch;
+  event?: NewEvent;
+  /** Issue this token for the system's run. */
+  issueToken?: Omit<TokenRecord, 'system' | 'retiredAt'>;
+  /** Retire every live token of the system at this time. */
+  retireTokensAt?: number;
+}
+
+/** Persistence for systems, tokens, events and leases. Every method is atomic. */
+export interface Store {
+  createSystem(input: NewSystem, now: number): Promise<System>;
+  getSystem(name: string): Promise<System | null>;
+  listSystems(): Promise<System[]>;
+  findSystemsByMacs(macs: string[]): Promise<System[]>;
+  findSystemByIp(ip: string): Promise<System | null>;
+  /** Updates fields; throws NotFoundError or ConflictError (duplicate MAC). */
+  updateSystem(name: string, patch: SystemPatch, now: number): Promise<System>;
+  deleteSystem(name: string): Promise<boolean>;
+  /**
+   * Reads the system, calls decide(system) and applies what it returns in one transaction;
+   * decide returning null changes nothing. Returns the system after, and the event written.
+   */
+  transition(name: string, now: number, decide: (s: System) => Transition | null): Promise<{ system: System; event: InstallEvent | null; changed: boolean }>;
+  findToken(token: string): Promise<TokenRecord | null>;
+  listEvents(name: string, options?: { run?: number; limit?: number }): Promise<InstallEvent[]>;
+  loadLeases(): Promise<DhcpLeaseRecord[]>;
+  saveLeases(leases: DhcpLeaseRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
