@@ -1,0 +1,60 @@
+// Numbered schema migrations. Append only: a released migration is never edited.
+
+/** SQL of each schema version, applied in order inside one transaction per step. */
+export const MIGRATIONS: readonly string[] = [
+  // 1: systems, their MACs, build tokens, install events, DHCP leases.
+  `
+  CREATE TABLE systems (
+    name TEXT PRIMARY KEY,
+    ip TEXT UNIQUE,
+    hostname TEXT,
+    profile TEXT,
+    overrides TEXT NOT NULL DEFAULT '{}',
+    build INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    stage TEXT,
+    run INTEGER NOT NULL DEFAULT 0,
+    token TEXT,
+    token_expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    state_changed_at INTEGER NOT NULL,
+    last_event_at INTEGER
+  );
+  CREATE TABLE system_macs (
+    mac TEXT PRIMARY KEY,
+    system TEXT NOT NULL REFERENCES systems(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    position INTEGER NOT NULL
+  );
+  CREATE INDEX system_macs_system ON system_macs(system);
+  CREATE TABLE tokens (
+    token TEXT PRIMARY KEY,
+    system TEXT NOT NULL REFERENCES systems(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    run INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    retired_at INTEGER
+  );
+  CREATE INDEX tokens_system ON tokens(system);
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    system TEXT NOT NULL REFERENCES systems(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    run INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    message TEXT,
+    source TEXT,
+    log TEXT
+  );
+  CREATE INDEX events_system ON events(system, id);
+  CREATE TABLE leases (
+    mac TEXT PRIMARY KEY,
+    ip TEXT NOT NULL,
+    hostname TEXT,
+    state TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX leases_ip ON leases(ip);
+  `,
+];

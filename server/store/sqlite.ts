@@ -1,0 +1,255 @@
+// The SQLite Store: better-sqlite3 in WAL mode with foreign keys, numbered migrations, and every
+// transition in one transaction.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import type { DhcpLeaseRecord } from './leases.ts';
+import { MIGRATIONS } from './migrations.ts';
+import type { InstallEvent, NewEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+
+type Row = Record<string, unknown>;
+
+const COLUMNS: Record<keyof SystemPatch, string> = {
+  macs: '',
+  ip: 'ip',
+  hostname: 'hostname',
+  profile: 'profile',
+  overrides: 'overrides',
+  build: 'build',
+  state: 'state',
+  stage: 'stage',
+  run: 'run',
+  token: 'token',
+  tokenExpiresAt: 'token_expires_at',
+  stateChangedAt: 'state_changed_at',
+  lastEventAt: 'last_event_at',
+};
+
+/** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
+export function openSqliteStore(path: string): SqliteStore {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  return new SqliteStore(new Database(path));
+}
+
+/** SQLite implementation of Store. */
+export class SqliteStore implements Store {
+  constructor(private readonly db: Database.Database) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  /** Applies the migrations newer than the database's user_version. */
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  /** Returns the schema version (number of migrations applied). */
+  schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private row(name: string): System | null {
+    const r = this.db.prepare('SELECT * FROM systems WHERE name = ?').get(name) as Row | undefined;
+    return r ? this.toSystem(r) : null;
+  }
+
+  private toSystem(r: Row): System {
+    const macs = (this.db.prepare('SELECT mac FROM system_macs WHERE system = ? ORDER BY position').all(r.name) as Row[]).map((m) => String(m.mac));
+    return {
+      name: String(r.name),
+      macs,
+      ip: (r.ip as string | null) ?? null,
+      hostname: (r.hostname as string | null) ?? null,
+      profile: (r.profile as string | null) ?? null,
+      overrides: JSON.parse(String(r.overrides)) as Record<string, unknown>,
+      build: r.build === 1,
+      state: r.state as System['state'],
+      stage: (r.stage as string | null) ?? null,
+      run: Number(r.run),
+      token: (r.token as string | null) ?? null,
+      tokenExpiresAt: (r.token_expires_at as number | null) ?? null,
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+      stateChangedAt: Number(r.state_changed_at),
+      lastEventAt: (r.last_event_at as number | null) ?? null,
+    };
+  }
+
+  /** Converts SQLite constraint errors into ConflictError naming the clashing value. */
+  private guard<T>(fn: () => T, what: { name?: string; macs?: string[]; ip?: string | null }): T {
+    try {
+      return fn();
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (msg.includes('UNIQUE constraint failed: systems.name')) throw new ConflictError(`a system named ${JSON.stringify(what.name)} already exists`, 'name');
+      if (msg.includes('UNIQUE constraint failed: system_macs.mac')) throw new ConflictError(`MAC address already belongs to another system (${(what.macs ?? []).join(', ')})`, 'macs');
+      if (msg.includes('UNIQUE constraint failed: systems.ip')) throw new ConflictError(`IP address ${JSON.stringify(what.ip)} already belongs to another system`, 'ip');
+      throw err;
+    }
+  }
+
+  private writeMacs(name: string, macs: string[]): void {
+    this.db.prepare('DELETE FROM system_macs WHERE system = ?').run(name);
+    const ins = this.db.prepare('INSERT INTO system_macs (mac, system, position) VALUES (?, ?, ?)');
+    macs.forEach((mac, i) => ins.run(mac, name, i));
+  }
+
+  async createSystem(input: NewSystem, now: number): Promise<System> {
+    return this.guard(
+      () =>
+        this.db.transaction(() => {
+          this.db
+            .prepare(
+              `INSERT INTO systems (name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+            )
+            .run(input.name, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ? 1 : 0, input.state ?? 'registered', now, now, now);
+          this.writeMacs(input.name, input.macs);
+          return this.row(input.name)!;
+        })(),
+      input,
+    );
+  }
+
+  async getSystem(name: string): Promise<System | null> {
+    return this.row(name);
+  }
+
+  async listSystems(): Promise<System[]> {
+    return (this.db.prepare('SELECT * FROM systems ORDER BY name').all() as Row[]).map((r) => this.toSystem(r));
+  }
+
+  async findSystemsByMacs(macs: string[]): Promise<System[]> {
+    if (macs.length === 0) return [];
+    const rows = this.db
+      .prepare(`SELECT DISTINCT system FROM system_macs WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY system`)
+      .all(...macs) as Row[];
+    return rows.map((r) => this.row(String(r.system))!);
+  }
+
+  async findSystemByIp(ip: string): Promise<System | null> {
+    const r = this.db.prepare('SELECT * FROM systems WHERE ip = ?').get(ip) as Row | undefined;
+    return r ? this.toSystem(r) : null;
+  }
+
+  private applyPatch(name: string, patch: SystemPatch, now: number): void {
+    const sets: string[] = ['updated_at = ?'];
+    const values: unknown[] = [now];
+    for (const [k, v] of Object.entries(patch) as Array<[keyof SystemPatch, unknown]>) {
+      if (k === 'macs' || v === undefined) continue;
+      sets.push(`${COLUMNS[k]} = ?`);
+      values.push(k === 'overrides' ? JSON.stringify(v) : k === 'build' ? (v ? 1 : 0) : v);
+    }
+    const r = this.db.prepare(`UPDATE systems SET ${sets.join(', ')} WHERE name = ?`).run(...values, name);
+    if (r.changes === 0) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+    if (patch.macs) this.writeMacs(name, patch.macs);
+  }
+
+  async updateSystem(name: string, patch: SystemPatch, now: number): Promise<System> {
+    return this.guard(
+      () =>
+        this.db.transaction(() => {
+          this.applyPatch(name, patch, now);
+          return this.row(name)!;
+        })(),
+      { macs: patch.macs, ip: patch.ip },
+    );
+  }
+
+  async deleteSystem(name: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM systems WHERE name = ?').run(name).changes > 0;
+  }
+
+  async transition(name: string, now: number, decide: (s: System) => Transition | null) {
+    return this.db.transaction(() => {
+      const before = this.row(name);
+      if (!before) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+      const t = decide(before);
+      if (!t) return { system: before, event: null, changed: false };
+      if (t.retireTokensAt !== undefined) {
+        this.db.prepare('UPDATE tokens SET retired_at = ? WHERE system = ? AND retired_at IS NULL').run(t.retireTokensAt, name);
+      }
+      if (t.issueToken) {
+        const k = t.issueToken;
+        this.db.prepare('INSERT INTO tokens (token, system, run, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(k.token, name, k.run, k.createdAt, k.expiresAt);
+      }
+      if (t.patch) this.applyPatch(name, t.patch, now);
+      let event: InstallEvent | null = null;
+      if (t.event) event = this.insertEvent(name, t.event);
+      return { system: this.row(name)!, event, changed: true };
+    })();
+  }
+
+  private insertEvent(name: string, e: NewEvent): InstallEvent {
+    const r = this.db
+      .prepare('INSERT INTO events (system, run, time, stage, message, source, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(name, e.run, e.time, e.stage, e.message, e.source, e.log);
+    return { id: Number(r.lastInsertRowid), system: name, ...e };
+  }
+
+  async findToken(token: string): Promise<TokenRecord | null> {
+    const r = this.db.prepare('SELECT * FROM tokens WHERE token = ?').get(token) as Row | undefined;
+    if (!r) return null;
+    return {
+      token: String(r.token),
+      system: String(r.system),
+      run: Number(r.run),
+      createdAt: Number(r.created_at),
+      expiresAt: Number(r.expires_at),
+      retiredAt: (r.retired_at as number | null) ?? null,
+    };
+  }
+
+  async listEvents(name: string, options: { run?: number; limit?: number } = {}): Promise<InstallEvent[]> {
+    const where = options.run === undefined ? 'system = ?' : 'system = ? AND run = ?';
+    const args: unknown[] = options.run === undefined ? [name] : [name, options.run];
+    const limit = options.limit ?? 10_000;
+    const rows = this.db.prepare(`SELECT * FROM (SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT ?) ORDER BY id`).all(...args, limit) as Row[];
+    return rows.map((r) => ({
+      id: Number(r.id),
+      system: String(r.system),
+      run: Number(r.run),
+      time: Number(r.time),
+      stage: String(r.stage),
+      message: (r.message as string | null) ?? null,
+      source: (r.source as string | null) ?? null,
+      log: (r.log as string | null) ?? null,
+    }));
+  }
+
+  async loadLeases(): Promise<DhcpLeaseRecord[]> {
+    return (this.db.prepare('SELECT * FROM leases ORDER BY mac').all() as Row[]).map((r) => ({
+      mac: String(r.mac),
+      ip: String(r.ip),
+      hostname: (r.hostname as string | null) ?? null,
+      state: r.state as DhcpLeaseRecord['state'],
+      expiresAt: Number(r.expires_at),
+      updatedAt: Number(r.updated_at),
+    }));
+  }
+
+  async saveLeases(leases: DhcpLeaseRecord[]): Promise<void> {
+    const up = this.db.prepare(
+      `INSERT INTO leases (mac, ip, hostname, state, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip, hostname = excluded.hostname, state = excluded.state,
+         expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+    );
+    this.db.transaction(() => {
+      for (const l of leases) up.run(l.mac, l.ip, l.hostname, l.state, l.expiresAt, l.updatedAt);
+    })();
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,149 @@
+// An in-memory Store for unit tests: same contract as SQLite (the conformance suite proves it).
+import { ConflictError, NotFoundError } from '../../server/errors.ts';
+import type { DhcpLeaseRecord } from '../../server/store/leases.ts';
+import type { InstallEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from '../../server/store/types.ts';
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** Returns a fresh empty in-memory Store. */
+export function memoryStore(): MemoryStore {
+  return new MemoryStore();
+}
+
+/** In-memory implementation of Store. */
+export class MemoryStore implements Store {
+  private systems = new Map<string, System>();
+  private tokens = new Map<string, TokenRecord>();
+  private events: InstallEvent[] = [];
+  private leases = new Map<string, DhcpLeaseRecord>();
+  private nextEventId = 1;
+
+  private checkUnique(name: string, macs: string[] | undefined, ip: string | null | undefined): void {
+    for (const s of this.systems.values()) {
+      if (s.name === name) continue;
+      if (macs && s.macs.some((m) => macs.includes(m))) throw new ConflictError(`MAC address already belongs to another system (${macs.join(', ')})`, 'macs');
+      if (ip && s.ip === ip) throw new ConflictError(`IP address ${JSON.stringify(ip)} already belongs to another system`, 'ip');
+    }
+  }
+
+  async createSystem(input: NewSystem, now: number): Promise<System> {
+    if (this.systems.has(input.name)) throw new ConflictError(`a system named ${JSON.stringify(input.name)} already exists`, 'name');
+    this.checkUnique(input.name, input.macs, input.ip);
+    const s: System = {
+      name: input.name,
+      macs: [...input.macs],
+      ip: input.ip ?? null,
+      hostname: input.hostname ?? null,
+      profile: input.profile,
+      overrides: clone(input.overrides ?? {}),
+      build: input.build ?? false,
+      state: input.state ?? 'registered',
+      stage: null,
+      run: 0,
+      token: null,
+      tokenExpiresAt: null,
+      createdAt: now,
+      updatedAt: now,
+      stateChangedAt: now,
+      lastEventAt: null,
+    };
+    this.systems.set(s.name, s);
+    return clone(s);
+  }
+
+  async getSystem(name: string) {
+    const s = this.systems.get(name);
+    return s ? clone(s) : null;
+  }
+
+  async listSystems() {
+    return [...this.systems.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(clone);
+  }
+
+  async findSystemsByMacs(macs: string[]) {
+    return (await this.listSystems()).filter((s) => s.macs.some((m) => macs.includes(m)));
+  }
+
+  async findSystemByIp(ip: string) {
+    return (await this.listSystems()).find((s) => s.ip === ip) ?? null;
+  }
+
+  private patch(name: string, patch: SystemPatch, now: number): System {
+    const s = this.systems.get(name);
+    if (!s) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+    this.checkUnique(name, patch.macs, patch.ip);
+    const next: System = { ...s, updatedAt: now };
+    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = clone(v);
+    this.systems.set(name, next);
+    return next;
+  }
+
+  async updateSystem(name: string, patch: SystemPatch, now: number) {
+    return clone(this.patch(name, patch, now));
+  }
+
+  async deleteSystem(name: string) {
+    const had = this.systems.delete(name);
+    this.events = this.events.filter((e) => e.system !== name);
+    for (const [k, t] of this.tokens) if (t.system === name) this.tokens.delete(k);
+    return had;
+  }
+
+  async transition(name: string, now: number, decide: (s: System) => Transition | null) {
+    const before = this.systems.get(name);
+    if (!before) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+    const t = decide(clone(before));
+    if (!t) return { system: clone(before), event: null, changed: false };
+    if (t.retireTokensAt !== undefined) for (const tok of this.tokens.values()) if (tok.system === name && tok.retiredAt === null) tok.retiredAt = t.retireTokensAt;
+    if (t.issueToken) this.tokens.set(t.issueToken.token, { ...t.issueToken, system: name, retiredAt: null });
+    const after = t.patch ? this.patch(name, t.patch, now) : before;
+    let event: InstallEvent | null = null;
+    if (t.event) {
+      event = { id: this.nextEventId++, system: name, ...t.event };
+      this.events.push(event);
+    }
+    return { system: clone(after), event: event && clone(event), changed: true };
+  }
+
+  async findToken(token: string) {
+    const t = this.tokens.get(token);
+    return t ? clone(t) : null;
+  }
+
+  async listEvents(name: string, options: { run?: number; limit?: number } = {}) {
+    const all = this.events.filter((e) => e.system === name && (options.run === undefined || e.run === options.run));
+    return all.slice(-(options.limit ?? 10_000)).map(clone);
+  }
+
+  async loadLeases() {
+    return [...this.leases.values()].sort((a, b) => (a.mac < b.mac ? -1 : 1)).map(clone);
+  }
+
+  async saveLeases(leases: DhcpLeaseRecord[]) {
+    for (const l of leases) this.leases.set(l.mac, clone(l));
+  }
+
+  async close() {}
+}
+
+/** Returns a Store whose every call fails, to prove callers turn storage failures into clean errors. */
+export function brokenStore(): Store {
+  const fail = async (): Promise<never> => {
+    throw new Error('store unavailable (broken fake)');
+  };
+  return {
+    createSystem: fail,
+    getSystem: fail,
+    listSystems: fail,
+    findSystemsByMacs: fail,
+    findSystemByIp: fail,
+    updateSystem: fail,
+    deleteSystem: fail,
+    transition: fail,
+    findToken: fail,
+    listEvents: fail,
+    loadLeases: fail,
+    saveLeases: fail,
+    close: async () => {},
+  };
+}

@@ -1,0 +1,146 @@
+// One conformance suite run against every Store implementation (hono's runTest pattern).
+import { describe, test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Store } from '../../server/store/types.ts';
+import { ConflictError, NotFoundError } from '../../server/errors.ts';
+
+/** Registers the Store conformance tests for one implementation. */
+export function runStoreConformance(label: string, newStore: () => Store): void {
+  describe(`Store conformance: ${label}`, () => {
+    let store: Store;
+    beforeEach(() => {
+      store = newStore();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const base = { name: 'ng', macs: ['00:16:3e:84:b5:99'], profile: 'centos44-hvm' };
+
+    test('createSystem returns the stored system with defaults and timestamps', async () => {
+      const s = await store.createSystem({ ...base, hostname: 'ngtest', overrides: { xen: { vcpus: 4 } } }, 1000);
+      assert.equal(s.name, 'ng');
+      assert.deepEqual(s.macs, ['00:16:3e:84:b5:99']);
+      assert.equal(s.state, 'registered');
+      assert.equal(s.build, false);
+      assert.equal(s.run, 0);
+      assert.deepEqual(s.overrides, { xen: { vcpus: 4 } });
+      assert.equal(s.createdAt, 1000);
+      assert.deepEqual(await store.getSystem('ng'), s);
+    });
+
+    test('a duplicate name is a ConflictError and changes nothing', async () => {
+      await store.createSystem(base, 1);
+      await assert.rejects(store.createSystem({ ...base, macs: ['00:00:00:00:00:01'] }, 2), (e: unknown) => e instanceof ConflictError && e.field === 'name');
+      assert.equal((await store.listSystems()).length, 1);
+    });
+
+    test('a MAC owned by another system is a ConflictError on create and update', async () => {
+      await store.createSystem(base, 1);
+      await assert.rejects(store.createSystem({ ...base, name: 'other' }, 2), (e: unknown) => e instanceof ConflictError && e.field === 'macs');
+      assert.equal(await store.getSystem('other'), null);
+      await store.createSystem({ ...base, name: 'other', macs: ['00:00:00:00:00:02'] }, 3);
+      await assert.rejects(store.updateSystem('other', { macs: ['00:16:3e:84:b5:99'] }, 4), ConflictError);
+      assert.deepEqual((await store.getSystem('other'))!.macs, ['00:00:00:00:00:02']);
+    });
+
+    test('a duplicate IP is a ConflictError', async () => {
+      await store.createSystem({ ...base, ip: '10.0.0.5' }, 1);
+      await assert.rejects(store.createSystem({ ...base, name: 'b', macs: ['00:00:00:00:00:03'], ip: '10.0.0.5' }, 2), ConflictError);
+    });
+
+    test('find by MACs and by IP', async () => {
+      await store.createSystem({ ...base, macs: ['00:00:00:00:00:0a', '00:00:00:00:00:0b'], ip: '10.0.0.9' }, 1);
+      await store.createSystem({ ...base, name: 'two', macs: ['00:00:00:00:00:0c'] }, 1);
+      assert.deepEqual((await store.findSystemsByMacs(['00:00:00:00:00:0b'])).map((s) => s.name), ['ng']);
+      assert.deepEqual((await store.findSystemsByMacs(['00:00:00:00:00:0b', '00:00:00:00:00:0c'])).map((s) => s.name), ['ng', 'two']);
+      assert.deepEqual(await store.findSystemsByMacs([]), []);
+      assert.equal((await store.findSystemByIp('10.0.0.9'))!.name, 'ng');
+      assert.equal(await store.findSystemByIp('10.0.0.10'), null);
+    });
+
+    test('updateSystem changes only the given fields; unknown system is NotFoundError', async () => {
+      await store.createSystem(base, 1);
+      const s = await store.updateSystem('ng', { hostname: 'h2', macs: ['00:00:00:00:00:05', '00:16:3e:84:b5:99'] }, 7);
+      assert.equal(s.hostname, 'h2');
+      assert.equal(s.profile, 'centos44-hvm');
+      assert.deepEqual(s.macs, ['00:00:00:00:00:05', '00:16:3e:84:b5:99']);
+      assert.equal(s.updatedAt, 7);
+      await assert.rejects(store.updateSystem('nope', { hostname: 'x' }, 8), NotFoundError);
+    });
+
+    test('deleteSystem removes the system, its MACs and events', async () => {
+      await store.createSystem(base, 1);
+      await store.transition('ng', 2, (s) => ({ event: { run: s.run, time: 2, stage: 'pxe', message: null, source: null, log: null } }));
+      assert.equal(await store.deleteSystem('ng'), true);
+      assert.equal(await store.deleteSystem('ng'), false);
+      assert.deepEqual(await store.findSystemsByMacs(base.macs), []);
+      assert.deepEqual(await store.listEvents('ng'), []);
+      await store.createSystem(base, 3);
+    });
+
+    test('transition applies patch, token and event together and returns them', async () => {
+      await store.createSystem(base, 1);
+      const r = await store.transition('ng', 5, (s) => ({
+        patch: { build: true, state: 'build', run: s.run + 1, token: 'tok1', tokenExpiresAt: 100 },
+        issueToken: { token: 'tok1', run: s.run + 1, createdAt: 5, expiresAt: 100 },
+        event: { run: s.run + 1, time: 5, stage: 'armed', message: 'rebuild', source: '127.0.0.1', log: null },
+      }));
+      assert.equal(r.changed, true);
+      assert.equal(r.system.state, 'build');
+      assert.equal(r.system.run, 1);
+      assert.equal(r.event!.stage, 'armed');
+      assert.deepEqual(await store.findToken('tok1'), { token: 'tok1', system: 'ng', run: 1, createdAt: 5, expiresAt: 100, retiredAt: null });
+      const events = await store.listEvents('ng');
+      assert.equal(events.length, 1);
+      assert.equal(events[0]!.message, 'rebuild');
+    });
+
+    test('transition returning null changes nothing', async () => {
+      await store.createSystem(base, 1);
+      const r = await store.transition('ng', 5, () => null);
+      assert.equal(r.changed, false);
+      assert.equal(r.system.updatedAt, 1);
+    });
+
+    test('a transition that throws writes nothing', async () => {
+      await store.createSystem(base, 1);
+      await assert.rejects(
+        store.transition('ng', 5, () => {
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      assert.equal((await store.getSystem('ng'))!.updatedAt, 1);
+    });
+
+    test('retireTokensAt retires live tokens and keeps them findable', async () => {
+      await store.createSystem(base, 1);
+      await store.transition('ng', 2, () => ({ issueToken: { token: 'a', run: 1, createdAt: 2, expiresAt: 50 } }));
+      await store.transition('ng', 3, () => ({ retireTokensAt: 3, issueToken: { token: 'b', run: 2, createdAt: 3, expiresAt: 60 } }));
+      assert.equal((await store.findToken('a'))!.retiredAt, 3);
+      assert.equal((await store.findToken('b'))!.retiredAt, null);
+      assert.equal(await store.findToken('zzz'), null);
+    });
+
+    test('listEvents filters by run and keeps order; limit keeps the newest', async () => {
+      await store.createSystem(base, 1);
+      for (const [run, stage] of [[1, 'pxe'], [1, 'built'], [2, 'pxe'], [2, 'partitioned']] as const) {
+        await store.transition('ng', 1, () => ({ event: { run, time: 1, stage, message: null, source: null, log: null } }));
+      }
+      assert.deepEqual((await store.listEvents('ng', { run: 2 })).map((e) => e.stage), ['pxe', 'partitioned']);
+      assert.deepEqual((await store.listEvents('ng')).map((e) => e.stage), ['pxe', 'built', 'pxe', 'partitioned']);
+      assert.deepEqual((await store.listEvents('ng', { limit: 2 })).map((e) => e.stage), ['pxe', 'partitioned']);
+    });
+
+    test('leases round-trip and upsert by MAC', async () => {
+      const l = { mac: '00:00:00:00:00:01', ip: '10.0.0.50', hostname: null, state: 'bound' as const, expiresAt: 10, updatedAt: 1 };
+      await store.saveLeases([l, { ...l, mac: '00:00:00:00:00:02', ip: '10.0.0.51' }]);
+      await store.saveLeases([{ ...l, state: 'released', updatedAt: 2 }]);
+      const all = await store.loadLeases();
+      assert.equal(all.length, 2);
+      assert.equal(all[0]!.state, 'released');
+      assert.equal(all[1]!.ip, '10.0.0.51');
+    });
+  });
+}
