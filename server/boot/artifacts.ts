@@ -1,0 +1,90 @@
+// Resolves a system to the data its artifacts need (profile with overrides, distro, URLs) and
+// renders them, caching each render under the system's state so boot storms cost one render each.
+import { ConflictError, NotFoundError } from '../errors.ts';
+import type { ProfileRegistry } from '../profiles/registry.ts';
+import type { Distro, Profile } from '../profiles/schema.ts';
+import type { System } from '../store/types.ts';
+
+export const ARTIFACT_KINDS = ['kickstart', 'install', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe'] as const;
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
+
+/** What a template renderer is given for one system. */
+export interface ArtifactInput {
+  system: System;
+  profile: Profile;
+  distro: Distro;
+  /** Base URL guests reach kickstand at, e.g. http://10.0.0.1:8080 (no trailing slash). */
+  base: string;
+  /** Live build token, or null when the system is not armed (menus then boot locally). */
+  token: string | null;
+}
+
+/** Renders one artifact kind from an ArtifactInput (the render module implements this). */
+export interface ArtifactRenderer {
+  render(kind: ArtifactKind, input: ArtifactInput): string;
+  /** Renders the menu for machines kickstand does not know (local boot). */
+  renderDefault(kind: 'pxelinux' | 'ipxe', base: string): string;
+  /** Renders the iPXE entry script that chains to the per-MAC script. */
+  renderEntry(base: string): string;
+}
+
+/** Returns true when s names an artifact kind. */
+export function isArtifactKind(s: string): s is ArtifactKind {
+  return (ARTIFACT_KINDS as readonly string[]).includes(s);
+}
+
+/** Renders artifacts for systems, with a small cache keyed by everything the output depends on. */
+export class Artifacts {
+  private cache = new Map<string, string>();
+  private generation = 0;
+
+  constructor(
+    private readonly registry: ProfileRegistry,
+    private readonly renderer: ArtifactRenderer,
+    private readonly maxEntries = 5000,
+  ) {}
+
+  /** Drops every cached render (profiles or templates changed). */
+  invalidate(): void {
+    this.generation++;
+    this.cache.clear();
+  }
+
+  /** Returns the system's resolved profile and distro; 409 when the profile or distro is missing. */
+  resolve(system: System): { profile: Profile; distro: Distro } {
+    if (!system.profile) throw new ConflictError(`system ${JSON.stringify(system.name)} has no profile`, 'profile');
+    let profile: Profile;
+    try {
+      profile = this.registry.resolve(system.profile, system.overrides, `system ${system.name} overrides`);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new ConflictError(`system ${JSON.stringify(system.name)} names profile ${JSON.stringify(system.profile)}, which does not exist`, 'profile');
+      throw err;
+    }
+    const distro = this.registry.distro(profile.distro);
+    if (!distro) throw new ConflictError(`profile ${JSON.stringify(profile.name)} names distro ${JSON.stringify(profile.distro)}, which is not defined and not found in isos/`, 'distro');
+    return { profile, distro };
+  }
+
+  /** Returns the rendered artifact; the live token is used only while the system is armed. */
+  render(kind: ArtifactKind, system: System, base: string): string {
+    const token = system.build ? system.token : null;
+    const key = `${this.generation}|${kind}|${system.name}|${system.updatedAt}|${system.run}|${token ?? ''}|${base}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    const { profile, distro } = this.resolve(system);
+    const out = this.renderer.render(kind, { system, profile, distro, base, token });
+    if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, out);
+    return out;
+  }
+
+  /** Returns the iPXE entry script. */
+  renderEntry(base: string): string {
+    return this.renderer.renderEntry(base);
+  }
+
+  /** Returns the local-boot menu for unknown machines. */
+  renderDefault(kind: 'pxelinux' | 'ipxe', base: string): string {
+    return this.renderer.renderDefault(kind, base);
+  }
+}

@@ -1,0 +1,85 @@
+// The one description of every HTTP route: the lean boot path matches against it, express
+// registers the API from it, and the OpenAPI document is generated from it.
+
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE';
+
+/** One route: method, path pattern (`:param`, trailing `*` for the rest), and how it is served. */
+export interface RouteSpec {
+  name: string;
+  methods: Method[];
+  path: string;
+  /** Served by the raw Node path (boot-critical, no middleware) or by express. */
+  lean: boolean;
+  /** Needs the admin bearer token. */
+  auth: boolean;
+  summary: string;
+}
+
+export const ROUTES: readonly RouteSpec[] = [
+  { name: 'kickstart', methods: ['GET', 'HEAD'], path: '/ks/:token', lean: true, auth: false, summary: "A system's kickstart, while it is armed (token from its boot menu)" },
+  { name: 'kickstartByMac', methods: ['GET', 'HEAD'], path: '/ks', lean: true, auth: false, summary: 'Kickstart matched by X-RHN-Provisioning-MAC headers, ?mac= or source address' },
+  { name: 'script', methods: ['GET', 'HEAD'], path: '/scripts/:token/:script', lean: true, auth: false, summary: 'install.sh or rescue.sh of an armed system' },
+  { name: 'event', methods: ['GET', 'POST'], path: '/events/:token/:stage', lean: true, auth: false, summary: 'A step report from a guest (body: message, or the installer log for failed)' },
+  { name: 'ipxeEntry', methods: ['GET'], path: '/boot.ipxe', lean: true, auth: false, summary: 'iPXE entry script: chains to the per-MAC script' },
+  { name: 'ipxeMac', methods: ['GET'], path: '/ipxe/:mac', lean: true, auth: false, summary: 'Per-MAC iPXE script: install while armed, local boot otherwise' },
+  { name: 'tree', methods: ['GET', 'HEAD'], path: '/trees/:distro/*', lean: true, auth: false, summary: 'Install tree read straight out of an ISO' },
+  { name: 'healthz', methods: ['GET'], path: '/healthz', lean: false, auth: false, summary: 'Liveness' },
+  { name: 'listSystems', methods: ['GET'], path: '/api/v1/systems', lean: false, auth: true, summary: 'List systems' },
+  { name: 'createSystem', methods: ['POST'], path: '/api/v1/systems', lean: false, auth: true, summary: 'Register a system' },
+  { name: 'getSystem', methods: ['GET'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'One system' },
+  { name: 'updateSystem', methods: ['PATCH'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'Change MACs, IP, hostname, profile or overrides' },
+  { name: 'deleteSystem', methods: ['DELETE'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'Remove a system' },
+  { name: 'rebuildSystem', methods: ['POST'], path: '/api/v1/systems/:name/rebuild', lean: false, auth: true, summary: 'Arm a fresh install run (new token)' },
+  { name: 'disarmSystem', methods: ['POST'], path: '/api/v1/systems/:name/disarm', lean: false, auth: true, summary: 'Cancel an armed install' },
+  { name: 'systemEvents', methods: ['GET'], path: '/api/v1/systems/:name/events', lean: false, auth: true, summary: 'Event timeline with durations between steps' },
+  { name: 'renderArtifact', methods: ['GET'], path: '/api/v1/systems/:name/render/:kind', lean: false, auth: true, summary: 'Render an artifact for operators' },
+  { name: 'listProfiles', methods: ['GET'], path: '/api/v1/profiles', lean: false, auth: true, summary: 'Resolved profiles, secrets masked' },
+  { name: 'getProfile', methods: ['GET'], path: '/api/v1/profiles/:name', lean: false, auth: true, summary: 'One resolved profile, secrets masked' },
+  { name: 'listDistros', methods: ['GET'], path: '/api/v1/distros', lean: false, auth: true, summary: 'Distros from YAML and ISOs' },
+];
+
+/** A compiled route pattern. */
+export interface CompiledRoute {
+  spec: RouteSpec;
+  match(path: string): Record<string, string> | null;
+}
+
+/** Returns a matcher for a `:param` / trailing-`*` pattern; params are URI-decoded. */
+export function compilePattern(spec: RouteSpec): CompiledRoute {
+  const parts = spec.path.split('/').slice(1);
+  return {
+    spec,
+    match(path) {
+      const segs = path.split('/').slice(1);
+      const params: Record<string, string> = {};
+      for (let i = 0; i < parts.length; i++) {
+        const p = parts[i]!;
+        if (p === '*') {
+          params['*'] = segs.slice(i).join('/');
+          return params;
+        }
+        const s = segs[i];
+        if (s === undefined) return null;
+        if (p.startsWith(':')) {
+          if (s === '') return null;
+          try {
+            params[p.slice(1)] = decodeURIComponent(s);
+          } catch {
+            return null;
+          }
+        } else if (p !== s) return null;
+      }
+      return segs.length === parts.length ? params : null;
+    },
+  };
+}
+
+/** Returns the lean routes compiled, in table order. */
+export function leanRoutes(): CompiledRoute[] {
+  return ROUTES.filter((r) => r.lean).map(compilePattern);
+}
+
+/** Returns the express path of a spec (express 5 names a wildcard `*rest`). */
+export function expressPath(spec: RouteSpec): string {
+  return spec.path.replace(/\*$/, '*rest');
+}

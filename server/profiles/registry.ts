@@ -1,0 +1,104 @@
+// The live set of profiles and distros: YAML files reloaded on change (a bad edit keeps the last
+// good set), plus distros detected from ISOs, which YAML distros of the same name refine.
+import { watch, type FSWatcher } from 'node:fs';
+import type { Logger } from '../log.ts';
+import { NotFoundError } from '../errors.ts';
+import { applyOverrides, loadProfiles, type ProfileSet } from './load.ts';
+import type { Distro, Profile } from './schema.ts';
+
+/** A source of distros found outside YAML (the ISO catalog). */
+export interface DistroSource {
+  distros(): Distro[];
+}
+
+/** Returns the profile with secrets replaced by "********" (API and dashboard views). */
+export function maskProfile(p: Profile): Profile {
+  const masked = structuredClone(p) as Profile & { xen?: { vnc?: { password?: string } } };
+  if (masked.root_password_hash) masked.root_password_hash = '********';
+  if (masked.xen?.vnc?.password) masked.xen.vnc.password = '********';
+  return masked;
+}
+
+/** Holds the current ProfileSet and answers lookups. */
+export class ProfileRegistry {
+  private set: ProfileSet;
+  private watcher: FSWatcher | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private isoDistros: DistroSource | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {
+    this.set = loadProfiles(dir);
+  }
+
+  /** Adds the ISO catalog as a distro source. */
+  useDistroSource(src: DistroSource): void {
+    this.isoDistros = src;
+  }
+
+  /** Reloads from disk; on error logs it and keeps the previous set. Returns whether it changed. */
+  reload(): boolean {
+    try {
+      this.set = loadProfiles(this.dir);
+      this.log.info({ profiles: this.set.profiles.size, distros: this.set.distros.size }, 'profiles reloaded');
+      return true;
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'profiles not reloaded, keeping the previous set');
+      return false;
+    }
+  }
+
+  /** Starts reloading when files in the folder change (debounced). */
+  watch(debounceMs = 200): void {
+    if (this.watcher) return;
+    this.watcher = watch(this.dir, { recursive: false }, () => {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.reload(), debounceMs);
+    });
+    this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'profiles watch failed'));
+  }
+
+  /** Stops watching. */
+  close(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** Returns every assignable profile, sorted by name. */
+  profiles(): Profile[] {
+    return [...this.set.profiles.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Returns the profile or null. */
+  profile(name: string): Profile | null {
+    return this.set.profiles.get(name) ?? null;
+  }
+
+  /** Returns the profile or throws NotFoundError. */
+  requireProfile(name: string): Profile {
+    const p = this.profile(name);
+    if (!p) throw new NotFoundError(`no profile named ${JSON.stringify(name)}`);
+    return p;
+  }
+
+  /** Returns the profile with a system's overrides merged and validated. */
+  resolve(profileName: string, overrides: Record<string, unknown>, where = 'overrides'): Profile {
+    return applyOverrides(this.requireProfile(profileName), overrides, where);
+  }
+
+  /** Returns every distro: ISO-detected ones, with YAML distros of the same name taking precedence. */
+  distros(): Distro[] {
+    const byName = new Map<string, Distro>();
+    for (const d of this.isoDistros?.distros() ?? []) byName.set(d.name, d);
+    for (const d of this.set.distros.values()) byName.set(d.name, d);
+    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Returns the distro or null. */
+  distro(name: string): Distro | null {
+    return this.distros().find((d) => d.name === name) ?? null;
+  }
+}
