@@ -60,8 +60,9 @@ export function parseYamlFile(text: string, where: string): Record<string, unkno
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
-    throw new ProfileError(`${where}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed YAML: ${e.message.split('\n')[0]}`);
+    const before = text.slice(0, e.pos[0]).split('\n');
+    const at = `:${before.length}:${before[before.length - 1]!.length + 1}`;
+    throw new ProfileError(`${where}${at}: malformed YAML: ${e.message.split('\n')[0]}`);
   }
   const value: unknown = doc.toJS();
   if (!isPlainMap(value)) throw new ProfileError(`${where}: expected a map with kind: profile or kind: distro`);
