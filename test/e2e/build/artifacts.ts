@@ -17,13 +17,18 @@ export const DEFAULT_CACHE_DIR = join(REPO_ROOT, '.cache/e2e');
 const GUEST_DIR = new URL('../guest/', import.meta.url).pathname;
 const BUILD_DIR = new URL('./', import.meta.url).pathname;
 
-/** Host binaries copied into the installer with their libraries: path on the host -> Debian package. */
+/**
+ * Host binaries copied into the installer with their libraries: path on the host -> Debian
+ * package. dash becomes /bin/sh: Debian's static busybox sh runs its own applets (mke2fs, mkswap)
+ * before anything on PATH, and the install script needs the real e2fsprogs and util-linux.
+ */
 const HOST_TOOLS: Record<string, string> = {
   '/usr/sbin/sfdisk': 'fdisk',
   '/usr/sbin/mke2fs': 'e2fsprogs',
   '/usr/sbin/dumpe2fs': 'e2fsprogs',
   '/usr/sbin/mkswap': 'util-linux',
   '/usr/sbin/blkid': 'util-linux',
+  '/bin/dash': 'dash',
 };
 /** GRUB legacy's stage files, as grub-legacy ships them. */
 export const GRUB_STAGES = ['stage1', 'stage2', 'e2fs_stage1_5'] as const;
@@ -102,11 +107,11 @@ export function buildGuestArtifacts(options: BuildOptions = {}): GuestArtifacts 
   };
 
   log('installer initramfs');
-  const inst = baseTree('installer', ['sfdisk', 'mke2fs', 'mkswap', 'blkid', 'fdisk', 'init']);
+  const inst = baseTree('installer', ['sh', 'sfdisk', 'mke2fs', 'mkswap', 'blkid', 'fdisk', 'init']);
   installModules(inst, kernelRoot, kver, order, busybox);
   inst.charDevice('/dev/console', 5, 1);
   inst.write('/init', guest('installer-init.sh'), 0o755);
-  for (const bin of Object.keys(HOST_TOOLS)) inst.hostBinary(bin, bin);
+  for (const bin of Object.keys(HOST_TOOLS)) inst.hostBinary(bin, bin === '/bin/dash' ? '/bin/sh' : bin);
   inst.link('mke2fs', '/usr/sbin/mkfs.ext3');
   inst.copy('/etc/mke2fs.conf', '/etc/mke2fs.conf');
   inst.copy(join(grubRoot, 'usr/sbin/grub'), '/usr/sbin/grub', 0o755);

@@ -7,7 +7,7 @@
 # primary slave (swap) with CHS geometry, make ext3 with the geometry module's block count and
 # swap, unpack the stock root, install the stock kernel, write menu.lst/grub.conf, fstab and
 # securetty, install GRUB legacy in the MBR with `grub --batch`, report `built`.
-# Runs under busybox sh in the installer initramfs; needs sfdisk, mke2fs, mkswap, grub, wget, tar.
+# POSIX sh (dash in the e2e installer); needs sfdisk, mke2fs, mkswap, grub, wget, tar, readlink -f.
 set -eu
 
 EVENTS_URL='{{events_url}}'          # stage names are appended: $EVENTS_URL/partitioned

@@ -1,0 +1,89 @@
+// Reads the guest's disk images from the host after a boot, without loop devices: the partition
+// table (`sfdisk -d`), the ext3 superblock at the partition offset (`dumpe2fs -h 'img?offset=N'`),
+// the swap signature (`blkid -p -O N`), files inside the file system (`debugfs`), and the MBR.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+
+/** One partition as `sfdisk -d` prints it. */
+export interface DumpedPartition {
+  device: string;
+  start: number;
+  size: number;
+  type: string;
+  bootable: boolean;
+}
+
+/** Returns the partitions of a disk image from `sfdisk -d`, plus the raw dump. */
+export function sfdiskDump(image: string): { text: string; partitions: DumpedPartition[] } {
+  const r = spawnSync('sfdisk', ['-d', image], { encoding: 'utf8' });
+  if (r.status !== 0) return { text: r.stderr, partitions: [] };
+  const partitions: DumpedPartition[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S+)\s*:\s*(.*)$/.exec(line);
+    if (!m || !m[2].includes('start=')) continue;
+    const field = (k: string): string => new RegExp(`${k}=\\s*([^,\\s]+)`).exec(m[2])?.[1] ?? '';
+    partitions.push({
+      device: m[1],
+      start: Number(field('start')),
+      size: Number(field('size')),
+      type: field('type'),
+      bootable: /\bbootable\b/.test(m[2]),
+    });
+  }
+  return { text: r.stdout, partitions };
+}
+
+/** Returns the superblock fields `dumpe2fs -h` prints for the file system at a byte offset of the image. */
+export function dumpe2fs(image: string, offset: number): Record<string, string> {
+  const out = execFileSync('dumpe2fs', ['-h', `${image}?offset=${offset}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const fields: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const m = /^([A-Za-z][^:]*):\s+(.*)$/.exec(line);
+    if (m) fields[m[1].trim()] = m[2].trim();
+  }
+  return fields;
+}
+
+/** Returns what low-level probing finds at a byte offset of the image (TYPE, LABEL, UUID…). */
+export function blkidProbe(image: string, offset: number): Record<string, string> {
+  const r = spawnSync('blkid', ['-p', '-O', String(offset), '-o', 'export', image], { encoding: 'utf8' });
+  const fields: Record<string, string> = {};
+  for (const line of r.stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) fields[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return fields;
+}
+
+/** Returns the output of a debugfs request (e.g. `cat /etc/fstab`) against the file system at an offset. */
+export function debugfs(image: string, offset: number, request: string): string {
+  return execFileSync('debugfs', ['-R', request, `${image}?offset=${offset}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
+/** Returns the first sector of the image. */
+export function readMbr(image: string): Buffer {
+  const buf = Buffer.alloc(512);
+  const fd = openSync(image, 'r');
+  try {
+    readSync(fd, buf, 0, 512, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
+}
+
+/** Returns true when the MBR holds GRUB legacy's stage1 (its boot code names "GRUB") and the 55AA signature. */
+export function mbrHasGrub(image: string): boolean {
+  const mbr = readMbr(image);
+  return mbr.subarray(0, 446).includes('GRUB') && mbr[510] === 0x55 && mbr[511] === 0xaa;
+}
+
+/** Zeroes the boot code of the MBR (bytes 0..445), leaving the partition table: a guest that will not boot. */
+export function wipeBootCode(image: string): void {
+  const fd = openSync(image, 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(446), 0, 446, 0);
+  } finally {
+    closeSync(fd);
+  }
+}

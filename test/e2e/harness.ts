@@ -1,0 +1,192 @@
+// The e2e lab: a private network namespace holding a bridge (the server side's address lives
+// there), a tap device for QEMU and a tcpdump capture; QEMU guests (TCG, e1000 NIC, two IDE disks)
+// booted from the network or from disk, each with its serial console in a log file.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNetns, type Netns } from '../system/lib/netns.ts';
+import { REPO_ROOT } from './build/artifacts.ts';
+
+/** Host packages the lab needs (QEMU with Debian's iPXE ROMs, the capture, disk checks). */
+export const LAB_PACKAGES = ['qemu-system-x86', 'ipxe-qemu', 'tcpdump', 'iproute2', 'fdisk', 'e2fsprogs', 'util-linux', 'xorriso', 'cpio'];
+/** Default budget of one guest boot: TCG on two shared cores, plus iPXE's ~13 s waits. */
+export const DEFAULT_BOOT_TIMEOUT_MS = 8 * 60_000;
+/** Where failed runs leave their logs. */
+export const ARTIFACTS_DIR = join(REPO_ROOT, 'artifacts/e2e');
+
+export interface LabOptions {
+  /** Server address on the bridge, CIDR; lives only inside the lab's namespace. */
+  serverCidr?: string;
+  /** The guest's MAC address. */
+  mac?: string;
+  /** Capture traffic on the bridge into lab.pcap (default true). */
+  capture?: boolean;
+}
+
+/** How one QEMU run ended. */
+export interface BootResult {
+  name: string;
+  exitCode: number | null;
+  timedOut: boolean;
+  seconds: number;
+  serialLog: string;
+  serial: string;
+}
+
+export interface BootOptions {
+  /** Name of this boot, used for its log files (`boot1-pxe`). */
+  name: string;
+  /** `pxe`: boot from the NIC's iPXE ROM only; `disk`: hda only, NIC without any option ROM. */
+  from: 'pxe' | 'disk';
+  timeoutMs?: number;
+  /** Extra QEMU arguments (e.g. a CD-ROM). */
+  extraArgs?: string[];
+}
+
+/** Returns the MAC in pxelinux's file name form: `01-52-54-00-…`, lowercase. */
+export function pxelinuxMacName(mac: string): string {
+  return `01-${mac.toLowerCase().replace(/:/g, '-')}`;
+}
+
+/** A lab: namespace, bridge, tap, disks and a work folder; `cleanup()` removes all of it. */
+export class Lab {
+  readonly ns: Netns;
+  readonly dir: string;
+  readonly bridge = 'ksbr0';
+  readonly tap = 'kstap0';
+  readonly serverIp: string;
+  readonly serverCidr: string;
+  readonly mac: string;
+  readonly hda: string;
+  readonly hdb: string;
+  /** Every boot so far, in order. */
+  readonly boots: BootResult[] = [];
+  private capture?: ChildProcess;
+  private qemu?: ChildProcess;
+
+  /** Creates the namespace, bridge, tap and (sparse) disk images hda and hdb. */
+  constructor(options: LabOptions & { hdaBytes: number; hdbBytes: number }) {
+    this.serverCidr = options.serverCidr ?? '10.231.0.1/24';
+    this.serverIp = this.serverCidr.split('/')[0];
+    this.mac = options.mac ?? '52:54:00:4b:53:01';
+    this.dir = mkdtempSync(join(tmpdir(), 'ks-e2e-'));
+    this.hda = join(this.dir, 'hda.img');
+    this.hdb = join(this.dir, 'hdb.img');
+    sparseFile(this.hda, options.hdaBytes);
+    sparseFile(this.hdb, options.hdbBytes);
+    this.ns = createNetns('kse2e');
+    try {
+      const ipns = (...args: string[]): string => this.ns.exec('ip', args);
+      ipns('link', 'add', this.bridge, 'type', 'bridge', 'forward_delay', '0');
+      ipns('addr', 'add', this.serverCidr, 'dev', this.bridge);
+      ipns('link', 'set', this.bridge, 'up');
+      ipns('tuntap', 'add', 'dev', this.tap, 'mode', 'tap');
+      ipns('link', 'set', this.tap, 'master', this.bridge);
+      ipns('link', 'set', this.tap, 'up');
+      if (options.capture !== false) {
+        this.capture = this.ns.spawn('tcpdump', ['-i', this.bridge, '-U', '-n', '-s', '0', '-w', join(this.dir, 'lab.pcap')], {
+          stdio: 'ignore',
+        });
+      }
+    } catch (err) {
+      this.cleanup();
+      throw err;
+    }
+  }
+
+  /** Boots the guest once and resolves when QEMU exits (the guest powers off) or the timeout kills it. */
+  async boot(options: BootOptions): Promise<BootResult> {
+    const serialLog = join(this.dir, `${options.name}.serial.log`);
+    const qemuLog = openSync(join(this.dir, `${options.name}.qemu.log`), 'w');
+    const rom = options.from === 'disk' ? ',romfile=' : '';
+    const accel = process.env.KICKSTAND_E2E_ACCEL ?? 'tcg';
+    const args = [
+      '-machine', `pc,accel=${accel}`,
+      '-m', '512',
+      '-display', 'none',
+      '-no-reboot',
+      '-serial', `file:${serialLog}`,
+      '-drive', `file=${this.hda},format=raw,if=ide,index=0`,
+      '-drive', `file=${this.hdb},format=raw,if=ide,index=1`,
+      '-netdev', `tap,id=n0,ifname=${this.tap},script=no,downscript=no`,
+      '-device', `e1000,netdev=n0,mac=${this.mac}${rom}`,
+      '-boot', options.from === 'disk' ? 'order=c' : 'order=n',
+      ...(options.extraArgs ?? []),
+    ];
+    const started = Date.now();
+    const child = this.ns.spawn('qemu-system-x86_64', args, { stdio: ['ignore', qemuLog, qemuLog] });
+    closeSync(qemuLog);
+    this.qemu = child;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS;
+    let timedOut = false;
+    const exitCode = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killPid(child);
+      }, timeoutMs);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    this.qemu = undefined;
+    const serial = existsSync(serialLog) ? readFileSync(serialLog, 'latin1') : '';
+    const result: BootResult = {
+      name: options.name,
+      exitCode,
+      timedOut,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+      serialLog,
+      serial,
+    };
+    this.boots.push(result);
+    return result;
+  }
+
+  /** Copies the work folder's logs and capture (not the disk images) to artifacts/e2e/<name>-<time>/; returns it. */
+  keepArtifacts(name: string, extra: Record<string, string> = {}): string {
+    const dest = join(ARTIFACTS_DIR, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    mkdirSync(dest, { recursive: true });
+    cpSync(this.dir, dest, { recursive: true, filter: (src) => !src.endsWith('.img') && !src.includes('/tftp/') });
+    for (const [file, text] of Object.entries(extra)) writeFileSync(join(dest, file), text);
+    return dest;
+  }
+
+  /** Stops QEMU and the capture (by PID), deletes the namespace with its bridge and tap, removes the work folder. */
+  cleanup(options: { keepDir?: boolean } = {}): void {
+    if (this.qemu) killPid(this.qemu);
+    if (this.capture?.pid !== undefined && this.capture.exitCode === null) {
+      try {
+        process.kill(this.capture.pid, 'SIGINT');
+      } catch {
+        /* already gone */
+      }
+      spawnSync('sleep', ['0.3']);
+    }
+    this.ns.cleanup();
+    if (!options.keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Creates a sparse file of the given size (a blank disk). */
+export function sparseFile(path: string, bytes: number): void {
+  closeSync(openSync(path, 'w'));
+  const r = spawnSync('truncate', ['-s', String(bytes), path]);
+  if (r.status !== 0) throw new Error(`truncate ${JSON.stringify(path)} failed`);
+}
+
+/** Kills a child by its PID (never by name). */
+export function killPid(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(child.pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Returns the serial console's marker lines (`KICKSTAND-…`), for assertions and messages. */
+export function markers(serial: string): string[] {
+  return serial.split(/\r?\n/).filter((l) => l.includes('KICKSTAND-') || l.startsWith('kickstand:'));
+}
