@@ -101,9 +101,9 @@ export class FullResponder {
     }
     const now = this.o.clock();
     const expires = now + this.o.subnet.leaseSeconds * 1000;
-    const { lease, dropped } = this.o.pool.assign(client.mac, ip, 'bound', expires, reservation?.hostname ?? client.hostname);
+    const { lease } = this.o.pool.assign(client.mac, ip, 'bound', expires, reservation?.hostname ?? client.hostname);
     try {
-      await Promise.all([this.persist(lease), dropped ? this.persist(dropped) : undefined]);
+      await this.persist(lease);
     } catch (err) {
       return silent(`lease not saved, no ack: ${(err as Error).message}`, 'warn', { ip: wanted! });
     }

@@ -29,10 +29,10 @@ export class LeaseWriter {
     this.delayMs = options.delayMs ?? 0;
   }
 
-  /** Queues a lease; resolves when a saveLeases call holding its current state has returned. */
+  /** Queues a lease (the latest state per MAC wins); resolves when a saveLeases call holding its current state has returned. */
   write(lease: DhcpLease): Promise<void> {
     if (!this.batch) this.batch = newBatch();
-    this.batch.leases.set(lease.ip, lease);
+    this.batch.leases.set(lease.mac, lease);
     this.schedule();
     return this.batch.done;
   }

@@ -16,7 +16,10 @@ export interface DhcpLease {
   updatedAt: number;
 }
 
-/** Where leases are kept across restarts. saveLeases upserts each lease keyed by its ip. */
+/**
+ * Where leases are kept across restarts. saveLeases upserts each lease keyed by its MAC (one row
+ * per client); rows may go stale when an address moved to another client: load() keeps the newest.
+ */
 export interface LeaseStore {
   loadLeases(): Promise<DhcpLease[]>;
   saveLeases(leases: DhcpLease[]): Promise<void>;
@@ -84,10 +87,15 @@ export class LeasePool {
 
   /** Fills the pool from persisted leases (at start). Offers are not kept across restarts. */
   load(leases: DhcpLease[]): void {
-    for (const l of leases) {
+    const sorted = [...leases].sort((a, b) => a.updatedAt - b.updatedAt);
+    for (const l of sorted) {
       const ip = ipToInt(l.ip);
       if (ip === null || !this.inSubnet(ip)) continue;
       const lease: DhcpLease = { ...l, state: l.state === 'offered' ? 'released' : l.state };
+      const older = this.byIp.get(ip);
+      if (older && this.byMac.get(older.mac) === older) this.byMac.delete(older.mac);
+      const before = this.byMac.get(lease.mac);
+      if (before && this.byIp.get(ipToInt(before.ip)!) === before) this.byIp.delete(ipToInt(before.ip)!);
       this.byIp.set(ip, lease);
       if (lease.state !== 'declined') this.byMac.set(lease.mac, lease);
     }
