@@ -66,7 +66,7 @@ export interface DhcpStats {
 /** A DHCP server in proxy or full mode; call listen() to start and close() to stop. */
 export class DhcpServer {
   private readonly o: DhcpServerOptions;
-  private readonly ports: { server: number; client: number; proxy: number };
+  private ports: { server: number; client: number; proxy: number };
   private readonly broadcastAddress: string;
   private readonly clock: () => number;
   private readonly pool: LeasePool | null = null;
@@ -127,6 +127,8 @@ export class DhcpServer {
       throw err;
     }
     const bound = { server: this.main.address().port, proxy: this.pxe ? this.pxe.address().port : null };
+    // Port 0 means "chosen by the OS": relays are answered on the port actually bound.
+    this.ports = { ...this.ports, server: bound.server, proxy: bound.proxy ?? this.ports.proxy };
     this.o.log.info({ mode: this.o.mode, bind, ...bound, serverIp: this.o.serverIp }, 'dhcp listening');
     return bound;
   }
