@@ -194,8 +194,9 @@ export class DhcpServer {
   private finish(req: DhcpPacket, mac: string, type: string, out: Outcome, pxeSource: RemoteInfo | null): void {
     if (out.kind === 'silent') {
       this.counters.ignored++;
-      if (out.poolFull) return this.logPoolFull(mac);
-      this.o.log[out.level]({ mac, type, ip: out.ip, reason: out.reason }, 'dhcp no reply');
+      // A full pool is logged once per interval at warn; each refusal still gets its debug line.
+      if (out.poolFull) this.logPoolFull(mac);
+      this.o.log[out.poolFull ? 'debug' : out.level]({ mac, type, ip: out.ip, reason: out.reason }, 'dhcp no reply');
       return;
     }
     const replyType = msgTypeName(out.packet.options.messageType());
