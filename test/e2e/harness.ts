@@ -37,12 +37,20 @@ export interface BootResult {
 export interface BootOptions {
   /** Name of this boot, used for its log files (`boot1-pxe`). */
   name: string;
-  /** `pxe`: boot from the NIC's iPXE ROM only; `disk`: hda only, NIC without any option ROM. */
-  from: 'pxe' | 'disk';
+  /**
+   * `pxe`: the NIC's iPXE ROM only; `disk`: hda only, NIC without any option ROM (a failed disk
+   * boot cannot fall back to PXE); `pxe-then-disk`: PXE first, then hda (for a local-boot menu).
+   */
+  from: 'pxe' | 'disk' | 'pxe-then-disk';
   timeoutMs?: number;
   /** Extra QEMU arguments (e.g. a CD-ROM). */
   extraArgs?: string[];
 }
+
+/** QEMU boot order per boot source (n: network, c: first hard disk). */
+const BOOT_ORDER: Record<BootOptions['from'], string> = { pxe: 'n', disk: 'c', 'pxe-then-disk': 'nc' };
+/** How long to wait for tcpdump to open its capture file before the first boot. */
+const CAPTURE_START_MS = 5_000;
 
 /** Returns the MAC in pxelinux's file name form: `01-52-54-00-…`, lowercase. */
 export function pxelinuxMacName(mac: string): string {
@@ -111,9 +119,10 @@ export class Lab {
       '-drive', `file=${this.hdb},format=raw,if=ide,index=1`,
       '-netdev', `tap,id=n0,ifname=${this.tap},script=no,downscript=no`,
       '-device', `e1000,netdev=n0,mac=${this.mac}${rom}`,
-      '-boot', options.from === 'disk' ? 'order=c' : 'order=n',
+      '-boot', `order=${BOOT_ORDER[options.from]}`,
       ...(options.extraArgs ?? []),
     ];
+    await this.captureStarted();
     const started = Date.now();
     const child = this.ns.spawn('qemu-system-x86_64', args, { stdio: ['ignore', qemuLog, qemuLog] });
     closeSync(qemuLog);
@@ -142,6 +151,16 @@ export class Lab {
     };
     this.boots.push(result);
     return result;
+  }
+
+  /** Resolves once tcpdump has opened its capture file (or at once without capture), so boots are captured whole. */
+  private async captureStarted(): Promise<void> {
+    if (!this.capture) return;
+    const pcap = join(this.dir, 'lab.pcap');
+    const deadline = Date.now() + CAPTURE_START_MS;
+    while (!existsSync(pcap) && Date.now() < deadline && this.capture.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Copies the work folder's logs and capture (not the disk images) to artifacts/e2e/<name>-<time>/; returns it. */

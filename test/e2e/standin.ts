@@ -4,7 +4,7 @@
 // kickstand.script=<URL>; once the guest reports `built` its config says LOCALBOOT.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT, type GuestArtifacts } from './build/artifacts.ts';
@@ -21,6 +21,16 @@ const LDLINUX = '/usr/lib/syslinux/modules/bios/ldlinux.c32';
 const POOL = { first: 100, last: 199, guest: 10 };
 /** How long to wait for the HTTP stand-in to listen. */
 const LISTEN_TIMEOUT_MS = 15_000;
+
+/** Resolves when a file exists and matches a pattern; rejects after timeoutMs. */
+async function waitForFile(path: string, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(path) && pattern.test(readFileSync(path, 'utf8'))) return;
+    if (Date.now() > deadline) throw new Error(`stand-in: ${path} did not show ${pattern} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** Returns the pxelinux install entry for the guest. */
 export function installEntry(scriptUrl: string, kernelArgs: string): string {
@@ -74,6 +84,11 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
       '--log-dhcp', `--log-facility=${dnsmasqLog}`,
     ], { stdio: 'ignore' }),
   );
+
+  await waitForFile(dnsmasqLog, /DHCP, IP range/, LISTEN_TIMEOUT_MS).catch((err: unknown) => {
+    stopAll();
+    throw err;
+  });
 
   const tokens: string[] = [];
   const scripts: Record<string, string> = {};
