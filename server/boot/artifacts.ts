@@ -5,7 +5,7 @@ import type { ProfileRegistry } from '../profiles/registry.ts';
 import type { Distro, Profile } from '../profiles/schema.ts';
 import type { System } from '../store/types.ts';
 
-export const ARTIFACT_KINDS = ['kickstart', 'install', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe'] as const;
+export const ARTIFACT_KINDS = ['kickstart', 'install', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux'] as const;
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 /** What a template renderer is given for one system. */

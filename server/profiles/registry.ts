@@ -25,6 +25,7 @@ export class ProfileRegistry {
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private isoDistros: DistroSource | null = null;
+  private listeners: Array<() => void> = [];
 
   constructor(
     private readonly dir: string,
@@ -38,10 +39,16 @@ export class ProfileRegistry {
     this.isoDistros = src;
   }
 
+  /** Calls fn after every successful reload. */
+  onReload(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
   /** Reloads from disk; on error logs it and keeps the previous set. Returns whether it changed. */
   reload(): boolean {
     try {
       this.set = loadProfiles(this.dir);
+      for (const fn of this.listeners) fn();
       this.log.info({ profiles: this.set.profiles.size, distros: this.set.distros.size }, 'profiles reloaded');
       return true;
     } catch (err) {

@@ -1,0 +1,64 @@
+// DHCP wired to the rest: the booter answers from config, reservations come from systems with a
+// fixed IP, leases persist in the store, and PXE answers feed the lifecycle's `pxe` event.
+import { networkInterfaces } from 'node:os';
+import type { Config } from '../config/load.ts';
+import type { Logger } from '../log.ts';
+import { ConfigError } from '../errors.ts';
+import { DhcpServer, type DhcpStats } from '../dhcp/server.ts';
+import { createDhcpBooter } from './dhcp-booter.ts';
+import type { Lifecycle } from './lifecycle.ts';
+
+/** A running DHCP server. */
+export interface DhcpPart {
+  stats(): DhcpStats;
+  close(): Promise<void>;
+}
+
+/** Returns the first IPv4 address of a network interface, or throws naming the key. */
+export function interfaceAddress(name: string): string {
+  const addrs = networkInterfaces()[name];
+  const v4 = addrs?.find((a) => a.family === 'IPv4');
+  if (!v4) throw new ConfigError(`dhcp.interface: interface ${JSON.stringify(name)} has no IPv4 address`, 'dhcp.interface');
+  return v4.address;
+}
+
+/** Starts DHCP in the configured mode. */
+export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lifecycle; httpPort: number }): Promise<DhcpPart> {
+  const { config, log, lifecycle } = o;
+  const d = config.dhcp;
+  const store = lifecycle.store;
+  const serverIp = d.server_ip!;
+  const httpBase = config.public_url ?? `http://${serverIp}:${o.httpPort}`;
+  const booter = createDhcpBooter(
+    { tftpServer: serverIp, httpBase, ipxeChain: d.ipxe_chain, ipxeScriptPath: '/ipxe/{mac}' },
+    {
+      async reservationFor(mac) {
+        const [s] = await store.findSystemsByMacs([mac]);
+        return s?.ip ? { ip: s.ip, ...(s.hostname ? { hostname: s.hostname } : {}) } : null;
+      },
+      onPxe(client, answer) {
+        void (async () => {
+          const [s] = await store.findSystemsByMacs([client.mac]);
+          if (s && s.state !== 'discovered') await lifecycle.pxe(s.name, null, `dhcp: ${answer.bootFile}`);
+          else if (!s && config.lifecycle.record_discovered) await lifecycle.discovered(client.mac, null);
+        })().catch((err: Error) => log.warn({ mac: client.mac, err: err.message }, 'could not record the pxe event'));
+      },
+    },
+  );
+  const sub = d.subnet;
+  const server = new DhcpServer({
+    mode: d.mode as 'proxy' | 'full',
+    booter,
+    log,
+    serverIp,
+    interfaceAddress: d.interface ? interfaceAddress(d.interface) : undefined,
+    ports: d.ports,
+    subnet: sub
+      ? { network: sub.network, mask: sub.mask, router: sub.router, dns: sub.dns, domain: sub.domain, poolStart: sub.pool_start, poolEnd: sub.pool_end, leaseSeconds: sub.lease_seconds }
+      : undefined,
+    leaseStore: store,
+  });
+  const ports = await server.listen();
+  log.info({ mode: d.mode, ...ports }, `DHCP (${d.mode}) listening`);
+  return { stats: () => server.stats(), close: () => server.close() };
+}

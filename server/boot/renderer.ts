@@ -1,0 +1,26 @@
+// Adapts the render module (templates + context) to what the boot path asks of a renderer.
+import type { Logger } from '../log.ts';
+import { buildContext } from '../render/context.ts';
+import { loadRenderer, type Renderer } from '../render/renderer.ts';
+import type { ArtifactInput, ArtifactKind, ArtifactRenderer } from './artifacts.ts';
+
+/** Returns an ArtifactRenderer over a loaded template renderer. */
+export function artifactRenderer(r: Renderer): ArtifactRenderer {
+  return {
+    render(kind: ArtifactKind, i: ArtifactInput): string {
+      const ctx = buildContext({ system: i.system, profile: i.profile, distro: i.distro, urls: { base: i.base }, token: i.token });
+      return r.render(kind, ctx);
+    },
+    renderDefault(kind, base) {
+      return r.renderGlobal(kind === 'pxelinux' ? 'pxelinux-default' : 'ipxe-default', { urls: { base } });
+    },
+    renderEntry(base) {
+      return r.renderGlobal('boot-ipxe', { urls: { base } });
+    },
+  };
+}
+
+/** Loads every template under templatesDir (a template error stops start-up) and adapts it. */
+export async function loadArtifactRenderer(templatesDir: string, log: Logger): Promise<ArtifactRenderer> {
+  return artifactRenderer(await loadRenderer({ templatesDir, log }));
+}

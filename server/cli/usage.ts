@@ -1,0 +1,57 @@
+// Usage errors and help text for the `kickstand` command: bad usage exits 2 with one line.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Thrown for bad command-line usage; main prints the one line and exits 2. */
+export class UsageError extends Error {}
+
+export const HELP: Record<string, string> = {
+  main: `kickstand — network install server
+
+usage: kickstand <command> [options]
+
+commands:
+  serve                         run the service (HTTP, TFTP, DHCP when configured)
+  system add|list|show|rm|rebuild|disarm|events
+  profile list|show             resolved profiles (secrets masked)
+  render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe)
+  iso list|inspect FILE         ISOs found in the isos folder and what was detected
+  buildiso --system NAME -o FILE  a boot ISO with the system's kickstart baked in
+
+global options:
+  --config FILE                 kickstand.yaml to use (default ./kickstand.yaml if present)
+  -h, --help                    help for any command`,
+  serve: `usage: kickstand serve [--config FILE]
+
+Runs HTTP (default 8080), TFTP (69 as root, else 6969) and DHCP (when dhcp.mode is set).`,
+  system: `usage:
+  kickstand system add NAME --mac MAC [--mac MAC…] --profile PROFILE [--ip IP] [--hostname HOST]
+                       [--override JSON] [--build]
+  kickstand system list [--json]
+  kickstand system show NAME [--json]
+  kickstand system rm NAME
+  kickstand system rebuild NAME       arm a fresh install run (new token); history is kept
+  kickstand system disarm NAME        cancel an armed install
+  kickstand system events NAME [--run N] [--json]   timeline with durations between steps`,
+  profile: `usage:
+  kickstand profile list
+  kickstand profile show NAME         the resolved profile as JSON, secrets masked`,
+  render: `usage: kickstand render <kind> --system NAME [--base URL]
+
+kinds: kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe`,
+  iso: `usage:
+  kickstand iso list                  ISOs in the isos folder and the distros found in them
+  kickstand iso inspect FILE          what was detected in FILE, and why not when nothing was`,
+  buildiso: `usage: kickstand buildiso --system NAME -o FILE [--base URL]
+
+Builds a small boot ISO (isolinux, the distro's kernel and initrd, a menu with the system's
+kickstart URL) for the CD route (attach as hdc:cdrom, boot="dca"). Needs xorriso.`,
+};
+
+/** Parses argv for a command, turning node's parse errors into UsageError. */
+export function parse<T extends ParseArgsConfig['options']>(args: string[], options: T, allowPositionals = true) {
+  try {
+    return parseArgs({ args, options: { ...options, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!);
+  }
+}

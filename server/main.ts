@@ -1,0 +1,97 @@
+// Wires configuration, store, profiles, templates, ISOs and the three listeners. Nothing else.
+import type { Server } from 'node:http';
+import type { Config } from './config/load.ts';
+import type { Logger } from './log.ts';
+import { Artifacts, type ArtifactRenderer } from './boot/artifacts.ts';
+import { catalogDistros, DistroMedia } from './boot/distro-media.ts';
+import { Lifecycle } from './boot/lifecycle.ts';
+import { createHttpHandler } from './http/app.ts';
+import { ensureAdminToken } from './http/auth.ts';
+import { listen } from './http/server.ts';
+import { IsoCatalog } from './isos/catalog.ts';
+import { ProfileRegistry } from './profiles/registry.ts';
+import { openSqliteStore } from './store/sqlite.ts';
+import { databasePath } from './cli/context.ts';
+import { loadArtifactRenderer } from './boot/renderer.ts';
+import { startTftp, type TftpPart } from './boot/tftp-part.ts';
+import { startDhcp, type DhcpPart } from './boot/dhcp-part.ts';
+import { serveTrees } from './boot/trees-part.ts';
+
+/** A running kickstand: its bound ports and a close() that stops everything. */
+export interface Running {
+  httpPort: number;
+  tftpPort: number | null;
+  adminTokenPath: string | null;
+  lifecycle: Lifecycle;
+  close(): Promise<void>;
+}
+
+/** Starts every part named by the configuration; a template or profile error stops start-up. */
+export async function startKickstand(config: Config, log: Logger, options: { renderer?: ArtifactRenderer } = {}): Promise<Running> {
+  const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
+  const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' })));
+  const store = openSqliteStore(databasePath(config));
+  const lifecycle = new Lifecycle({
+    store,
+    log: log.child({ subsystem: 'lifecycle' }),
+    tokenTtlMs: config.lifecycle.token_ttl_seconds * 1000,
+    stallMs: config.lifecycle.stall_seconds * 1000,
+    maxLogBytes: config.lifecycle.max_log_bytes,
+  });
+  const catalog = new IsoCatalog({ dir: config.isos_dir, log: log.child({ subsystem: 'isos' }) });
+  await catalog.start();
+  catalog.watch();
+  registry.useDistroSource(catalogDistros(catalog));
+  const media = new DistroMedia(catalog, registry);
+  const artifacts = new Artifacts(registry, renderer);
+  registry.onReload(() => artifacts.invalidate());
+  catalog.on('added', () => artifacts.invalidate());
+  catalog.on('removed', () => artifacts.invalidate());
+  registry.watch();
+
+  const admin = ensureAdminToken(config.data_dir, config.auth.admin_token);
+  if (admin.created) log.info({ path: admin.path }, `generated an admin token in ${admin.path} (mode 0600); use it as the API bearer token`);
+
+  const httpLog = log.child({ subsystem: 'http' });
+  const handler = createHttpHandler({
+    lifecycle,
+    registry,
+    artifacts,
+    adminToken: admin.token,
+    log: httpLog,
+    publicUrl: config.public_url,
+    trees: serveTrees(media, httpLog),
+    isoStatus: () => catalog.skipped().map((s) => ({ iso: s.isoPath, reason: s.reason })),
+  });
+  const http: { server: Server; port: number } = await listen(handler, config.http.host, config.http.port);
+  log.info({ host: config.http.host, port: http.port }, `HTTP listening on ${config.http.host}:${http.port}`);
+
+  let tftp: TftpPart | null = null;
+  let dhcp: DhcpPart | null = null;
+  try {
+    if (config.tftp.enabled) tftp = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), lifecycle, artifacts, media, registry, httpPort: http.port });
+    if (config.dhcp.mode !== 'off') dhcp = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, httpPort: http.port });
+  } catch (err) {
+    await new Promise<void>((r) => http.server.close(() => r()));
+    await tftp?.close();
+    await catalog.close();
+    await store.close();
+    throw err;
+  }
+
+  return {
+    httpPort: http.port,
+    tftpPort: tftp?.port ?? null,
+    adminTokenPath: admin.path,
+    lifecycle,
+    async close() {
+      registry.close();
+      await dhcp?.close();
+      await tftp?.close();
+      http.server.closeAllConnections();
+      await new Promise<void>((r) => http.server.close(() => r()));
+      await catalog.close();
+      await store.close();
+    },
+  };
+}
