@@ -1,0 +1,54 @@
+// The artifacts kickstand renders, the template behind each, and which apply to a system.
+import type { RenderContext } from './context.ts';
+
+/** Per-system artifacts. */
+export const ARTIFACT_KINDS = ['kickstart', 'rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe'] as const;
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
+
+/** Artifacts that belong to no system. */
+export const GLOBAL_KINDS = ['pxelinux-default', 'boot-ipxe'] as const;
+export type GlobalKind = (typeof GLOBAL_KINDS)[number];
+
+/** Template of each per-system kind (kickstart: chosen per profile, kickstart/<name>.ks). */
+export const ARTIFACT_TEMPLATES: Readonly<Record<ArtifactKind, string | null>> = {
+  kickstart: null,
+  rescue: 'rescue.sh',
+  install: 'install.sh',
+  prepare: 'prepare.sh',
+  xen: 'xen/xm.cfg',
+  xl: 'xen/xl.cfg',
+  pxelinux: 'pxe/pxelinux.cfg',
+  ipxe: 'pxe/ipxe',
+};
+
+export const GLOBAL_TEMPLATES: Readonly<Record<GlobalKind, string>> = {
+  'pxelinux-default': 'pxe/default.cfg',
+  'boot-ipxe': 'pxe/boot.ipxe',
+};
+
+/** Returns null when the kind applies to the system, else why not (for a 404 message). */
+export function applicable(kind: ArtifactKind, ctx: RenderContext): string | null {
+  switch (kind) {
+    case 'kickstart':
+      return ctx.distro.script ? `distro ${ctx.distro.name} installs with kickstand's install script, not a kickstart` : null;
+    case 'install':
+      return ctx.distro.script ? null : `distro ${ctx.distro.name} installs with anaconda (installer: anaconda); there is no install script`;
+    case 'rescue':
+      return ctx.family.legacyGrub ? null : `family ${ctx.family.name} boots with GRUB 2; the rescue script sets up GRUB legacy (el4 to el6)`;
+    case 'prepare': {
+      const odd = ctx.disks.flatMap((d) => d.partitions).find((p) => !p.isExt && !p.isSwap && p.mount !== null);
+      return odd ? `partition ${odd.device} is ${odd.fstype}; the prepare script makes ext2/3/4 and swap only (at an offset, without loop devices)` : null;
+    }
+    case 'xen':
+    case 'xl':
+      return ctx.xen ? null : `profile ${ctx.profile.name} has no xen block`;
+    case 'pxelinux':
+    case 'ipxe':
+      return null;
+  }
+}
+
+/** Returns the kinds that apply to a system, in ARTIFACT_KINDS order. */
+export function artifactsFor(ctx: RenderContext): ArtifactKind[] {
+  return ARTIFACT_KINDS.filter((k) => applicable(k, ctx) === null);
+}

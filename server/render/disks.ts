@@ -1,0 +1,149 @@
+// The disk half of a render context: each profile disk laid out by the geometry module, with the
+// names the guest's kernel and GRUB use, the image or volume that backs it on the host, and the
+// fstab and GRUB figures every script shares.
+import { layoutDisk, type PartitionLayout } from '../geometry/layout.ts';
+import { sfdiskLines } from '../geometry/sfdisk.ts';
+import type { Family, Profile } from '../profiles/schema.ts';
+
+/** One partition as templates see it. */
+export interface PartitionContext {
+  number: number;
+  role: 'root' | 'swap' | 'boot' | 'data';
+  /** Concrete file system: the profile's, or the family default (ext3 up to el5, ext4 el6, xfs el7+). */
+  fstype: string;
+  /** Mount point; swap for swap; null for an unmounted data partition. */
+  mount: string | null;
+  label: string | null;
+  /** Guest device, e.g. /dev/hda1. */
+  device: string;
+  /** What fstab and root= name it by: LABEL=… when labelled, else the device. */
+  spec: string;
+  sizeMib: number | null;
+  isExt: boolean;
+  isSwap: boolean;
+  start: number;
+  end: number;
+  sectors: number;
+  offset: number;
+  bytes: number;
+  kib: number;
+  extBlocks: number;
+  type: string;
+  bootable: boolean;
+}
+
+/** One disk as templates see it. */
+export interface DiskContext {
+  /** Name the profile (and the guest kernel of its family) gives it: hda, vda… */
+  name: string;
+  sizeMib: number;
+  bytes: number;
+  sectors: number;
+  cylinders: number;
+  alignment: 'chs' | '1MiB';
+  /** SCSI address (host:channel:id:lun) libata gives this IDE position, or '' for non-IDE names. */
+  scsi: string;
+  /** /dev/disk/by-path globs that name this IDE position on udev systems. */
+  byPath: string[];
+  /** Host-side file or logical volume (prepare, xen). */
+  image: string;
+  /** Volume group and volume name for the phy backend, else null. */
+  lv: { vg: string; name: string } | null;
+  /** sfdisk script lines (label: dos, unit: sectors, one line per partition). */
+  sfdisk: string[];
+  partitions: PartitionContext[];
+}
+
+/** Where images live and how they are backed. */
+export interface DiskBacking {
+  backend: 'file' | 'phy';
+  dir: string;
+  system: string;
+}
+
+const DEFAULT_FS: Record<Family, string> = { el4: 'ext3', el5: 'ext3', el6: 'ext4', el7: 'xfs', el8: 'xfs', el9: 'xfs', fedora: 'xfs' };
+
+/** Returns the SCSI address libata gives an IDE name (hda primary master 0:0:0:0 … hdd 1:0:1:0), else ''. */
+export function ideAddress(name: string): string {
+  const m = /^hd([a-d])$/.exec(name);
+  if (!m) return '';
+  const i = m[1]!.charCodeAt(0) - 97;
+  return `${i >> 1}:0:${i & 1}:0`;
+}
+
+/** Returns the laid-out disks of a profile in the profile's order. */
+export function diskContexts(profile: Profile, family: Family, backing: DiskBacking): DiskContext[] {
+  const bootRole = Object.values(profile.disks).some((d) => d.partitions.some((p) => p.role === 'boot')) ? 'boot' : 'root';
+  return Object.entries(profile.disks).map(([name, disk]) => {
+    const layout = layoutDisk(
+      disk.size_mib,
+      disk.partitions.map((p) => ({ sizeMib: p.size_mib, kind: p.role === 'swap' ? ('swap' as const) : ('linux' as const), bootable: p.role === bootRole })),
+      profile.alignment,
+      `profile ${profile.name}: disks.${name}`,
+    );
+    const scsi = ideAddress(name);
+    const lvName = `${backing.system}-${name}`;
+    return {
+      name,
+      sizeMib: disk.size_mib,
+      bytes: layout.bytes,
+      sectors: layout.sectors,
+      cylinders: layout.cylinders,
+      alignment: layout.alignment,
+      scsi,
+      byPath: scsi ? byPathGlobs(scsi) : [],
+      image: backing.backend === 'file' ? `${backing.dir}/${backing.system}-${name}.img` : `${backing.dir}/${lvName}`,
+      lv: backing.backend === 'phy' ? { vg: backing.dir.split('/').filter(Boolean).pop() ?? '', name: lvName } : null,
+      sfdisk: sfdiskLines(layout),
+      partitions: layout.partitions.map((l, i) => partitionContext(name, disk.partitions[i]!, l, family)),
+    };
+  });
+}
+
+function byPathGlobs(scsi: string): string[] {
+  const [host, , id] = scsi.split(':').map(Number);
+  const port = host! + 1;
+  return [`*-scsi-${scsi}`, `*-ata-${port}.${id}`, ...(id === 0 ? [`*-ata-${port}`] : [])];
+}
+
+function partitionContext(disk: string, p: Profile['disks'][string]['partitions'][number], l: PartitionLayout, family: Family): PartitionContext {
+  const fstype = p.role === 'swap' ? 'swap' : (p.fstype ?? DEFAULT_FS[family]);
+  const mount = p.role === 'swap' ? 'swap' : (p.mount ?? (p.role === 'root' ? '/' : p.role === 'boot' ? '/boot' : null));
+  const device = `/dev/${disk}${l.number}`;
+  return {
+    number: l.number,
+    role: p.role,
+    fstype,
+    mount,
+    label: p.label ?? null,
+    device,
+    spec: p.label ? `LABEL=${p.label}` : device,
+    sizeMib: p.size_mib ?? null,
+    isExt: /^ext[234]$/.test(fstype),
+    isSwap: p.role === 'swap',
+    start: l.start,
+    end: l.end,
+    sectors: l.sectors,
+    offset: l.offset,
+    bytes: l.bytes,
+    kib: l.kib,
+    extBlocks: l.extBlocks,
+    type: l.type,
+    bootable: l.bootable,
+  };
+}
+
+/** Returns the fstab lines (space-separated) for the profile's partitions and the family's pseudo file systems. */
+export function fstabLines(disks: DiskContext[], family: Family): string[] {
+  const parts = disks.flatMap((d) => d.partitions).filter((p) => p.mount !== null);
+  const depth = (m: string): number => m.split('/').filter(Boolean).length;
+  const mounted = parts.filter((p) => !p.isSwap).sort((a, b) => depth(a.mount!) - depth(b.mount!));
+  const lines = mounted.map((p) => `${p.spec} ${p.mount} ${p.fstype} defaults ${p.fstype === 'xfs' ? '0 0' : `1 ${p.mount === '/' ? 1 : 2}`}`);
+  for (const p of parts.filter((x) => x.isSwap)) lines.push(`${p.spec} swap swap defaults 0 0`);
+  if (family === 'el4' || family === 'el5') {
+    lines.push('none /dev/pts devpts gid=5,mode=620 0 0', 'none /dev/shm tmpfs defaults 0 0', 'none /proc proc defaults 0 0', 'none /sys sysfs defaults 0 0');
+  } else if (family === 'el6') {
+    lines.push('tmpfs /dev/shm tmpfs defaults 0 0', 'devpts /dev/pts devpts gid=5,mode=620 0 0', 'sysfs /sys sysfs defaults 0 0', 'proc /proc proc defaults 0 0');
+  }
+  return lines;
+}

@@ -1,0 +1,155 @@
+// The render engine: one handlebars instance, every template under templates/ parsed, checked
+// (check.ts) and compiled at start, so a syntax error, an unknown helper or an unquoted value
+// stops start-up with the file and line. Rendering is then a call of a compiled function on a
+// plain context.
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import Handlebars from 'handlebars';
+import type { HelperDelegate } from 'handlebars';
+import { KickstandError, NotFoundError, TemplateError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { applicable, ARTIFACT_TEMPLATES, GLOBAL_TEMPLATES, type ArtifactKind, type GlobalKind } from './artifacts.ts';
+import { ALLOWED, checkTemplate, modeOf, type Mode } from './check.ts';
+import type { RenderContext } from './context.ts';
+import { BLOCK_HELPERS, QUOTING_HELPERS, VALUE_HELPERS, strictBlock } from './helpers.ts';
+import { checkPxelinux } from './pxe-limits.ts';
+
+/** Context of the artifacts that belong to no system (default pxelinux menu, iPXE entry script). */
+export interface GlobalContext {
+  urls: { base: string };
+}
+
+/** Renders artifacts from compiled templates. */
+export interface Renderer {
+  /** Returns the artifact of one system; throws NotFoundError when the kind does not apply to it, TemplateError when rendering fails. */
+  render(kind: ArtifactKind, ctx: RenderContext): string;
+  /** Returns an artifact that belongs to no system. */
+  renderGlobal(kind: GlobalKind, ctx: GlobalContext): string;
+  /** Names of the templates loaded (relative to the templates folder, without .hbs), sorted. */
+  readonly templates: readonly string[];
+  /** Names of the kickstart templates (kickstart/<name>.ks.hbs), sorted. */
+  readonly kickstarts: readonly string[];
+}
+
+export interface RendererOptions {
+  templatesDir: string;
+  log: Logger;
+}
+
+type Compiled = (ctx: unknown) => string;
+
+/** Returns every *.hbs file below dir, relative to dir, sorted. */
+async function hbsFiles(dir: string, root = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (e.name.startsWith('.')) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await hbsFiles(p, root)));
+    else if (e.name.endsWith('.hbs')) out.push(relative(root, p));
+  }
+  return out;
+}
+
+/** Returns a handlebars instance with kickstand's helpers and nothing else. */
+function instance(): typeof Handlebars {
+  const hb = Handlebars.create();
+  for (const name of ['log', 'lookup']) hb.unregisterHelper(name);
+  for (const name of BLOCK_HELPERS) hb.registerHelper(name, strictBlock(name, hb.helpers[name] as HelperDelegate));
+  hb.registerHelper({ ...QUOTING_HELPERS, ...VALUE_HELPERS });
+  return hb;
+}
+
+/** Returns a compiled template of one file, compiling now (handlebars would compile on first use). */
+function compile(hb: typeof Handlebars, ast: hbs.AST.Program, mode: Mode): Compiled {
+  const knownHelpers: Record<string, boolean> = {};
+  for (const h of [...ALLOWED[mode], ...(mode === 'ks' ? [...ALLOWED.sh, ...ALLOWED.pkg] : []), ...Object.keys(VALUE_HELPERS), ...BLOCK_HELPERS]) knownHelpers[h] = true;
+  const options = { noEscape: true, strict: true, knownHelpersOnly: true, knownHelpers, preventIndent: true, data: true };
+  const engine = hb as unknown as {
+    Compiler: new () => { compile(ast: unknown, options: unknown): unknown };
+    JavaScriptCompiler: new () => { compile(env: unknown, options: unknown, context: undefined, asObject: true): unknown };
+  };
+  const environment = new engine.Compiler().compile(ast, options);
+  const spec = new engine.JavaScriptCompiler().compile(environment, options, undefined, true);
+  return hb.template(spec as TemplateSpecification) as unknown as Compiled;
+}
+type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
+
+/** Returns a renderer with every template under templatesDir compiled; throws TemplateError naming the file and line. */
+export async function loadRenderer({ templatesDir, log }: RendererOptions): Promise<Renderer> {
+  const hb = instance();
+  const files = await hbsFiles(templatesDir);
+  const parsed = new Map<string, { file: string; ast: hbs.AST.Program; mode: Mode; partial: boolean }>();
+  const partialModes = new Map<string, Mode>();
+  for (const rel of files) {
+    const file = join(templatesDir, rel);
+    const mode = modeOf(rel);
+    if (mode === null) throw new TemplateError(`${file}: unknown template type (expected *.sh.hbs, *.ks.hbs, xen/xm.cfg.hbs, xen/xl.cfg.hbs, *.cfg.hbs or *ipxe.hbs)`);
+    let ast: hbs.AST.Program;
+    try {
+      ast = hb.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      throw new TemplateError(`${file}: ${firstLine(e)}`, { cause: e });
+    }
+    const partial = rel.split('/').includes('partials');
+    const name = partial ? rel.split('/').pop()!.replace(/\.[a-z]+\.hbs$/, '') : rel.replace(/\.hbs$/, '');
+    if (partial && partialModes.has(name)) throw new TemplateError(`${file}: a partial named ${JSON.stringify(name)} already exists`);
+    if (partial) partialModes.set(name, mode);
+    parsed.set(name, { file, ast, mode, partial });
+  }
+  const compiled = new Map<string, { file: string; fn: Compiled }>();
+  for (const [name, t] of parsed) {
+    checkTemplate(t.ast, t.file, t.mode, partialModes);
+    let fn: Compiled;
+    try {
+      fn = compile(hb, t.ast, t.mode);
+    } catch (e) {
+      throw new TemplateError(`${t.file}: ${firstLine(e)}`, { cause: e });
+    }
+    if (t.partial) hb.registerPartial(name, fn as unknown as Handlebars.Template);
+    else compiled.set(name, { file: t.file, fn });
+  }
+  for (const name of [...Object.values(ARTIFACT_TEMPLATES), ...Object.values(GLOBAL_TEMPLATES)]) {
+    if (name !== null && !compiled.has(name)) throw new TemplateError(`${join(templatesDir, name)}.hbs: missing (every artifact needs its template)`);
+  }
+  const kickstarts = [...compiled.keys()].filter((n) => /^kickstart\/[^/]+\.ks$/.test(n)).map((n) => n.slice('kickstart/'.length, -'.ks'.length));
+  if (kickstarts.length === 0) throw new TemplateError(`${templatesDir}/kickstart: no *.ks.hbs templates`);
+  log.info({ templates: compiled.size, partials: partialModes.size }, 'templates compiled');
+
+  const run = (name: string, ctx: unknown, what: string): string => {
+    const t = compiled.get(name);
+    if (!t) throw new NotFoundError(`${what}: no template ${name}.hbs`);
+    try {
+      return t.fn(ctx);
+    } catch (e) {
+      if (e instanceof KickstandError && !(e instanceof TemplateError)) throw e;
+      throw new TemplateError(`${what}: ${t.file}: ${firstLine(e)}`, { cause: e });
+    }
+  };
+
+  return {
+    templates: [...compiled.keys()].sort(),
+    kickstarts: kickstarts.sort(),
+    render(kind, ctx) {
+      const why = applicable(kind, ctx);
+      if (why !== null) throw new NotFoundError(`render ${kind} for system ${JSON.stringify(ctx.system.name)}: ${why}`);
+      const name = kind === 'kickstart' ? `kickstart/${ctx.kickstart.template}.ks` : ARTIFACT_TEMPLATES[kind]!;
+      const out = run(name, ctx, `render ${kind} for system ${JSON.stringify(ctx.system.name)}`);
+      if (kind === 'pxelinux') checkPxelinux(out, `render pxelinux for system ${JSON.stringify(ctx.system.name)}`);
+      return out;
+    },
+    renderGlobal(kind, ctx) {
+      const out = run(GLOBAL_TEMPLATES[kind], ctx, `render ${kind}`);
+      if (kind === 'pxelinux-default') checkPxelinux(out, 'render pxelinux-default');
+      return out;
+    },
+  };
+}
+
+/** Returns the first line of an error's message (handlebars adds source excerpts below it). */
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  const lines = msg.split('\n');
+  // Handlebars parse errors read "Parse error on line N:\n<excerpt>\n^\nExpecting …": keep the line and the expectation.
+  if (/^Parse error on line \d+:/.test(lines[0]!)) return `${lines[0]} ${lines.slice(3).join(' ')}`.trim();
+  return lines[0]!;
+}
