@@ -20,6 +20,8 @@ export const DEFAULT_OFFER_HOLD_MS = 30_000;
 export const DEFAULT_DECLINE_QUARANTINE_MS = 3_600_000;
 export const DEFAULT_POOL_FULL_LOG_INTERVAL_MS = 60_000;
 export const DEFAULT_MAX_IN_FLIGHT = 4096;
+/** Socket receive buffer asked for (the kernel caps it at net.core.rmem_max): absorbs bursts while a lease batch is written. */
+export const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface DhcpServerOptions {
   mode: 'proxy' | 'full';
@@ -48,6 +50,7 @@ export interface DhcpServerOptions {
   maxPacketBytes?: number;
   /** Requests being answered at once; more are dropped (a client retries). */
   maxInFlight?: number;
+  recvBufferBytes?: number;
 }
 
 /** Counters since start. */
@@ -153,6 +156,11 @@ export class DhcpServer {
       sock.bind({ address, port, exclusive: true }, () => {
         sock.off('error', reject);
         sock.setBroadcast(true);
+        try {
+          sock.setRecvBufferSize(this.o.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES);
+        } catch (err) {
+          this.o.log.debug({ err: (err as Error).message }, 'dhcp receive buffer left at the default');
+        }
         sock.on('error', (err) => this.o.log.error({ err: err.message, address, port }, 'dhcp socket error'));
         sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, pxePort));
         resolve(sock);
