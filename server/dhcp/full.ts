@@ -66,7 +66,7 @@ export class FullResponder {
     const [reservation, boot] = await this.lookup(client);
     const now = this.o.clock();
     let ip = this.reservedIp(reservation, client.mac);
-    let why = ip !== null ? 'reserved' : 'pool';
+    let why = ip !== null ? 'reserved' : reservation ? `pool (reservation ${reservation.ip} is off the subnet or held by another client)` : 'pool';
     if (ip === null) ip = this.o.pool.allocate(client.mac, ipToInt(req.options.ip(Opt.REQUESTED_IP) ?? ''));
     if (ip === null) return silent('pool full: no address to offer', 'warn', { poolFull: true });
     const held = this.o.pool.leaseAt(ip);
