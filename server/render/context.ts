@@ -1,8 +1,9 @@
 // Builds the one plain, frozen object every template renders from. Pure: the caller passes the
 // system, its resolved profile and distro, the base URL and the build token (null when the system
 // is not armed: URLs then carry a placeholder and boot menus boot the local disk).
+import { BadRequestError } from '../errors.ts';
 import { deepFreeze } from '../merge.ts';
-import type { Distro, Family, Profile } from '../profiles/schema.ts';
+import { HOSTNAME_RE, NAME_RE, type Distro, type Family, type Profile } from '../profiles/schema.ts';
 import type { System } from '../store/types.ts';
 import { diskContexts, fstabLines, type DiskContext, type PartitionContext } from './disks.ts';
 
@@ -88,8 +89,26 @@ function depth(mount: string): number {
   return mount.split('/').filter(Boolean).length;
 }
 
-/** Returns the render context of a system (pure; throws ProfileError when its disks cannot be laid out). */
-export function buildContext({ system, profile, distro, urls, token }: ContextInput): RenderContext {
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const TOKEN_RE = /^[A-Za-z0-9_-]{1,128}$/;
+const BASE_RE = /^https?:\/\/[A-Za-z0-9.:[\]-]+(\/[A-Za-z0-9._~\/-]*)?$/;
+
+/** Throws BadRequestError unless the system's own values are the shapes the store promises (a second line of defence). */
+function checkInput({ system, urls, token }: ContextInput): void {
+  const bad = (field: string, value: unknown, want: string): never => {
+    throw new BadRequestError(`render context: ${field} ${JSON.stringify(value)}: expected ${want}`, field);
+  };
+  if (!NAME_RE.test(system.name)) bad('system.name', system.name, 'a lowercase name');
+  if (system.hostname !== null && !HOSTNAME_RE.test(system.hostname)) bad('system.hostname', system.hostname, 'an RFC 1123 host name');
+  system.macs.forEach((m, i) => MAC_RE.test(m) || bad(`system.macs[${i}]`, m, 'a lowercase colon-separated MAC'));
+  if (token !== null && !TOKEN_RE.test(token)) bad('token', '[redacted]', 'letters, digits, "_" or "-"');
+  if (!BASE_RE.test(urls.base)) bad('urls.base', urls.base, 'an http(s) URL without query, spaces or quotes');
+}
+
+/** Returns the render context of a system (pure; throws ProfileError when its disks cannot be laid out, BadRequestError on malformed system values). */
+export function buildContext(input: ContextInput): RenderContext {
+  checkInput(input);
+  const { system, profile, distro, urls, token } = input;
   const family = distro.family;
   const armed = system.build && token !== null;
   const base = urls.base.replace(/\/+$/, '');
