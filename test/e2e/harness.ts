@@ -163,11 +163,11 @@ export class Lab {
     }
   }
 
-  /** Copies the work folder's logs and capture (not the disk images) to artifacts/e2e/<name>-<time>/; returns it. */
+  /** Copies the work folder's logs and capture (not disk images, ISOs or served trees) to artifacts/e2e/<name>-<time>/; returns it. */
   keepArtifacts(name: string, extra: Record<string, string> = {}): string {
     const dest = join(ARTIFACTS_DIR, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     mkdirSync(dest, { recursive: true });
-    cpSync(this.dir, dest, { recursive: true, filter: (src) => !src.endsWith('.img') && !src.includes('/tftp/') });
+    cpSync(this.dir, dest, { recursive: true, filter: (src) => !/\.(img|iso)$/.test(src) && !/\/(tftp|tree)(\/|$)/.test(src) });
     for (const [file, text] of Object.entries(extra)) writeFileSync(join(dest, file), text);
     return dest;
   }

@@ -2,13 +2,13 @@
 // standin-http.ts (install script, install tree, events), both inside the lab's namespace. It
 // plays kickstand's lifecycle: an armed MAC gets an install entry whose APPEND carries
 // kickstand.script=<URL>; once the guest reports `built` its config says LOCALBOOT.
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT, type GuestArtifacts } from './build/artifacts.ts';
-import { TREE_INFO } from './build/install-tree.ts';
+import { TREE_INFO, TREE_PATHS } from './build/install-tree.ts';
 import { killPid, pxelinuxMacName, type Lab } from './harness.ts';
 import { renderDraft } from './render-draft.ts';
 import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-test.ts';
@@ -61,8 +61,11 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
   mkdirSync(join(tftp, 'images'), { recursive: true });
   copyFileSync(PXELINUX, join(tftp, 'pxelinux.0'));
   copyFileSync(LDLINUX, join(tftp, 'ldlinux.c32'));
-  copyFileSync(guest.kernel, join(tftp, 'images/vmlinuz'));
-  copyFileSync(guest.installerInitrd, join(tftp, 'images/initrd.img'));
+  // Everything the guest gets comes out of the test ISO, as kickstand would serve it.
+  const tree = join(dir, 'tree');
+  execFileSync('xorriso', ['-osirrox', 'on', '-indev', guest.iso, '-extract', '/', tree], { stdio: 'ignore' });
+  copyFileSync(join(tree, TREE_PATHS.kernel), join(tftp, 'images/vmlinuz'));
+  copyFileSync(join(tree, TREE_PATHS.initrd), join(tftp, 'images/initrd.img'));
   const macConfig = join(tftp, 'pxelinux.cfg', pxelinuxMacName(lab.mac));
   writeFileSync(macConfig, localBootEntry());
 
@@ -94,7 +97,7 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
   const scripts: Record<string, string> = {};
   const configFile = join(dir, 'http.json');
   const writeConfig = (): void => {
-    writeFileSync(configFile, JSON.stringify({ host: lab.serverIp, port: 0, scripts, trees: { [TREE_INFO.family]: guest.treeDir } }));
+    writeFileSync(configFile, JSON.stringify({ host: lab.serverIp, port: 0, scripts, trees: { [TREE_INFO.family]: tree } }));
   };
   // The HTTP child reads its config at start, so script files are registered up front per token.
   for (let i = 0; i < 4; i++) {

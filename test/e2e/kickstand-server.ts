@@ -1,0 +1,159 @@
+// kickstand itself as the e2e server: `kickstand serve` inside the lab's namespace with DHCP in
+// full mode on the bridge, TFTP and HTTP; the test ISO in its isos folder; a distro (installer:
+// script) and a profile matching the e2e profile; the guest registered with the CLI, which works
+// on the same SQLite store beside the running server.
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, type GuestArtifacts } from './build/artifacts.ts';
+import { TREE_INFO, TREE_PATHS } from './build/install-tree.ts';
+import { killPid, type Lab } from './harness.ts';
+import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-test.ts';
+
+/** Debian packages kickstand needs on the host for this run (pxelinux.0 and ldlinux.c32 for TFTP). */
+export const KICKSTAND_PACKAGES = ['pxelinux', 'syslinux-common'];
+/** Name of the guest in kickstand's store. */
+export const SYSTEM_NAME = 'e2e-guest';
+const PROFILE_NAME = 'e2e';
+const HTTP_PORT = 8080;
+/** How long `kickstand serve` may take to start every listener. */
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+/** Returns the profile YAML files (as JSON, which YAML reads) for the test ISO's distro and the guest. */
+export function kickstandProfiles(profile: E2eProfile): Record<string, unknown> {
+  return {
+    'distro.yaml': {
+      kind: 'distro',
+      name: TREE_INFO.family,
+      family: 'el5',
+      arch: TREE_INFO.arch,
+      iso: 'kickstand-e2e.iso',
+      kernel: TREE_PATHS.kernel,
+      initrd: TREE_PATHS.initrd,
+      installer: 'script',
+      description: 'e2e test ISO: Debian kernel, busybox installer, stock payload for the install script',
+    },
+    'profile.yaml': {
+      kind: 'profile',
+      name: PROFILE_NAME,
+      distro: TREE_INFO.family,
+      alignment: 'chs',
+      disks: {
+        hda: { size_mib: profile.hdaBytes / 2 ** 20, partitions: [{ role: 'root', fstype: 'ext3', mount: '/', label: profile.rootLabel }] },
+        hdb: { size_mib: profile.hdbBytes / 2 ** 20, partitions: [{ role: 'swap', label: profile.swapLabel }] },
+      },
+      serial: { device: 'ttyS0', speed: 115200, root_login: true },
+    },
+  };
+}
+
+/** Runs the kickstand CLI (host namespace; it opens the store file directly) and returns stdout. */
+function cli(config: string, args: string[]): string {
+  return execFileSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/cli/main.ts'), ...args, '--config', config], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Starts `kickstand serve` in the lab's namespace, registers the guest; returns the server the test drives. */
+export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E2eProfile): Promise<ServerUnderTest> {
+  const dir = join(lab.dir, 'kickstand');
+  for (const d of ['profiles', 'isos', 'var']) mkdirSync(join(dir, d), { recursive: true });
+  copyFileSync(guest.iso, join(dir, 'isos/kickstand-e2e.iso'));
+  for (const [file, body] of Object.entries(kickstandProfiles(profile))) {
+    writeFileSync(join(dir, 'profiles', file), JSON.stringify(body, null, 2) + '\n');
+  }
+  const net = lab.serverIp.split('.').slice(0, 3).join('.');
+  const config = join(dir, 'kickstand.yaml');
+  writeFileSync(
+    config,
+    JSON.stringify(
+      {
+        data_dir: join(dir, 'var'),
+        profiles_dir: join(dir, 'profiles'),
+        isos_dir: join(dir, 'isos'),
+        templates_dir: join(REPO_ROOT, 'templates'),
+        public_url: `http://${lab.serverIp}:${HTTP_PORT}`,
+        log_level: 'debug',
+        http: { host: lab.serverIp, port: HTTP_PORT },
+        tftp: { enabled: true, host: '0.0.0.0', port: 69 },
+        dhcp: {
+          mode: 'full',
+          interface: lab.bridge,
+          server_ip: lab.serverIp,
+          subnet: {
+            network: `${net}.0`,
+            mask: '255.255.255.0',
+            router: lab.serverIp,
+            pool_start: `${net}.100`,
+            pool_end: `${net}.199`,
+          },
+        },
+        auth: { admin_token: randomBytes(16).toString('hex') },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+
+  const logFile = join(dir, 'kickstand.log');
+  const out = openSync(logFile, 'w');
+  const child: ChildProcess = lab.ns.spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/cli/main.ts'), 'serve', '--config', config], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    killPid(child, 'SIGTERM');
+    const timer = setTimeout(() => killPid(child), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitForListeners(child, logFile);
+    cli(config, ['system', 'add', SYSTEM_NAME, '--mac', lab.mac, '--profile', PROFILE_NAME]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    kind: 'kickstand',
+    async armInstall() {
+      cli(config, ['system', 'rebuild', SYSTEM_NAME]);
+    },
+    async events() {
+      const timeline = JSON.parse(cli(config, ['system', 'events', SYSTEM_NAME, '--json'])) as Array<{
+        stage: string;
+        message?: string | null;
+        time: number | string;
+      }>;
+      return timeline.map((e): RecordedEvent => ({ stage: e.stage, query: e.message ?? '', time: String(e.time) }));
+    },
+    logFiles() {
+      return { 'kickstand.log': logFile, 'kickstand.yaml': config };
+    },
+    stop,
+  };
+}
+
+/** Resolves once kickstand logged that HTTP, TFTP and DHCP listen; rejects if it exits or takes too long. */
+async function waitForListeners(child: ChildProcess, logFile: string): Promise<void> {
+  const wanted = [/HTTP listening/, /tftp listening/, /DHCP \(full\) listening/];
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+    if (wanted.every((re) => re.test(text))) return;
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      const why = child.exitCode !== null ? `exited with ${child.exitCode}` : `not listening after ${START_TIMEOUT_MS} ms`;
+      throw new Error(`kickstand serve ${why}:\n${text.split('\n').slice(-30).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,204 @@
+// The e2e boots and checks, defined once and run against each server (the stand-in, kickstand):
+// boot 1 PXE install, boot 2 from disk with no NIC boot ROM, boot 3 reinstall after wiping the
+// MBR, boot 4 PXE again with the local-boot menu falling through to the disk. Judged by the events
+// the server recorded, the serial console and the disk images, never by QEMU's exit code.
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { ensurePackages } from '../system/lib/apt.ts';
+import { buildGuestArtifacts, type GuestArtifacts } from './build/artifacts.ts';
+import { chsPartition, FIRST_SECTOR } from './chs.ts';
+import { blkidProbe, debugfs, dumpe2fs, mbrHasGrub, sfdiskDump, wipeBootCode } from './disk-checks.ts';
+import { LAB_PACKAGES, Lab, markers, type BootResult } from './harness.ts';
+import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-test.ts';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+/** The guest's profile: small CHS disks (the figures are asserted below), labels, serial console. */
+export const PROFILE: E2eProfile = {
+  hdaBytes: 2 * GiB,
+  hdbBytes: 256 * MiB,
+  root: chsPartition(2 * GiB),
+  swap: chsPartition(256 * MiB),
+  rootLabel: 'ks-root',
+  swapLabel: 'ks-swap',
+  kernelArgs: 'console=ttyS0,115200',
+};
+/** Steps every install must report, in this order (a server may record more between them). */
+export const INSTALL_STAGES = ['partitioned', 'formatted', 'kernel-installed', 'bootloader-installed', 'built'];
+/** Stages only the guest reports (the server's own events, such as `pxe` or `armed`, are left out). */
+const GUEST_STAGES = new Set([...INSTALL_STAGES, 'packages-installed', 'configured', 'failed', 'booted']);
+const ROOT_OFFSET = FIRST_SECTOR * 512;
+
+/** Starts a server in the lab for the guest. */
+export type StartServer = (lab: Lab, guest: GuestArtifacts, profile: E2eProfile) => Promise<ServerUnderTest>;
+
+export interface SuiteOptions {
+  title: string;
+  /** Short name for the artifacts folder. */
+  name: string;
+  skip: string | false;
+  /** Debian packages this server needs besides the lab's. */
+  packages: string[];
+  start: StartServer;
+}
+
+/** Returns a failure message with the serial markers and the tail of the serial log. */
+function explain(boot: BootResult, stages: string[] = []): string {
+  const tail = boot.serial.split(/\r?\n/).slice(-40).join('\n');
+  return `${boot.name}: exit ${boot.exitCode}, timed out ${boot.timedOut}, ${boot.seconds} s; stages ${stages.join(', ')}\n` +
+    `markers:\n  ${markers(boot.serial).join('\n  ')}\nserial tail:\n${tail}`;
+}
+
+/** Returns the guest-reported stages among events. */
+function guestStages(events: RecordedEvent[]): string[] {
+  return events.map((e) => e.stage).filter((s) => GUEST_STAGES.has(s));
+}
+
+/** Asserts that `required` appears in `stages` in order, and that nothing failed. */
+function assertStagesInOrder(stages: string[], required: string[], message: string): void {
+  assert.ok(!stages.includes('failed'), `the guest reported failed\n${message}`);
+  let i = 0;
+  for (const s of stages) if (s === required[i]) i++;
+  assert.equal(i, required.length, `stages ${JSON.stringify(stages)} lack ${JSON.stringify(required.slice(i))} in order\n${message}`);
+}
+
+/** Defines the install suite against one server. */
+export function defineInstallSuite(o: SuiteOptions): void {
+  describe(o.title, { skip: o.skip }, () => {
+    let guest: GuestArtifacts;
+    let lab: Lab | undefined;
+    let server: ServerUnderTest | undefined;
+    let failed = false;
+    let installed = false;
+
+    /** Runs a test body, remembering a failure so the logs are kept. */
+    const guarded = (body: (t: TestContext) => Promise<void>) => async (t: TestContext) => {
+      try {
+        await body(t);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    };
+
+    /** Boots the guest and returns the result with the guest stages recorded during that boot. */
+    const bootAndCollect = async (name: string, from: 'pxe' | 'disk' | 'pxe-then-disk') => {
+      const before = (await server!.events()).length;
+      const boot = await lab!.boot({ name, from });
+      process.stderr.write(`e2e[${o.name}]: ${boot.name} took ${boot.seconds} s\n`);
+      const stages = guestStages((await server!.events()).slice(before));
+      return { boot, stages, why: explain(boot, stages) };
+    };
+
+    before(async () => {
+      try {
+        ensurePackages([...LAB_PACKAGES, ...o.packages]);
+        guest = buildGuestArtifacts({ log: (l) => process.stderr.write(`e2e: ${l}\n`) });
+        lab = new Lab({ hdaBytes: PROFILE.hdaBytes, hdbBytes: PROFILE.hdbBytes });
+        server = await o.start(lab, guest, PROFILE);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+
+    after(async () => {
+      await server?.stop();
+      if (lab && (failed || process.env.KICKSTAND_E2E_KEEP)) {
+        const extra: Record<string, string> = {
+          'events.json': JSON.stringify((await server?.events().catch(() => [])) ?? [], null, 2),
+          'hda.sfdisk': sfdiskDump(lab.hda).text,
+          'hdb.sfdisk': sfdiskDump(lab.hdb).text,
+          'boots.json': JSON.stringify(lab.boots.map(({ serial: _s, ...b }) => b), null, 2),
+        };
+        process.stderr.write(`e2e[${o.name}]: logs kept in ${lab.keepArtifacts(o.name, extra)}\n`);
+      }
+      lab?.cleanup();
+    });
+
+    test('the CHS profile gives 261 cylinders and 2096451 blocks for a 2 GiB hda', () => {
+      assert.deepEqual(PROFILE.root, { cylinders: 261, startSector: 63, sectors: 4192902, blocks1k: 2096451 });
+      assert.deepEqual(PROFILE.swap, { cylinders: 32, startSector: 63, sectors: 514017, blocks1k: 257008 });
+    });
+
+    test('boot 1 (PXE) partitions, formats, installs kernel and GRUB, and reports each step then built', guarded(async () => {
+      await server!.armInstall();
+      const { boot, stages, why } = await bootAndCollect('boot1-pxe', 'pxe');
+      assert.ok(boot.serial.includes('KICKSTAND-INIT: script exited 0'), why);
+      assertStagesInOrder(stages, INSTALL_STAGES, why);
+      installed = true;
+    }));
+
+    test('after boot 1, hda has one bootable CHS partition with ext3 of the computed size and GRUB in the MBR', guarded(async (t) => {
+      if (!installed) return t.skip('boot 1 did not install');
+      const hda = sfdiskDump(lab!.hda);
+      assert.equal(hda.partitions.length, 1, hda.text);
+      const p = hda.partitions[0];
+      assert.deepEqual(
+        { start: p.start, size: p.size, type: p.type, bootable: p.bootable },
+        { start: PROFILE.root.startSector, size: PROFILE.root.sectors, type: '83', bootable: true },
+        hda.text,
+      );
+      const sb = dumpe2fs(lab!.hda, ROOT_OFFSET);
+      const blockSize = Number(sb['Block size']);
+      // The geometry gives 1 KiB blocks; mke2fs keeps whole blocks of its own block size.
+      assert.equal(Number(sb['Block count']), Math.floor((PROFILE.root.blocks1k * 1024) / blockSize), JSON.stringify(sb));
+      assert.equal(sb['Filesystem volume name'], PROFILE.rootLabel);
+      assert.match(sb['Filesystem features'], /has_journal/);
+      assert.doesNotMatch(sb['Filesystem features'], /extent/, 'ext3, not ext4');
+      assert.ok(mbrHasGrub(lab!.hda), 'GRUB stage1 in the MBR of hda');
+    }));
+
+    test('after boot 1, hdb holds labelled swap and the root holds the GRUB menu (both names), fstab, securetty', guarded(async (t) => {
+      if (!installed) return t.skip('boot 1 did not install');
+      const hdb = sfdiskDump(lab!.hdb);
+      assert.equal(hdb.partitions.length, 1, hdb.text);
+      assert.equal(hdb.partitions[0].type, '82', hdb.text);
+      assert.equal(hdb.partitions[0].size, PROFILE.swap.sectors, hdb.text);
+      const swap = blkidProbe(lab!.hdb, ROOT_OFFSET);
+      assert.equal(swap.TYPE, 'swap', JSON.stringify(swap));
+      assert.equal(swap.LABEL, PROFILE.swapLabel);
+      const menu = debugfs(lab!.hda, ROOT_OFFSET, 'cat /boot/grub/menu.lst');
+      assert.match(menu, new RegExp(`root=LABEL=${PROFILE.rootLabel}(\\s|$)`, 'm'), menu);
+      assert.match(menu, /console=ttyS0/, menu);
+      // One of menu.lst and grub.conf is a symlink to the other (Debian reads menu.lst, Red Hat grub.conf).
+      const links = ['menu.lst', 'grub.conf'].map((f) => debugfs(lab!.hda, ROOT_OFFSET, `stat /boot/grub/${f}`));
+      assert.ok(/Fast link dest: "grub.conf"/.test(links[0]) || /Fast link dest: "menu.lst"/.test(links[1]), links.join('\n'));
+      assert.match(debugfs(lab!.hda, ROOT_OFFSET, 'cat /etc/fstab'), new RegExp(`^LABEL=${PROFILE.swapLabel}\\s+swap`, 'm'));
+      assert.match(debugfs(lab!.hda, ROOT_OFFSET, 'cat /etc/securetty'), /^ttyS0$/m);
+    }));
+
+    test('boot 2 (disk only, NIC without boot ROM) runs GRUB and the installed system reports booted', guarded(async (t) => {
+      if (!installed) return t.skip('boot 1 did not install');
+      const { boot, stages, why } = await bootAndCollect('boot2-disk', 'disk');
+      assert.ok(boot.serial.includes('KICKSTAND-SYSTEM: booted reported'), why);
+      assert.deepEqual(stages, ['booted'], why);
+      assert.match(boot.serial, /GNU GRUB/, 'GRUB legacy ran from the MBR');
+      assert.match(boot.serial, /KICKSTAND-SYSTEM: swap: \/dev\/sd[a-z]1/, 'swap from fstab by LABEL');
+      assert.match(debugfs(lab!.hda, ROOT_OFFSET, 'cat /var/log/kickstand-booted'), /\d/, 'the installed root was mounted read-write');
+    }));
+
+    test('boot 3: with the MBR wiped and the install re-armed, a PXE boot reinstalls and reports built again', guarded(async (t) => {
+      if (!installed) return t.skip('boot 1 did not install');
+      installed = false;
+      wipeBootCode(lab!.hda);
+      assert.ok(!mbrHasGrub(lab!.hda));
+      await server!.armInstall();
+      const { boot, stages, why } = await bootAndCollect('boot3-pxe-reinstall', 'pxe');
+      assert.ok(boot.serial.includes('KICKSTAND-INIT: script exited 0'), why);
+      assertStagesInOrder(stages, INSTALL_STAGES, why);
+      assert.ok(mbrHasGrub(lab!.hda), 'GRUB back in the MBR');
+      assert.equal(sfdiskDump(lab!.hda).partitions[0]?.size, PROFILE.root.sectors);
+      installed = true;
+    }));
+
+    test('boot 4: PXE again gets the local-boot menu, falls through to the disk, and the system reports booted', guarded(async (t) => {
+      if (!installed) return t.skip('boot 3 did not reinstall');
+      const { boot, stages, why } = await bootAndCollect('boot4-pxe-local', 'pxe-then-disk');
+      assert.ok(boot.serial.includes('KICKSTAND-SYSTEM: booted reported'), why);
+      assert.deepEqual(stages, ['booted'], why);
+      assert.ok(!boot.serial.includes('KICKSTAND-INIT:'), 'the installer did not run again');
+      assert.match(boot.serial, /Booting from local disk[\s\S]*GNU GRUB/, 'pxelinux LOCALBOOT, then GRUB from the MBR');
+    }));
+  });
+}
