@@ -45,6 +45,7 @@ export function kickstandProfiles(profile: E2eProfile): Record<string, unknown> 
         hdb: { size_mib: profile.hdbBytes / 2 ** 20, partitions: [{ role: 'swap', label: profile.swapLabel }] },
       },
       serial: { device: 'ttyS0', speed: 115200, root_login: true },
+      kernel_args: profile.kernelArgs.split(' ').filter((a) => !a.startsWith('console=')),
     },
   };
 }

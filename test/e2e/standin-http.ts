@@ -28,10 +28,12 @@ function fileUnder(root: string, rel: string): string | undefined {
   }
 }
 
-/** Starts the server from a config file path and reports requests on stdout. */
+/** Starts the server from a config file path (re-read per request, so tokens can be added) and reports requests on stdout. */
 function main(configPath: string): void {
-  const config = JSON.parse(readFileSync(configPath, 'utf8')) as StandinHttpConfig;
+  const read = (): StandinHttpConfig => JSON.parse(readFileSync(configPath, 'utf8')) as StandinHttpConfig;
+  const start = read();
   const server = createServer((req, res) => {
+    const config = read();
     const url = new URL(req.url ?? '/', 'http://standin');
     const parts = url.pathname.split('/').filter(Boolean);
     let status = 404;
@@ -62,7 +64,7 @@ function main(configPath: string): void {
       res.end(status === 200 ? 'ok\n' : 'not found\n');
     }
   });
-  server.listen(config.port, config.host, () => {
+  server.listen(start.port, start.host, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
     process.stdout.write(JSON.stringify({ listening: port }) + '\n');

@@ -4,7 +4,7 @@
 // kickstand.script=<URL>; once the guest reports `built` its config says LOCALBOOT.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT, type GuestArtifacts } from './build/artifacts.ts';
@@ -93,22 +93,14 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
     throw err;
   });
 
-  const tokens: string[] = [];
   const scripts: Record<string, string> = {};
   const configFile = join(dir, 'http.json');
   const writeConfig = (): void => {
     writeFileSync(configFile, JSON.stringify({ host: lab.serverIp, port: 0, scripts, trees: { [TREE_INFO.family]: tree } }));
   };
-  // The HTTP child reads its config at start, so script files are registered up front per token.
-  for (let i = 0; i < 4; i++) {
-    const token = randomBytes(12).toString('hex');
-    tokens.push(token);
-    scripts[token] = join(dir, `install-${token}.sh`);
-  }
   writeConfig();
   const httpLog = join(dir, 'http.log');
-  const httpOut = openSync(httpLog, 'w');
-  closeSync(httpOut);
+  writeFileSync(httpLog, '');
   const http = lab.ns.spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/e2e/standin-http.ts'), configFile], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -143,8 +135,8 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
   return {
     kind: 'standin',
     async armInstall() {
-      const token = tokens.shift();
-      if (!token) throw new Error('stand-in: out of install tokens');
+      const token = randomBytes(12).toString('hex');
+      scripts[token] = join(dir, `install-${token}.sh`);
       writeFileSync(
         scripts[token],
         renderDraft({
@@ -165,6 +157,7 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
           swap_sectors: profile.swap.sectors,
         }),
       );
+      writeConfig();
       writeFileSync(macConfig, installEntry(`${base}/scripts/${token}/install.sh`, profile.kernelArgs));
       armed = token;
     },

@@ -21,7 +21,8 @@ export const PROFILE: E2eProfile = {
   swap: chsPartition(256 * MiB),
   rootLabel: 'ks-root',
   swapLabel: 'ks-swap',
-  kernelArgs: 'console=ttyS0,115200',
+  // panic=1: a kernel panic reboots, and -no-reboot turns that into QEMU exiting instead of a hang.
+  kernelArgs: 'console=ttyS0,115200 panic=1',
 };
 /** Steps every install must report, in this order (a server may record more between them). */
 export const INSTALL_STAGES = ['partitioned', 'formatted', 'kernel-installed', 'bootloader-installed', 'built'];
