@@ -125,8 +125,7 @@ function partial(node: hbs.AST.PartialStatement, s: State): void {
   if (mode === undefined) fail(s, node, `no partial named ${JSON.stringify(name)} (partials live in a partials/ folder)`);
   if (mode !== s.mode) fail(s, node, `partial ${JSON.stringify(name)} is ${mode} but this part of the template is ${s.mode}`);
   noHash(node.hash, s);
-  if (node.params.length > 1) fail(s, node, `partial ${JSON.stringify(name)} takes at most one context value`);
-  for (const p of node.params) expression(p, s);
+  if (node.params.length > 0) fail(s, node, `partial ${JSON.stringify(name)} takes no arguments (partials render in the including template's context)`);
 }
 
 /** Checks a helper argument: a path, a literal, or a value helper over such arguments. */

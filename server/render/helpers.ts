@@ -10,6 +10,8 @@ const CONTROL = /[\x00-\x1f\x7f]/;
 
 /** Returns the text of a helper's arguments joined, or throws TemplateError naming the helper and the bad argument. */
 function joined(helper: string, args: unknown[]): string {
+  // Fast path: one string value (the common case), then the options object handlebars appends.
+  if (args.length === 2 && typeof args[0] === 'string') return args[0];
   const options = args[args.length - 1] as HelperOptions & { loc?: { start: { line: number; column: number } } };
   const values = args.slice(0, -1);
   const at = options?.loc ? ` (line ${options.loc.start.line})` : '';
@@ -91,7 +93,9 @@ export function numberText(value: unknown): string {
 
 /** Wraps a text quoter as a variadic handlebars helper. */
 function quoting(name: string, quote: (text: string) => string): HelperDelegate {
-  return (...args: unknown[]) => quote(joined(name, args));
+  return function (...args: unknown[]) {
+    return quote(joined(name, args));
+  };
 }
 
 /** Quoting helpers by name: each turns values into safe text for one output language. */

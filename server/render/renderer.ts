@@ -96,17 +96,18 @@ export async function loadRenderer({ templatesDir, log }: RendererOptions): Prom
     if (partial) partialModes.set(name, mode);
     parsed.set(name, { file, ast, mode, partial });
   }
+  for (const t of parsed.values()) checkTemplate(t.ast, t.file, t.mode, partialModes);
+  const partialAsts = new Map([...parsed].filter(([, t]) => t.partial).map(([n, t]) => [n, t.ast]));
   const compiled = new Map<string, { file: string; fn: Compiled }>();
   for (const [name, t] of parsed) {
-    checkTemplate(t.ast, t.file, t.mode, partialModes);
+    if (t.partial) continue;
     let fn: Compiled;
     try {
-      fn = compile(hb, t.ast, t.mode);
+      fn = compile(hb, inlinePartials(t.ast, partialAsts, t.file), t.mode);
     } catch (e) {
       throw new TemplateError(`${t.file}: ${firstLine(e)}`, { cause: e });
     }
-    if (t.partial) hb.registerPartial(name, fn as unknown as Handlebars.Template);
-    else compiled.set(name, { file: t.file, fn });
+    compiled.set(name, { file: t.file, fn });
   }
   for (const name of [...Object.values(ARTIFACT_TEMPLATES), ...Object.values(GLOBAL_TEMPLATES)]) {
     if (name !== null && !compiled.has(name)) throw new TemplateError(`${join(templatesDir, name)}.hbs: missing (every artifact needs its template)`);
@@ -143,6 +144,27 @@ export async function loadRenderer({ templatesDir, log }: RendererOptions): Prom
       return out;
     },
   };
+}
+
+/**
+ * Returns the template with every `{{> partial}}` replaced by the partial's statements (checked on
+ * their own at load), so a render is one function call: handlebars would set up a fresh helper and
+ * partial table for every partial it invokes, which halves the kickstart render rate.
+ */
+function inlinePartials(ast: hbs.AST.Program, partials: ReadonlyMap<string, hbs.AST.Program>, file: string, depth = 0): hbs.AST.Program {
+  if (depth > 8) throw new TemplateError(`${file}: partials nest more than 8 deep (a partial includes itself?)`);
+  const body: hbs.AST.Statement[] = [];
+  for (const node of ast.body) {
+    if (node.type === 'PartialStatement') {
+      const p = node as hbs.AST.PartialStatement;
+      const name = (p.name as hbs.AST.PathExpression).original;
+      body.push(...inlinePartials(partials.get(name)!, partials, file, depth + 1).body);
+    } else if (node.type === 'BlockStatement') {
+      const b = node as hbs.AST.BlockStatement;
+      body.push({ ...b, program: inlinePartials(b.program, partials, file, depth), inverse: b.inverse && inlinePartials(b.inverse, partials, file, depth) } as hbs.AST.BlockStatement);
+    } else body.push(node);
+  }
+  return { ...ast, body };
 }
 
 /** Returns the first line of an error's message (handlebars adds source excerpts below it). */
