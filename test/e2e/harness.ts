@@ -42,16 +42,19 @@ export interface BootOptions {
   name: string;
   /**
    * `pxe`: the NIC's iPXE ROM only; `disk`: hda only, NIC without any option ROM (a failed disk
-   * boot cannot fall back to PXE); `pxe-then-disk`: PXE first, then hda (for a local-boot menu).
+   * boot cannot fall back to PXE); `pxe-then-disk`: PXE first, then hda (for a local-boot menu);
+   * `cd`: the notes' `dca` order with `cdrom` attached as hdc and no NIC boot ROM.
    */
-  from: 'pxe' | 'disk' | 'pxe-then-disk';
+  from: 'pxe' | 'disk' | 'pxe-then-disk' | 'cd';
+  /** ISO attached as the IDE secondary master (hdc), for `cd`. */
+  cdrom?: string;
   timeoutMs?: number;
   /** Extra QEMU arguments (e.g. a CD-ROM). */
   extraArgs?: string[];
 }
 
 /** QEMU boot order per boot source (n: network, c: first hard disk). */
-const BOOT_ORDER: Record<BootOptions['from'], string> = { pxe: 'n', disk: 'c', 'pxe-then-disk': 'nc' };
+const BOOT_ORDER: Record<BootOptions['from'], string> = { pxe: 'n', disk: 'c', 'pxe-then-disk': 'nc', cd: 'dca' };
 /** How long to wait for tcpdump to open its capture file before the first boot. */
 const CAPTURE_START_MS = 5_000;
 
@@ -110,7 +113,9 @@ export class Lab {
   async boot(options: BootOptions): Promise<BootResult> {
     const serialLog = join(this.dir, `${options.name}.serial.log`);
     const qemuLog = openSync(join(this.dir, `${options.name}.qemu.log`), 'w');
-    const rom = options.from === 'disk' ? ',romfile=' : '';
+    // No option ROM at all unless the boot is meant to use the network.
+    const rom = options.from === 'disk' || options.from === 'cd' ? ',romfile=' : '';
+    const cdrom = options.cdrom ? ['-drive', `file=${options.cdrom},format=raw,if=ide,index=2,media=cdrom,readonly=on`] : [];
     const accel = process.env.KICKSTAND_E2E_ACCEL ?? 'tcg';
     const args = [
       '-machine', `pc,accel=${accel}`,
@@ -122,6 +127,7 @@ export class Lab {
       '-drive', `file=${this.hdb},format=raw,if=ide,index=1`,
       '-netdev', `tap,id=n0,ifname=${this.tap},script=no,downscript=no`,
       '-device', `e1000,netdev=n0,mac=${this.mac}${rom}`,
+      ...cdrom,
       '-boot', `order=${BOOT_ORDER[options.from]}`,
       ...(options.extraArgs ?? []),
     ];

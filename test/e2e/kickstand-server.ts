@@ -11,8 +11,8 @@ import { TREE_INFO, TREE_PATHS } from './build/install-tree.ts';
 import { killPid, type Lab } from './harness.ts';
 import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-test.ts';
 
-/** Debian packages kickstand needs on the host for this run (pxelinux.0 and ldlinux.c32 for TFTP). */
-export const KICKSTAND_PACKAGES = ['pxelinux', 'syslinux-common'];
+/** Debian packages kickstand needs on the host for this run (pxelinux for TFTP, isolinux and xorriso for buildiso). */
+export const KICKSTAND_PACKAGES = ['pxelinux', 'syslinux-common', 'isolinux', 'xorriso'];
 /** Name of the guest in kickstand's store. */
 export const SYSTEM_NAME = 'e2e-guest';
 const PROFILE_NAME = 'e2e';
@@ -128,6 +128,11 @@ export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E
     kind: 'kickstand',
     async armInstall() {
       cli(config, ['system', 'rebuild', SYSTEM_NAME]);
+    },
+    async bootIso() {
+      const iso = join(dir, `boot-${Date.now()}.iso`);
+      cli(config, ['buildiso', '--system', SYSTEM_NAME, '-o', iso, '--base', `http://${lab.serverIp}:${HTTP_PORT}`]);
+      return iso;
     },
     async events() {
       const timeline = JSON.parse(cli(config, ['system', 'events', SYSTEM_NAME, '--json'])) as Array<{

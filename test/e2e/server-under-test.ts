@@ -25,6 +25,8 @@ export interface ServerUnderTest {
   kind: 'standin' | 'kickstand';
   /** Arms an install for the lab's guest: its next network boot installs (kickstand: `system rebuild`). */
   armInstall(): Promise<void>;
+  /** Returns the path of a boot ISO (isolinux, installer kernel and initrd, the armed install's URL) for the CD route. */
+  bootIso(): Promise<string>;
   /** Returns the install events recorded for the guest so far, oldest first. */
   events(): Promise<RecordedEvent[]>;
   /** Log files to keep as artifacts on failure (name in the artifact folder -> path). */

@@ -14,8 +14,9 @@ import { renderDraft } from './render-draft.ts';
 import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-test.ts';
 
 /** Debian packages the stand-in needs on the host. */
-export const STANDIN_PACKAGES = ['dnsmasq-base', 'pxelinux', 'syslinux-common'];
+export const STANDIN_PACKAGES = ['dnsmasq-base', 'pxelinux', 'syslinux-common', 'isolinux'];
 const PXELINUX = '/usr/lib/PXELINUX/pxelinux.0';
+const ISOLINUX = '/usr/lib/ISOLINUX/isolinux.bin';
 const LDLINUX = '/usr/lib/syslinux/modules/bios/ldlinux.c32';
 /** First and last address dnsmasq hands out; the guest's MAC gets a fixed one. */
 const POOL = { first: 100, last: 199, guest: 10 };
@@ -108,6 +109,7 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
   children.push(http);
   const requests: Array<{ path: string; query: string; time: string }> = [];
   let armed: string | undefined;
+  let armedScriptUrl: string | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('http stand-in did not start listening')), LISTEN_TIMEOUT_MS);
     http.once('exit', (code) => reject(new Error(`http stand-in exited with ${code}`)));
@@ -158,8 +160,27 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
         }),
       );
       writeConfig();
-      writeFileSync(macConfig, installEntry(`${base}/scripts/${token}/install.sh`, profile.kernelArgs));
+      armedScriptUrl = `${base}/scripts/${token}/install.sh`;
+      writeFileSync(macConfig, installEntry(armedScriptUrl, profile.kernelArgs));
       armed = token;
+    },
+    async bootIso() {
+      if (!armed || !armedScriptUrl) throw new Error('stand-in: no install armed for a boot ISO');
+      // What `kickstand buildiso` makes: isolinux, the installer kernel and initrd, the install entry.
+      const work = join(dir, `cd-${armed}`);
+      mkdirSync(join(work, 'isolinux/images'), { recursive: true });
+      copyFileSync(ISOLINUX, join(work, 'isolinux/isolinux.bin'));
+      copyFileSync(LDLINUX, join(work, 'isolinux/ldlinux.c32'));
+      copyFileSync(join(tree, TREE_PATHS.kernel), join(work, 'isolinux/images/vmlinuz'));
+      copyFileSync(join(tree, TREE_PATHS.initrd), join(work, 'isolinux/images/initrd.img'));
+      writeFileSync(join(work, 'isolinux/isolinux.cfg'), installEntry(armedScriptUrl, profile.kernelArgs));
+      const iso = join(dir, `boot-${armed}.iso`);
+      execFileSync('xorriso', [
+        '-as', 'mkisofs', '-quiet', '-o', iso, '-V', 'KICKSTAND_BOOT', '-J', '-R',
+        '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+        work,
+      ], { stdio: 'ignore' });
+      return iso;
     },
     async events() {
       const out: RecordedEvent[] = [];
