@@ -2,11 +2,11 @@
 import type { RenderContext } from './context.ts';
 
 /** Per-system artifacts. */
-export const ARTIFACT_KINDS = ['kickstart', 'rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe'] as const;
+export const ARTIFACT_KINDS = ['kickstart', 'rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux'] as const;
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 /** Artifacts that belong to no system. */
-export const GLOBAL_KINDS = ['pxelinux-default', 'boot-ipxe'] as const;
+export const GLOBAL_KINDS = ['pxelinux-default', 'ipxe-default', 'boot-ipxe'] as const;
 export type GlobalKind = (typeof GLOBAL_KINDS)[number];
 
 /** Template of each per-system kind (kickstart: chosen per profile, kickstart/<name>.ks). */
@@ -19,10 +19,12 @@ export const ARTIFACT_TEMPLATES: Readonly<Record<ArtifactKind, string | null>> =
   xl: 'xen/xl.cfg',
   pxelinux: 'pxe/pxelinux.cfg',
   ipxe: 'pxe/ipxe',
+  isolinux: 'pxe/isolinux.cfg',
 };
 
 export const GLOBAL_TEMPLATES: Readonly<Record<GlobalKind, string>> = {
   'pxelinux-default': 'pxe/default.cfg',
+  'ipxe-default': 'pxe/default.ipxe',
   'boot-ipxe': 'pxe/boot.ipxe',
 };
 
@@ -44,6 +46,7 @@ export function applicable(kind: ArtifactKind, ctx: RenderContext): string | nul
       return ctx.xen ? null : `profile ${ctx.profile.name} has no xen block`;
     case 'pxelinux':
     case 'ipxe':
+    case 'isolinux':
       return null;
   }
 }

@@ -39,8 +39,11 @@ export interface RenderContext {
   /** The system is in build mode with a live token: menus install, Xen boots the CD first. */
   armed: boolean;
   urls: RenderUrls;
-  /** Installer kernel arguments (pxelinux APPEND and iPXE, after initrd=) and whether BOOTIF is appended. */
-  boot: { args: string[]; ipappend: boolean };
+  /**
+   * Installer kernel arguments (pxelinux APPEND and iPXE, after initrd=) and whether BOOTIF is
+   * appended; cdArgs for a boot CD, where no BOOTIF exists (ksdevice names the profile's device).
+   */
+  boot: { args: string[]; ipappend: boolean; cdArgs: string[] };
   settings: {
     language: string; keyboard: string; timezone: string; timezoneUtc: boolean; selinux: string; firewall: boolean;
     networkDevice: string; rootPasswordHash: string | null; packages: string[]; kernelPackages: string[];
@@ -164,7 +167,7 @@ export function buildContext(input: ContextInput): RenderContext {
     },
     armed,
     urls: u,
-    boot: { args: bootArgs, ipappend },
+    boot: { args: bootArgs, ipappend, cdArgs: bootArgs.map((a) => (a === 'ksdevice=bootif' ? `ksdevice=${profile.network_device}` : a)) },
     settings: {
       language: profile.language, keyboard: profile.keyboard, timezone: profile.timezone, timezoneUtc: profile.timezone_utc, selinux: profile.selinux,
       firewall: profile.firewall, networkDevice: profile.network_device, rootPasswordHash: profile.root_password_hash ?? null,

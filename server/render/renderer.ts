@@ -135,7 +135,7 @@ export async function loadRenderer({ templatesDir, log }: RendererOptions): Prom
       if (why !== null) throw new NotFoundError(`render ${kind} for system ${JSON.stringify(ctx.system.name)}: ${why}`);
       const name = kind === 'kickstart' ? `kickstart/${ctx.kickstart.template}.ks` : ARTIFACT_TEMPLATES[kind]!;
       const out = run(name, ctx, `render ${kind} for system ${JSON.stringify(ctx.system.name)}`);
-      if (kind === 'pxelinux') checkPxelinux(out, `render pxelinux for system ${JSON.stringify(ctx.system.name)}`);
+      if (kind === 'pxelinux' || kind === 'isolinux') checkPxelinux(out, `render pxelinux for system ${JSON.stringify(ctx.system.name)}`);
       return out;
     },
     renderGlobal(kind, ctx) {

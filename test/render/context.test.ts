@@ -34,7 +34,9 @@ describe('render context of the notes guest', () => {
   });
 
   test('el4 boots the installer with ks= kssendmac ksdevice=bootif, IPAPPEND 2 and the serial console', () => {
-    assert.deepEqual(ctx.boot, { args: [`ks=${BASE}/ks/${TOKEN}`, 'kssendmac', 'ksdevice=bootif', 'console=ttyS0,9600'], ipappend: true });
+    assert.deepEqual(ctx.boot.args, [`ks=${BASE}/ks/${TOKEN}`, 'kssendmac', 'ksdevice=bootif', 'console=ttyS0,9600']);
+    assert.equal(ctx.boot.ipappend, true);
+    assert.deepEqual(ctx.boot.cdArgs, [`ks=${BASE}/ks/${TOKEN}`, 'kssendmac', 'ksdevice=eth0', 'console=ttyS0,9600']);
   });
 
   test('GRUB: (hd0,0) with /boot on root, serial unit 0 at 9600, root by label', () => {
@@ -76,7 +78,8 @@ describe('render context variants', () => {
 
   test('el7 and later boot with inst.ks= inst.ks.sendmac inst.repo= and no IPAPPEND', () => {
     const ctx = contextFor('el9-kvm');
-    assert.deepEqual(ctx.boot, { args: [`inst.ks=${BASE}/ks/${TOKEN}`, 'inst.ks.sendmac', `inst.repo=${BASE}/trees/rocky-9-x86_64/`, 'console=ttyS0,115200'], ipappend: false });
+    assert.deepEqual(ctx.boot.args, [`inst.ks=${BASE}/ks/${TOKEN}`, 'inst.ks.sendmac', `inst.repo=${BASE}/trees/rocky-9-x86_64/`, 'console=ttyS0,115200']);
+    assert.equal(ctx.boot.ipappend, false);
   });
 
   test('a script-installer distro boots with kickstand.script=<install.sh URL>', () => {
