@@ -6,12 +6,14 @@ import { BadRequestError, NotFoundError } from '../errors.ts';
 import type { Artifacts } from '../boot/artifacts.ts';
 import { isArtifactKind } from '../boot/artifacts.ts';
 import type { Lifecycle } from '../boot/lifecycle.ts';
+import type { System } from '../store/types.ts';
 import { plainIp } from '../boot/match.ts';
 import { maskProfile, type ProfileRegistry } from '../profiles/registry.ts';
 import { newSystemSchema, parseBody, systemPatchSchema, type NewSystemInput, type SystemPatchInput } from '../profiles/system-input.ts';
 import { requireAdmin } from './auth.ts';
 import { baseUrl } from './boot-routes.ts';
 import { sendError } from './respond.ts';
+import { openApiDocument } from './openapi.ts';
 import { ROUTES, expressPath } from './routes.ts';
 import { eventsView, systemView } from './views.ts';
 
@@ -24,11 +26,32 @@ export interface ApiOptions {
   publicUrl?: string;
   /** Extra sources for /api/v1/distros (ISO files that were found but not usable, …). */
   isoStatus?: () => unknown[];
+  /** Serves /metrics when set. */
+  metrics?: { contentType: string; render(): Promise<string> };
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
-/** Returns the express app serving /healthz and /api/v1. */
+/** Checks a profile name and overrides resolve; 400 naming the field when not. */
+export function checkProfileOverrides(registry: ProfileRegistry, profile: string, overrides: Record<string, unknown>): void {
+  if (!registry.profile(profile)) throw new BadRequestError(`profile: no profile named ${JSON.stringify(profile)}`, 'profile');
+  try {
+    registry.resolve(profile, overrides, 'overrides');
+  } catch (err) {
+    const e = err as Error & { field?: string };
+    throw new BadRequestError(e.message, e.field ? `overrides.${e.field}` : 'overrides');
+  }
+}
+
+/** Registers a system from an API or dashboard body (validated here) and arms it when asked. */
+export async function registerSystem(lifecycle: Lifecycle, registry: ProfileRegistry, input: unknown, source: string | null): Promise<System> {
+  const body = parseBody<NewSystemInput>(newSystemSchema, input);
+  checkProfileOverrides(registry, body.profile, body.overrides ?? {});
+  const s = await lifecycle.store.createSystem({ ...body, build: false }, lifecycle.now());
+  return body.build ? lifecycle.arm(s.name, source, 'armed at registration') : s;
+}
+
+/** Returns the express app serving /healthz, /metrics and /api/v1. */
 export function createApi(o: ApiOptions): Express {
   const { lifecycle, registry, artifacts, log } = o;
   const store = lifecycle.store;
@@ -45,16 +68,7 @@ export function createApi(o: ApiOptions): Express {
     if (!s) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
     return s;
   };
-  /** Checks a profile name and overrides resolve; 400 naming the field when not. */
-  const checkProfile = (profile: string, overrides: Record<string, unknown>) => {
-    if (!registry.profile(profile)) throw new BadRequestError(`profile: no profile named ${JSON.stringify(profile)}`, 'profile');
-    try {
-      registry.resolve(profile, overrides, 'overrides');
-    } catch (err) {
-      const e = err as Error & { field?: string };
-      throw new BadRequestError(e.message, e.field ? `overrides.${e.field}` : 'overrides');
-    }
-  };
+  const checkProfile = (profile: string, overrides: Record<string, unknown>) => checkProfileOverrides(registry, profile, overrides);
 
   const handlers: Record<string, Handler> = {
     async healthz(_req, res) {
@@ -64,10 +78,7 @@ export function createApi(o: ApiOptions): Express {
       res.json({ systems: (await store.listSystems()).map((s) => systemView(s, lifecycle, base(req))) });
     },
     async createSystem(req, res) {
-      const body = parseBody<NewSystemInput>(newSystemSchema, req.body);
-      checkProfile(body.profile, body.overrides ?? {});
-      let s = await store.createSystem({ ...body, build: false }, lifecycle.now());
-      if (body.build) s = await lifecycle.arm(s.name, source(req), 'armed at registration');
+      const s = await registerSystem(lifecycle, registry, req.body, source(req));
       res.status(201).json(systemView(s, lifecycle, base(req)));
     },
     async getSystem(req, res) {
@@ -112,6 +123,13 @@ export function createApi(o: ApiOptions): Express {
     },
     async listDistros(_req, res) {
       res.json({ distros: registry.distros(), isos: o.isoStatus?.() ?? [] });
+    },
+    async openapi(_req, res) {
+      res.json(openApiDocument());
+    },
+    async metrics(_req, res) {
+      if (!o.metrics) throw new NotFoundError('metrics are not enabled');
+      res.type(o.metrics.contentType).send(await o.metrics.render());
     },
   };
 

@@ -1,11 +1,14 @@
 // Builds the whole HTTP request listener from its parts (used by main and by the tests).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
 import type { Logger } from '../log.ts';
 import type { Artifacts } from '../boot/artifacts.ts';
 import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
 import { createApi } from './api.ts';
 import { bootRoutes, type TreeHandler } from './boot-routes.ts';
+import { createDashboard, type DashboardOptions, type EventBus } from './dashboard/index.ts';
+import type { Metrics } from './metrics.ts';
 import { combine } from './server.ts';
 
 export interface HttpDeps {
@@ -18,11 +21,28 @@ export interface HttpDeps {
   trees?: TreeHandler;
   isoStatus?: () => unknown[];
   observe?: (route: string, method: string, status: number) => void;
+  /** Counts HTTP requests and serves /metrics. */
+  metrics?: Metrics;
+  /** Live dashboard updates: the lifecycle's onEvent publishes to this bus. */
+  bus?: EventBus;
+  /** Dashboard session and stream settings. */
+  dashboard?: Pick<DashboardOptions, 'secureCookies' | 'sessionTtlMs' | 'heartbeatMs' | 'maxStreams' | 'clock'>;
 }
 
-/** Returns the request listener serving the boot path, the API and health checks. */
+/** Returns the request listener serving the boot path, the dashboard, /metrics, the API and health checks. */
 export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const lean = bootRoutes({ lifecycle: d.lifecycle, artifacts: d.artifacts, log: d.log, trees: d.trees, publicUrl: d.publicUrl, observe: d.observe });
-  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus });
-  return combine(lean, api);
+  const observe = d.metrics || d.observe ? (route: string, method: string, status: number) => {
+    d.observe?.(route, method, status);
+    d.metrics?.observeHttp(route, method, status);
+  } : undefined;
+  const lean = bootRoutes({ lifecycle: d.lifecycle, artifacts: d.artifacts, log: d.log, trees: d.trees, publicUrl: d.publicUrl, observe });
+  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics });
+  const dashboard = createDashboard({ ...d.dashboard, lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, bus: d.bus, publicUrl: d.publicUrl, isoStatus: d.isoStatus });
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  if (d.metrics) app.use(d.metrics.httpMiddleware());
+  app.use(dashboard);
+  app.use(api);
+  return combine(lean, app);
 }

@@ -36,6 +36,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { name: 'listProfiles', methods: ['GET'], path: '/api/v1/profiles', lean: false, auth: true, summary: 'Resolved profiles, secrets masked' },
   { name: 'getProfile', methods: ['GET'], path: '/api/v1/profiles/:name', lean: false, auth: true, summary: 'One resolved profile, secrets masked' },
   { name: 'listDistros', methods: ['GET'], path: '/api/v1/distros', lean: false, auth: true, summary: 'Distros from YAML and ISOs' },
+  { name: 'openapi', methods: ['GET'], path: '/api/v1/openapi.json', lean: false, auth: false, summary: 'This OpenAPI 3 description of the API' },
+  { name: 'metrics', methods: ['GET'], path: '/metrics', lean: false, auth: false, summary: 'Prometheus metrics (text exposition format)' },
 ];
 
 /** A compiled route pattern. */

@@ -1,0 +1,114 @@
+// The dashboard's state-changing forms: log in, log out, register, rebuild, disarm. They call the
+// same lifecycle and registration code as the REST API; the router has already checked the
+// session and its CSRF token (login checks its own double-submit token here).
+import type { Request, Response } from 'express';
+import { BadRequestError, KickstandError } from '../../errors.ts';
+import { plainIp } from '../../boot/match.ts';
+import { registerSystem } from '../api.ts';
+import { constantTimeEqual } from '../auth.ts';
+import { loginPage, registerPage, type PageContext, type RegisterValues } from './pages.ts';
+import { cookieHeader, csrfMatches, LOGIN_COOKIE, LOGIN_CSRF_TTL_MS, randomId, readCookies, SESSION_COOKIE, type Session, type SessionStore } from './session.ts';
+
+/** What the actions need beyond the pages' context. */
+export interface ActionContext extends PageContext {
+  sessions: SessionStore;
+  adminToken: string;
+  secureCookies: boolean;
+}
+
+/** Returns a form field as a string ('' when missing or repeated). */
+export function field(body: unknown, name: string): string {
+  const v = body && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof v === 'string' ? v : '';
+}
+
+/** Returns a redirect target inside the dashboard, or /ui/ for anything else (no open redirects). */
+export function safeNext(next: string): string {
+  return /^\/ui\/[A-Za-z0-9._~%/?=&-]*$/.test(next) && !next.startsWith('//') ? next : '/ui/';
+}
+
+const source = (req: Request) => plainIp(req.socket.remoteAddress);
+
+/** Sends the login page with a fresh double-submit CSRF cookie. */
+export function sendLogin(c: ActionContext, res: Response, status: number, next: string, error: string): void {
+  const csrf = randomId();
+  res.setHeader('set-cookie', cookieHeader(LOGIN_COOKIE, csrf, { maxAgeMs: LOGIN_CSRF_TTL_MS, secure: c.secureCookies }));
+  res.status(status).type('html').send(loginPage(c, csrf, safeNext(next), error));
+}
+
+/** POST /ui/login: checks the form's CSRF token, then the admin token; starts a session. */
+export function login(c: ActionContext, req: Request, res: Response): void {
+  const next = field(req.body, 'next');
+  if (!csrfMatches(field(req.body, '_csrf'), readCookies(req)[LOGIN_COOKIE])) {
+    sendLogin(c, res, 403, next, 'The login form expired. Please try again.');
+    return;
+  }
+  const token = field(req.body, 'token').trim();
+  if (!token || !constantTimeEqual(token, c.adminToken)) {
+    c.log.warn({ source: source(req) }, 'dashboard login refused: wrong admin token');
+    sendLogin(c, res, 401, next, 'That is not the admin token.');
+    return;
+  }
+  const s = c.sessions.create();
+  c.log.info({ source: source(req) }, 'dashboard login');
+  res.setHeader('set-cookie', [
+    cookieHeader(SESSION_COOKIE, s.id, { maxAgeMs: c.sessions.ttlMs, secure: c.secureCookies }),
+    cookieHeader(LOGIN_COOKIE, '', { maxAgeMs: 0, secure: c.secureCookies }),
+  ]);
+  res.redirect(303, safeNext(next));
+}
+
+/** POST /ui/logout: ends the session and clears its cookie. */
+export function logout(c: ActionContext, _req: Request, res: Response, session: Session): void {
+  c.sessions.destroy(session.id);
+  res.setHeader('set-cookie', cookieHeader(SESSION_COOKIE, '', { maxAgeMs: 0, secure: c.secureCookies }));
+  res.redirect(303, '/ui/login');
+}
+
+/** Returns the register form's values as sent. */
+export function registerValues(body: unknown): RegisterValues {
+  return {
+    name: field(body, 'name').trim(),
+    macs: field(body, 'macs').trim(),
+    ip: field(body, 'ip').trim(),
+    hostname: field(body, 'hostname').trim(),
+    profile: field(body, 'profile').trim(),
+    overrides: field(body, 'overrides').trim(),
+    build: ['on', 'true', '1'].includes(field(body, 'build')),
+  };
+}
+
+/** Returns the API body for the register form's values; BadRequestError when overrides is not JSON. */
+export function registerBody(v: RegisterValues): Record<string, unknown> {
+  const body: Record<string, unknown> = { name: v.name, macs: v.macs.split(/[\s,;]+/).filter(Boolean), profile: v.profile, build: v.build };
+  if (v.ip) body.ip = v.ip;
+  if (v.hostname) body.hostname = v.hostname;
+  if (v.overrides) {
+    try {
+      body.overrides = JSON.parse(v.overrides) as unknown;
+    } catch (err) {
+      throw new BadRequestError(`overrides: not valid JSON: ${(err as Error).message}`, 'overrides');
+    }
+  }
+  return body;
+}
+
+/** POST /ui/register: registers (and maybe arms) a system; shows the form again with the error when refused. */
+export async function register(c: ActionContext, req: Request, res: Response, session: Session): Promise<void> {
+  const values = registerValues(req.body);
+  try {
+    const s = await registerSystem(c.lifecycle, c.registry, registerBody(values), source(req));
+    res.redirect(303, `/ui/systems/${encodeURIComponent(s.name)}`);
+  } catch (err) {
+    if (!(err instanceof KickstandError) || (err.code !== 'bad_request' && err.code !== 'conflict')) throw err;
+    res.status(err.code === 'conflict' ? 409 : 400).type('html').send(registerPage(c, session, values, { message: err.message, field: err.field ?? '' }));
+  }
+}
+
+/** POST /ui/systems/:name/rebuild and /disarm: arms a fresh run or cancels one, then shows the system. */
+export async function lifecycleAction(c: ActionContext, req: Request, res: Response, action: 'rebuild' | 'disarm'): Promise<void> {
+  const name = String(req.params.name ?? '');
+  if (action === 'rebuild') await c.lifecycle.arm(name, source(req), 'rebuild requested from the dashboard');
+  else await c.lifecycle.disarm(name, source(req));
+  res.redirect(303, `/ui/systems/${encodeURIComponent(name)}`);
+}
