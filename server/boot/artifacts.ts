@@ -4,9 +4,9 @@ import { ConflictError, NotFoundError } from '../errors.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
 import type { Distro, Profile } from '../profiles/schema.ts';
 import type { System } from '../store/types.ts';
+import { ARTIFACT_KINDS, type ArtifactKind } from '../render/artifacts.ts';
 
-export const ARTIFACT_KINDS = ['kickstart', 'install', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux'] as const;
-export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
+export { ARTIFACT_KINDS, type ArtifactKind };
 
 /** What a template renderer is given for one system. */
 export interface ArtifactInput {

@@ -82,7 +82,7 @@ export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: Se
       sendText(res, 200, text, 'text/x-shellscript; charset=utf-8', req.method === 'HEAD');
     },
     async event(req, res, p, url) {
-      let message = url.searchParams.get('msg');
+      let message = url.searchParams.get('message') ?? url.searchParams.get('msg');
       let logText: string | null = null;
       if (req.method === 'POST') {
         const body = await readBody(req, lifecycle.maxLogBytes + 4096);
