@@ -41,8 +41,8 @@ export function kickstandProfiles(profile: E2eProfile): Record<string, unknown> 
       distro: TREE_INFO.family,
       alignment: 'chs',
       disks: {
-        hda: { size_mib: profile.hdaBytes / 2 ** 20, partitions: [{ role: 'root', fstype: 'ext3', mount: '/', label: profile.rootLabel }] },
-        hdb: { size_mib: profile.hdbBytes / 2 ** 20, partitions: [{ role: 'swap', label: profile.swapLabel }] },
+        hda: { size_mib: profile.hdaMib, partitions: [{ role: 'root', fstype: 'ext3', mount: '/', label: profile.rootLabel }] },
+        hdb: { size_mib: profile.hdbMib, partitions: [{ role: 'swap', label: profile.swapLabel }] },
       },
       serial: { device: 'ttyS0', speed: 115200, root_login: true },
       kernel_args: profile.kernelArgs.split(' ').filter((a) => !a.startsWith('console=')),

@@ -19,8 +19,8 @@ export function renderDraft(values: Record<string, string | number>, template = 
     used.add(name);
     return shellQuote(String(v));
   });
+  if (/^[^#\n]*\{\{/m.test(out)) throw new Error('draft install script: a {{placeholder}} outside single quotes');
   const unused = Object.keys(values).filter((k) => !used.has(k));
   if (unused.length > 0) throw new Error(`draft install script: unused values ${unused.join(', ')}`);
-  if (/^[^#\n]*\{\{/m.test(out)) throw new Error('draft install script: a {{placeholder}} outside single quotes');
   return out;
 }

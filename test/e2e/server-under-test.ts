@@ -1,13 +1,16 @@
 // The one shape the e2e test needs from whatever serves the guest: the stand-in (dnsmasq + a tiny
 // HTTP server) today, kickstand itself once it serves DHCP, TFTP and HTTP.
-import type { ChsPartition } from './chs.ts';
+import type { PartitionLayout } from '../../server/geometry/layout.ts';
 
-/** The install profile of the e2e guest: small CHS disks, labels, serial console. */
+/** The install profile of the e2e guest: small CHS disks, labels, serial console, with the geometry module's figures. */
 export interface E2eProfile {
-  hdaBytes: number;
-  hdbBytes: number;
-  root: ChsPartition;
-  swap: ChsPartition;
+  hdaMib: number;
+  hdbMib: number;
+  /** Whole CHS cylinders of hda. */
+  hdaCylinders: number;
+  /** Partition 1 of hda and of hdb, as kickstand's geometry module lays them out. */
+  root: PartitionLayout;
+  swap: PartitionLayout;
   rootLabel: string;
   swapLabel: string;
   kernelArgs: string;

@@ -7,19 +7,20 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensurePackages } from '../system/lib/apt.ts';
 import { buildGuestArtifacts, type GuestArtifacts } from './build/artifacts.ts';
-import { chsPartition, FIRST_SECTOR } from './chs.ts';
+import { layoutDisk } from '../../server/geometry/layout.ts';
 import { blkidProbe, debugfs, dumpe2fs, mbrHasGrub, sfdiskDump, wipeBootCode } from './disk-checks.ts';
 import { LAB_PACKAGES, Lab, markers, type BootOptions, type BootResult } from './harness.ts';
 import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-test.ts';
 
-const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
-/** The guest's profile: small CHS disks (the figures are asserted below), labels, serial console. */
+const HDA = layoutDisk(2048, [{ kind: 'linux', bootable: true }], 'chs', 'hda');
+const HDB = layoutDisk(256, [{ kind: 'swap' }], 'chs', 'hdb');
+/** The guest's profile: small CHS disks laid out by kickstand's geometry module (figures asserted below), labels, serial console. */
 export const PROFILE: E2eProfile = {
-  hdaBytes: 2 * GiB,
-  hdbBytes: 256 * MiB,
-  root: chsPartition(2 * GiB),
-  swap: chsPartition(256 * MiB),
+  hdaMib: 2048,
+  hdbMib: 256,
+  hdaCylinders: HDA.cylinders,
+  root: HDA.partitions[0]!,
+  swap: HDB.partitions[0]!,
   rootLabel: 'ks-root',
   swapLabel: 'ks-swap',
   // panic=1: a kernel panic reboots, and -no-reboot turns that into QEMU exiting instead of a hang.
@@ -29,7 +30,8 @@ export const PROFILE: E2eProfile = {
 export const INSTALL_STAGES = ['partitioned', 'formatted', 'kernel-installed', 'bootloader-installed', 'built'];
 /** Stages only the guest reports (the server's own events, such as `pxe` or `armed`, are left out). */
 const GUEST_STAGES = new Set([...INSTALL_STAGES, 'packages-installed', 'configured', 'failed', 'booted']);
-const ROOT_OFFSET = FIRST_SECTOR * 512;
+const ROOT_OFFSET = PROFILE.root.offset;
+const SWAP_OFFSET = PROFILE.swap.offset;
 
 /** Starts a server in the lab for the guest. */
 export type StartServer = (lab: Lab, guest: GuestArtifacts, profile: E2eProfile) => Promise<ServerUnderTest>;
@@ -96,7 +98,7 @@ export function defineInstallSuite(o: SuiteOptions): void {
       try {
         ensurePackages([...LAB_PACKAGES, ...o.packages]);
         guest = buildGuestArtifacts({ log: (l) => process.stderr.write(`e2e: ${l}\n`) });
-        lab = new Lab({ hdaBytes: PROFILE.hdaBytes, hdbBytes: PROFILE.hdbBytes });
+        lab = new Lab({ hdaBytes: PROFILE.hdaMib * 2 ** 20, hdbBytes: PROFILE.hdbMib * 2 ** 20 });
         server = await o.start(lab, guest, PROFILE);
       } catch (err) {
         failed = true;
@@ -118,9 +120,11 @@ export function defineInstallSuite(o: SuiteOptions): void {
       lab?.cleanup();
     });
 
-    test('the CHS profile gives 261 cylinders and 2096451 blocks for a 2 GiB hda', () => {
-      assert.deepEqual(PROFILE.root, { cylinders: 261, startSector: 63, sectors: 4192902, blocks1k: 2096451 });
-      assert.deepEqual(PROFILE.swap, { cylinders: 32, startSector: 63, sectors: 514017, blocks1k: 257008 });
+    test('the geometry module gives a 2 GiB hda 261 cylinders: sectors 63..4192964, 2096451 KiB, 524112 ext blocks', () => {
+      assert.equal(PROFILE.hdaCylinders, 261);
+      const { start, end, sectors, offset, kib, extBlocks } = PROFILE.root;
+      assert.deepEqual({ start, end, sectors, offset, kib, extBlocks }, { start: 63, end: 261 * 16065 - 1, sectors: 4192902, offset: 32256, kib: 2096451, extBlocks: 524112 });
+      assert.deepEqual([PROFILE.swap.start, PROFILE.swap.sectors], [63, 32 * 16065 - 63]);
     });
 
     test('boot 1 (PXE) partitions, formats, installs kernel and GRUB, and reports each step then built', guarded(async () => {
@@ -138,13 +142,13 @@ export function defineInstallSuite(o: SuiteOptions): void {
       const p = hda.partitions[0];
       assert.deepEqual(
         { start: p.start, size: p.size, type: p.type, bootable: p.bootable },
-        { start: PROFILE.root.startSector, size: PROFILE.root.sectors, type: '83', bootable: true },
+        { start: PROFILE.root.start, size: PROFILE.root.sectors, type: '83', bootable: true },
         hda.text,
       );
       const sb = dumpe2fs(lab!.hda, ROOT_OFFSET);
-      const blockSize = Number(sb['Block size']);
-      // The geometry gives 1 KiB blocks; mke2fs keeps whole blocks of its own block size.
-      assert.equal(Number(sb['Block count']), Math.floor((PROFILE.root.blocks1k * 1024) / blockSize), JSON.stringify(sb));
+      // Whether mke2fs got the 1 KiB figure or -b 4096 and the 4 KiB one, the result is the same.
+      assert.equal(Number(sb['Block size']), 4096, JSON.stringify(sb));
+      assert.equal(Number(sb['Block count']), PROFILE.root.extBlocks, JSON.stringify(sb));
       assert.equal(sb['Filesystem volume name'], PROFILE.rootLabel);
       assert.match(sb['Filesystem features'], /has_journal/);
       assert.doesNotMatch(sb['Filesystem features'], /extent/, 'ext3, not ext4');
@@ -157,7 +161,7 @@ export function defineInstallSuite(o: SuiteOptions): void {
       assert.equal(hdb.partitions.length, 1, hdb.text);
       assert.equal(hdb.partitions[0].type, '82', hdb.text);
       assert.equal(hdb.partitions[0].size, PROFILE.swap.sectors, hdb.text);
-      const swap = blkidProbe(lab!.hdb, ROOT_OFFSET);
+      const swap = blkidProbe(lab!.hdb, SWAP_OFFSET);
       assert.equal(swap.TYPE, 'swap', JSON.stringify(swap));
       assert.equal(swap.LABEL, PROFILE.swapLabel);
       const menu = debugfs(lab!.hda, ROOT_OFFSET, 'cat /boot/grub/menu.lst');

@@ -83,8 +83,7 @@ export function buildInstallTree(out: string, inputs: TreeInputs): InstallTree {
   for (const [name, src] of Object.entries(inputs.grubStages)) put(src, `${TREE_PATHS.stockGrub}/${name}`);
   writeFileSync(join(treeDir, '.treeinfo'), treeInfo());
   const iso = join(out, 'kickstand-e2e.iso');
-  execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'KICKSTAND_E2E', '-o', iso, treeDir], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  // xorriso prints its banner on stderr even with -quiet; a failure carries stderr in the error.
+  execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'KICKSTAND_E2E', '-o', iso, treeDir], { stdio: 'pipe' });
   return { treeDir, iso, kernel: join(treeDir, TREE_PATHS.kernel), installerInitrd: join(treeDir, TREE_PATHS.initrd) };
 }
