@@ -60,6 +60,12 @@ function sourcesHash(): string {
   return h.digest('hex');
 }
 
+/** Removes every entry of dir except the named ones (old builds and unpacked packages). */
+function pruneExcept(dir: string, ...keep: string[]): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) if (!keep.includes(name)) rmSync(join(dir, name), { recursive: true, force: true });
+}
+
 /** Returns the unpacked tree of a package, unpacking it once into the cache. */
 function unpacked(cacheDir: string, deb: Deb): string {
   const dir = join(cacheDir, 'unpacked', `${deb.name}_${deb.version.replace(/:/g, '%3a')}`);
@@ -145,6 +151,8 @@ export function buildGuestArtifacts(options: BuildOptions = {}): GuestArtifacts 
     grubStages: Object.fromEntries(GRUB_STAGES.map((s) => [s, join(grubDir, s)])),
   });
   rmSync(join(out, 'work'), { recursive: true, force: true });
+  pruneExcept(join(cacheDir, 'build'), key);
+  pruneExcept(join(cacheDir, 'unpacked'), ...debs.map((d) => `${d.name}_${d.version.replace(/:/g, '%3a')}`));
   const artifacts: GuestArtifacts = { ...tree, key, kernelVersion: kver, versions };
   mkdirSync(out, { recursive: true });
   writeFileSync(manifest, JSON.stringify(artifacts, null, 2) + '\n');
