@@ -60,6 +60,15 @@ export function debugfs(image: string, offset: number, request: string): string 
   return execFileSync('debugfs', ['-R', request, `${image}?offset=${offset}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 }
 
+/** Returns a file's text from the file system at an offset, following symlinks (debugfs `cat` does not). */
+export function catFollowing(image: string, offset: number, path: string, hops = 4): string {
+  const stat = debugfs(image, offset, `stat ${path}`);
+  const link = /Fast link dest: "([^"]*)"/.exec(stat);
+  if (!link || hops === 0) return debugfs(image, offset, `cat ${path}`);
+  const target = link[1].startsWith('/') ? link[1] : `${path.slice(0, path.lastIndexOf('/') + 1)}${link[1]}`;
+  return catFollowing(image, offset, target, hops - 1);
+}
+
 /** Returns the first sector of the image. */
 export function readMbr(image: string): Buffer {
   const buf = Buffer.alloc(512);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { ensurePackages } from '../system/lib/apt.ts';
 import { buildGuestArtifacts, type GuestArtifacts } from './build/artifacts.ts';
 import { layoutDisk } from '../../server/geometry/layout.ts';
-import { blkidProbe, debugfs, dumpe2fs, mbrHasGrub, sfdiskDump, wipeBootCode } from './disk-checks.ts';
+import { blkidProbe, catFollowing, debugfs, dumpe2fs, mbrHasGrub, sfdiskDump, wipeBootCode } from './disk-checks.ts';
 import { LAB_PACKAGES, Lab, markers, type BootOptions, type BootResult } from './harness.ts';
 import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-test.ts';
 
@@ -164,14 +164,14 @@ export function defineInstallSuite(o: SuiteOptions): void {
       const swap = blkidProbe(lab!.hdb, SWAP_OFFSET);
       assert.equal(swap.TYPE, 'swap', JSON.stringify(swap));
       assert.equal(swap.LABEL, PROFILE.swapLabel);
-      const menu = debugfs(lab!.hda, ROOT_OFFSET, 'cat /boot/grub/menu.lst');
+      const menu = catFollowing(lab!.hda, ROOT_OFFSET, '/boot/grub/menu.lst');
       assert.match(menu, new RegExp(`root=LABEL=${PROFILE.rootLabel}(\\s|$)`, 'm'), menu);
       assert.match(menu, /console=ttyS0/, menu);
       // One of menu.lst and grub.conf is a symlink to the other (Debian reads menu.lst, Red Hat grub.conf).
       const links = ['menu.lst', 'grub.conf'].map((f) => debugfs(lab!.hda, ROOT_OFFSET, `stat /boot/grub/${f}`));
       assert.ok(/Fast link dest: "grub.conf"/.test(links[0]) || /Fast link dest: "menu.lst"/.test(links[1]), links.join('\n'));
-      assert.match(debugfs(lab!.hda, ROOT_OFFSET, 'cat /etc/fstab'), new RegExp(`^LABEL=${PROFILE.swapLabel}\\s+swap`, 'm'));
-      assert.match(debugfs(lab!.hda, ROOT_OFFSET, 'cat /etc/securetty'), /^ttyS0$/m);
+      assert.match(catFollowing(lab!.hda, ROOT_OFFSET, '/etc/fstab'), new RegExp(`^LABEL=${PROFILE.swapLabel}\\s+swap`, 'm'));
+      assert.match(catFollowing(lab!.hda, ROOT_OFFSET, '/etc/securetty'), /^ttyS0$/m);
     }));
 
     test('boot 2 (disk only, NIC without boot ROM) runs GRUB and the installed system reports booted', guarded(async (t) => {
