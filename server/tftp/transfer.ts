@@ -120,7 +120,7 @@ export class Transfer {
   private onClientError(msg: Buffer): void {
     const e = parseError(msg);
     const what = `client error ${e?.code ?? '?'}: ${JSON.stringify(e?.message ?? '')}`;
-    if (this.acked <= 0) {
+    if (this.acked < 0) {
       // Firmware asks for tsize, reads the OACK and aborts to allocate memory: normal.
       this.p.log.debug({ peer: this.p.peer }, `tftp client ended transfer after option negotiation (${what})`);
       this.finish('aborted', what);

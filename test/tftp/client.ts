@@ -24,6 +24,8 @@ export interface GetOptions {
   dropAck?: LossHook;
   /** Send an ACK twice. */
   duplicateAck?: LossHook;
+  /** Acknowledge every block even when a window was negotiated (a non-compliant receiver). */
+  ackEveryBlock?: boolean;
   /** After the OACK, send ERROR 8 and stop (firmware asking for tsize). */
   abortAfterOack?: boolean;
   /** Called with each DATA block number accepted in order, and the client socket. */
@@ -112,14 +114,18 @@ export function tftpGet(o: GetOptions): Promise<GetResult> {
           sendAck(expected - 1);
           return end();
         }
-        if (sinceAck >= windowsize) {
+        if (sinceAck >= windowsize || o.ackEveryBlock) {
           sendAck(expected - 1);
           sinceAck = 0;
         }
         return;
       }
-      // Out of order (a gap) or a duplicate of a block already held: acknowledge the last block
-      // received in order, once per position, so the sender restarts there.
+      // A duplicate of a block not acknowledged yet is harmless: ignore it. A duplicate of an
+      // acknowledged block means that ACK was lost, and a later block means a gap: acknowledge the
+      // last block received in order, once per position, so the sender restarts there.
+      const back = ((expected & 0xffff) - wire) & 0xffff;
+      const isOld = back > 0 && back < 0x8000;
+      if (isOld && expected - back > (lastAck ?? 0)) return;
       if (reAckedFor !== expected - 1) {
         reAckedFor = expected - 1;
         sinceAck = 0;

@@ -1,0 +1,125 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { OP, encodeAck, encodeError, encodeRequest, parseError } from '../../server/tftp/packet.ts';
+import { probe, tftpGet } from './client.ts';
+import { idle, randomFile, startServer, type Harness } from './harness.ts';
+
+const file = randomFile(50_000);
+
+/** RRQ bytes with arbitrary fields, for building broken requests by hand. */
+function rrq(...fields: string[]): Buffer {
+  return Buffer.concat([Buffer.from([0, OP.RRQ]), Buffer.from(fields.join('\0'), 'latin1')]);
+}
+
+const shapes: Record<string, Buffer> = {
+  empty: Buffer.alloc(0),
+  'one byte': Buffer.from([1]),
+  'bad opcode': Buffer.from([0, 9, 0x61, 0]),
+  'opcode 0': Buffer.from([0, 0]),
+  'DATA to the listen port': Buffer.from([0, OP.DATA, 0, 1, 1, 2, 3]),
+  'ACK to the listen port': encodeAck(1),
+  'ERROR to the listen port': encodeError(0, 'hello'),
+  'OACK to the listen port': Buffer.from([0, OP.OACK, 0x61, 0, 0x62, 0]),
+  'RRQ opcode only': Buffer.from([0, OP.RRQ]),
+  'RRQ filename without NUL': rrq('f'),
+  'RRQ mode without NUL': rrq('f', 'octet'),
+  'RRQ missing mode': rrq('f', ''),
+  'RRQ empty filename': rrq('', 'octet', ''),
+  'RRQ option without value': rrq('f', 'octet', 'blksize', ''),
+  'RRQ huge option value': rrq('f', 'octet', 'blksize', '1'.repeat(1000), ''),
+  'RRQ huge option name': rrq('f', 'octet', 'x'.repeat(300), '1', ''),
+  'RRQ too many options': rrq('f', 'octet', ...Array.from({ length: 40 }, (_, i) => [`o${i}`, '1']).flat(), ''),
+  'RRQ of 60000 bytes': rrq('f'.repeat(60_000), 'octet', ''),
+  'WRQ without NUL': Buffer.from([0, OP.WRQ, 0x66]),
+};
+
+describe('tftp malformed packets', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startServer({ files: { f: file } });
+  });
+  after(() => h.close());
+
+  for (const [name, pkt] of Object.entries(shapes)) {
+    test(`${name}: dropped without reply, logged at debug, and the server still serves`, async () => {
+      const before = h.server.stats().malformed;
+      assert.equal(await probe(h.port, pkt, 100), null);
+      const r = await tftpGet({ port: h.port, filename: 'f' });
+      assert.ok(r.data.equals(file));
+      assert.equal(h.server.stats().malformed, before + 1);
+      const dropped = h.lines().filter((l) => typeof l.msg === 'string' && l.msg.includes('dropped'));
+      assert.ok(dropped.length > 0 && dropped.every((l) => l.level === 20), 'drop lines are debug');
+    });
+  }
+
+  test('a request padded with trailing NULs is accepted', async () => {
+    const socket = createSocket('udp4');
+    try {
+      const reply = await new Promise<{ msg: Buffer; port: number }>((resolve) => {
+        socket.on('message', (msg, rinfo) => resolve({ msg, port: rinfo.port }));
+        socket.bind(0, '127.0.0.1', () => socket.send(Buffer.concat([encodeRequest(OP.RRQ, 'f', 'octet', { tsize: 0 }), Buffer.alloc(6)]), h.port, '127.0.0.1'));
+      });
+      assert.equal(reply.msg.readUInt16BE(0), OP.OACK);
+      await new Promise((resolve) => socket.send(encodeError(8, 'enough'), reply.port, '127.0.0.1', resolve));
+    } finally {
+      socket.close();
+    }
+    await idle(h.server);
+  });
+
+  test('garbage from the client on its transfer port is dropped and the transfer completes', async () => {
+    const before = h.server.stats().malformed;
+    const junk = [Buffer.alloc(0), Buffer.from([4]), Buffer.from([0, 4, 0]), Buffer.from([0, 9, 0, 1]), Buffer.from([0, OP.DATA, 0, 1, 7]), encodeRequest(OP.RRQ, 'f', 'octet')];
+    const r = await tftpGet({
+      port: h.port,
+      filename: 'f',
+      onBlock: (block, socket, server) => {
+        if (block === 2) for (const j of junk) socket.send(j, server.port, server.address);
+      },
+    });
+    assert.equal(r.error, null);
+    assert.ok(r.data.equals(file));
+    await idle(h.server);
+    assert.equal(h.server.stats().malformed, before + junk.length);
+  });
+
+  test('a packet from a wrong TID gets ERROR 5 and does not disturb the transfer', async () => {
+    const stranger = createSocket('udp4');
+    await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.1', resolve));
+    const answers: Buffer[] = [];
+    const answered = new Promise<void>((resolve) =>
+      stranger.on('message', (msg) => {
+        answers.push(msg);
+        resolve();
+      }),
+    );
+    try {
+      const r = await tftpGet({
+        port: h.port,
+        filename: 'f',
+        options: { blksize: 1024 },
+        onBlock: (block, _socket, server) => {
+          // ACKs far ahead, an ERROR and garbage from another port: none may touch the transfer.
+          if (block === 3) {
+            stranger.send(encodeAck(40), server.port, server.address);
+            stranger.send(Buffer.from([0]), server.port, server.address);
+            stranger.send(encodeError(0, 'go away'), server.port, server.address);
+          }
+        },
+      });
+      assert.equal(r.error, null);
+      assert.ok(r.data.equals(file));
+      await idle(h.server);
+      await answered;
+      // ERROR 5 for the ACK; nothing for the ERROR (no error loops) or for the lone byte.
+      assert.equal(parseError(answers[0])?.code, 5);
+      assert.equal(h.server.stats().wrongTid, 3);
+      // Anything else would have arrived well before the stranger's own probe comes back.
+      assert.equal(await probe(h.port, Buffer.from([0, 9]), 50), null);
+      assert.equal(answers.length, 1);
+    } finally {
+      stranger.close();
+    }
+  });
+});
