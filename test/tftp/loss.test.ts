@@ -7,23 +7,27 @@ const file = randomFile(200_000);
 
 /** Returns a hook that fires once for the given block, and counts how often it fired. */
 function once(block: number): LossHook & { fired: number } {
-  const hook = ((b: number) => {
-    if (b !== block || hook.fired > 0) return false;
-    hook.fired++;
-    return true;
-  }) as LossHook & { fired: number };
-  hook.fired = 0;
+  const hook = Object.assign(
+    (b: number) => {
+      if (b !== block || hook.fired > 0) return false;
+      hook.fired++;
+      return true;
+    },
+    { fired: 0 },
+  );
   return hook;
 }
 
 /** Wraps a hook so it counts how many times it returned true. */
 function counted(hook: LossHook): LossHook & { hits: number } {
-  const h = ((b: number, s: number) => {
-    const hit = hook(b, s);
-    if (hit) h.hits++;
-    return hit;
-  }) as LossHook & { hits: number };
-  h.hits = 0;
+  const h = Object.assign(
+    (b: number, s: number) => {
+      const hit = hook(b, s);
+      if (hit) h.hits++;
+      return hit;
+    },
+    { hits: 0 },
+  );
   return h;
 }
 
@@ -55,7 +59,7 @@ describe('tftp under loss', () => {
 
   test('every ACK sent twice causes no retransmission at all (sorcerer\'s apprentice)', async () => {
     for (const windowsize of [1, 8]) {
-      let data = Buffer.alloc(0);
+      let data: Buffer = Buffer.alloc(0);
       const n = await retransmitted(steady, async () => {
         const r = await tftpGet({ port: h.port, filename: 'f', options: { windowsize }, duplicateAck: () => true, timeoutMs: 5000 });
         data = r.data;
@@ -67,7 +71,7 @@ describe('tftp under loss', () => {
 
   test('every DATA packet arriving twice causes no retransmission', async () => {
     for (const windowsize of [1, 8]) {
-      let data = Buffer.alloc(0);
+      let data: Buffer = Buffer.alloc(0);
       const n = await retransmitted(steady, async () => {
         data = (await tftpGet({ port: h.port, filename: 'f', options: { windowsize }, duplicateData: () => true, timeoutMs: 5000 })).data;
       });
@@ -77,7 +81,7 @@ describe('tftp under loss', () => {
   });
 
   test('a client that acknowledges every block of a window gets each block at most twice', async () => {
-    let data = Buffer.alloc(0);
+    let data: Buffer = Buffer.alloc(0);
     const n = await retransmitted(steady, async () => {
       data = (await tftpGet({ port: h.port, filename: 'f', options: { windowsize: 8 }, ackEveryBlock: true, timeoutMs: 5000 })).data;
     });
@@ -88,7 +92,7 @@ describe('tftp under loss', () => {
 
   test('one lost block inside a window resends at most that window, from the lost block', async () => {
     const drop = once(10);
-    let data = Buffer.alloc(0);
+    let data: Buffer = Buffer.alloc(0);
     const n = await retransmitted(lossy, async () => {
       data = (await tftpGet({ port: h.port, filename: 'f', options: { windowsize: 8 }, dropData: drop, timeoutMs: 5000 })).data;
     });
@@ -100,7 +104,7 @@ describe('tftp under loss', () => {
   test('one lost ACK resends one window and the transfer goes on', async () => {
     for (const windowsize of [1, 8]) {
       const drop = once(16);
-      let data = Buffer.alloc(0);
+      let data: Buffer = Buffer.alloc(0);
       const n = await retransmitted(lossy, async () => {
         data = (await tftpGet({ port: h.port, filename: 'f', options: { windowsize }, dropAck: drop, timeoutMs: 5000 })).data;
       });
@@ -124,7 +128,7 @@ describe('tftp under loss', () => {
     test(`random drops and duplicates both ways (windowsize ${windowsize}) still give identical bytes`, async () => {
       const dropData = counted(chance(0.04, 1 + windowsize));
       const dropAck = counted(chance(0.04, 2 + windowsize));
-      let data = Buffer.alloc(0);
+      let data: Buffer = Buffer.alloc(0);
       const n = await retransmitted(quick, async () => {
         const r = await tftpGet({
           port: h.port,
