@@ -1,0 +1,91 @@
+// Boot loaders from the host's Debian packages: PXELINUX and its COM32 modules (pxelinux,
+// syslinux-common) and iPXE (ipxe). Found where Debian installs them; any path can be overridden.
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** One boot loader kickstand needs, where Debian puts it, and the package that does. */
+export interface BootloaderSpec {
+  name: string;
+  /** Paths tried in order. */
+  candidates: string[];
+  /** Debian package that installs it (for the start-up hint). */
+  pkg: string;
+}
+
+/** Directory of the BIOS COM32 modules (*.c32) in Debian's syslinux-common. */
+export const SYSLINUX_BIOS_MODULES = '/usr/lib/syslinux/modules/bios';
+
+/** The boot loaders PXE booting needs, at their Debian paths. */
+export const REQUIRED_BOOTLOADERS: readonly BootloaderSpec[] = Object.freeze([
+  { name: 'pxelinux.0', candidates: ['/usr/lib/PXELINUX/pxelinux.0'], pkg: 'pxelinux' },
+  { name: 'ldlinux.c32', candidates: [join(SYSLINUX_BIOS_MODULES, 'ldlinux.c32')], pkg: 'syslinux-common' },
+  { name: 'undionly.kpxe', candidates: ['/usr/lib/ipxe/undionly.kpxe'], pkg: 'ipxe' },
+  { name: 'ipxe.efi', candidates: ['/usr/lib/ipxe/ipxe.efi', '/usr/lib/ipxe/snponly.efi'], pkg: 'ipxe' },
+]);
+
+export interface BootloaderOptions {
+  /** name → path, replacing where a name is looked for (or adding a name). */
+  overrides?: Readonly<Record<string, string>>;
+  /** Where to look by default (tests point these at a temporary tree). */
+  required?: readonly BootloaderSpec[];
+  /** Directory whose *.c32 files are all offered (menu.c32, chain.c32, ...). */
+  modulesDir?: string;
+}
+
+/** What was found (name → absolute path) and what was not, with the paths tried. */
+export interface Bootloaders {
+  found: Record<string, string>;
+  missing: Array<{ name: string; tried: string[]; pkg?: string }>;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Returns the boot loaders present on this host, and the list of those missing. */
+export async function findBootloaders(o: BootloaderOptions = {}): Promise<Bootloaders> {
+  const found: Record<string, string> = {};
+  const missing: Bootloaders['missing'] = [];
+  const modulesDir = o.modulesDir ?? SYSLINUX_BIOS_MODULES;
+  try {
+    for (const entry of (await readdir(modulesDir)).sort()) {
+      const path = join(modulesDir, entry);
+      if (entry.endsWith('.c32') && (await isFile(path))) found[entry] = path;
+    }
+  } catch {
+    /* no modules directory: ldlinux.c32 shows up as missing below */
+  }
+  const overrides = o.overrides ?? {};
+  const specs = [...(o.required ?? REQUIRED_BOOTLOADERS)];
+  for (const name of Object.keys(overrides)) {
+    if (!specs.some((s) => s.name === name)) specs.push({ name, candidates: [], pkg: '' });
+  }
+  for (const spec of specs) {
+    const override = overrides[spec.name];
+    const tried = override !== undefined ? [override] : spec.candidates;
+    const hit = await firstFile(tried);
+    if (hit) {
+      found[spec.name] = hit;
+    } else {
+      delete found[spec.name]; // an override that is missing wins over a module found by scanning
+      missing.push({ name: spec.name, tried, ...(override === undefined && spec.pkg ? { pkg: spec.pkg } : {}) });
+    }
+  }
+  return { found, missing };
+}
+
+async function firstFile(paths: readonly string[]): Promise<string | null> {
+  for (const p of paths) if (await isFile(p)) return p;
+  return null;
+}
+
+/** Returns one log-ready line naming each missing boot loader, where it was looked for and what installs it; '' when none is missing. */
+export function describeMissing(missing: Bootloaders['missing']): string {
+  return missing
+    .map((m) => `${m.name} (looked in ${m.tried.join(', ') || 'nowhere'}${m.pkg ? `; Debian package ${m.pkg}` : ''})`)
+    .join('; ');
+}
