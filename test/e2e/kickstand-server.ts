@@ -15,7 +15,7 @@ import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-
 export const KICKSTAND_PACKAGES = ['pxelinux', 'syslinux-common', 'isolinux', 'xorriso'];
 /** Name of the guest in kickstand's store. */
 export const SYSTEM_NAME = 'e2e-guest';
-const PROFILE_NAME = 'e2e';
+export const PROFILE_NAME = 'e2e';
 const HTTP_PORT = 8080;
 /** How long `kickstand serve` may take to start every listener. */
 const START_TIMEOUT_MS = 60_000;

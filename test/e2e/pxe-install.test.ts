@@ -4,18 +4,20 @@
 // `booted`, is reinstalled after its MBR is wiped, and PXE-boots into its disk through the
 // local-boot menu. The boots and checks live in suite.ts; this file picks the servers.
 //
-// Servers (KICKSTAND_E2E_SERVERS, comma-separated, default `standin`):
+// Servers (KICKSTAND_E2E_SERVERS, comma-separated, default `standin,rendered`):
 //   standin    dnsmasq (DHCP + TFTP, Debian pxelinux) and standin-http.ts serving the draft
 //              install script (guest/draft-install.sh): proves the guest side alone.
+//   rendered   the same stand-in serving kickstand's install script rendered in-process from
+//              templates/ (render-kickstand.ts): proves the real template on the real guest.
 //   kickstand  `kickstand serve` with DHCP in full mode, TFTP and HTTP, rendering the real script.
 // Run as root: `npm run test:e2e`. KICKSTAND_E2E_KEEP=1 keeps the logs of passing runs too (they
 // are always kept under artifacts/e2e/ on failure); KICKSTAND_E2E_ACCEL=kvm uses KVM where it exists.
 import { isRoot } from '../system/lib/apt.ts';
 import { KICKSTAND_PACKAGES, startKickstand } from './kickstand-server.ts';
-import { STANDIN_PACKAGES, startStandin } from './standin.ts';
+import { STANDIN_PACKAGES, startStandin, startStandinRendered } from './standin.ts';
 import { defineInstallSuite } from './suite.ts';
 
-const servers = new Set((process.env.KICKSTAND_E2E_SERVERS ?? 'standin').split(',').map((s) => s.trim()));
+const servers = new Set((process.env.KICKSTAND_E2E_SERVERS ?? 'standin,rendered').split(',').map((s) => s.trim()));
 const needsRoot = isRoot() ? false : 'needs root (namespaces, tap device, apt)';
 
 defineInstallSuite({
@@ -24,6 +26,14 @@ defineInstallSuite({
   skip: needsRoot || (servers.has('standin') ? false : 'standin not in KICKSTAND_E2E_SERVERS'),
   packages: STANDIN_PACKAGES,
   start: startStandin,
+});
+
+defineInstallSuite({
+  title: 'e2e with the stand-in serving kickstand\'s rendered install script (templates/install.sh.hbs)',
+  name: 'rendered',
+  skip: needsRoot || (servers.has('rendered') ? false : 'rendered not in KICKSTAND_E2E_SERVERS'),
+  packages: STANDIN_PACKAGES,
+  start: startStandinRendered,
 });
 
 defineInstallSuite({

@@ -11,6 +11,7 @@ import { REPO_ROOT, type GuestArtifacts } from './build/artifacts.ts';
 import { TREE_INFO, TREE_PATHS } from './build/install-tree.ts';
 import { killPid, pxelinuxMacName, type Lab } from './harness.ts';
 import { renderDraft } from './render-draft.ts';
+import { kickstandScriptRenderer, type KickstandScriptRenderer } from './render-kickstand.ts';
 import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-test.ts';
 
 /** Debian packages the stand-in needs on the host. */
@@ -54,8 +55,11 @@ export function localBootEntry(): string {
   return ['SERIAL 0 115200', 'DEFAULT local', 'PROMPT 0', 'TIMEOUT 1', 'LABEL local', '  LOCALBOOT 0', ''].join('\n');
 }
 
+/** Which install script the stand-in serves: the draft (guest/draft-install.sh) or kickstand's rendered templates/install.sh.hbs. */
+export type StandinScript = 'draft' | 'kickstand';
+
 /** Starts dnsmasq and the HTTP stand-in in the lab's namespace; returns the server the test drives. */
-export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2eProfile): Promise<ServerUnderTest> {
+export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2eProfile, script: StandinScript = 'draft'): Promise<ServerUnderTest> {
   const dir = join(lab.dir, 'standin');
   const tftp = join(dir, 'tftp');
   mkdirSync(join(tftp, 'pxelinux.cfg'), { recursive: true });
@@ -110,6 +114,7 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
   const requests: Array<{ path: string; query: string; time: string }> = [];
   let armed: string | undefined;
   let armedScriptUrl: string | undefined;
+  let renderer: KickstandScriptRenderer | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('http stand-in did not start listening')), LISTEN_TIMEOUT_MS);
     http.once('exit', (code) => reject(new Error(`http stand-in exited with ${code}`)));
@@ -139,8 +144,7 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
     async armInstall() {
       const token = randomBytes(12).toString('hex');
       scripts[token] = join(dir, `install-${token}.sh`);
-      writeFileSync(
-        scripts[token],
+      const draft = (): string =>
         renderDraft({
           events_url: `${base}/events/${token}`,
           stock_url: `${base}/trees/${TREE_INFO.family}/stock`,
@@ -157,8 +161,9 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
           swap_label: profile.swapLabel,
           swap_start: profile.swap.start,
           swap_sectors: profile.swap.sectors,
-        }),
-      );
+        });
+      renderer ??= script === 'kickstand' ? await kickstandScriptRenderer(dir, profile, lab.mac) : undefined;
+      writeFileSync(scripts[token], renderer ? renderer.install(token, base) : draft());
       writeConfig();
       armedScriptUrl = `${base}/scripts/${token}/install.sh`;
       writeFileSync(macConfig, installEntry(armedScriptUrl, profile.kernelArgs));
@@ -197,4 +202,9 @@ export async function startStandin(lab: Lab, guest: GuestArtifacts, profile: E2e
       stopAll();
     },
   };
+}
+
+/** Starts the stand-in serving kickstand's rendered install script instead of the draft. */
+export function startStandinRendered(lab: Lab, guest: GuestArtifacts, profile: E2eProfile): Promise<ServerUnderTest> {
+  return startStandin(lab, guest, profile, 'kickstand');
 }
