@@ -1,6 +1,6 @@
 // The `kickstand` command: parses the subcommand and hands over; bad usage exits 2 with one line.
 import { KickstandError } from '../errors.ts';
-import { HELP, parse, UsageError } from './usage.ts';
+import { HELP, UsageError } from './usage.ts';
 import { openContext } from './context.ts';
 import { systemCommand } from './system.ts';
 import { profileCommand, renderCommand } from './profile.ts';
@@ -21,8 +21,7 @@ export async function run(argv: string[]): Promise<number> {
     out(`${HELP[cmd]}\n`);
     return 0;
   }
-  const configFile = parse(rest, {}, true).values.config;
-  const args = stripConfig(rest);
+  const { configFile, args } = splitConfig(rest);
   if (cmd === 'serve') return serveCommand(configFile, args);
   if (cmd === 'iso' && args[0] === 'inspect') return isoCommand(null, args, out);
   const ctx = openContext(configFile);
@@ -46,14 +45,19 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** Returns args without --config and its value (every command accepts it). */
-function stripConfig(args: string[]): string[] {
-  const outArgs: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--config') i++;
-    else if (!args[i]!.startsWith('--config=')) outArgs.push(args[i]!);
+/** Returns the --config value (every command accepts it) and the other arguments. */
+function splitConfig(argv: string[]): { configFile: string | undefined; args: string[] } {
+  const args: string[] = [];
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config') {
+      configFile = argv[++i];
+      if (configFile === undefined) throw new UsageError('--config needs a FILE');
+    } else if (a.startsWith('--config=')) configFile = a.slice('--config='.length);
+    else args.push(a);
   }
-  return outArgs;
+  return { configFile, args };
 }
 
 /** Prints an error the way the CLI does: usage errors exit 2, known errors 1, with one line. */
@@ -66,7 +70,13 @@ export function reportError(err: unknown): number {
     process.stderr.write(`kickstand: ${err.message}\n`);
     return err.code === 'bad_request' ? 2 : 1;
   }
-  process.stderr.write(`kickstand: ${(err as Error)?.stack ?? String(err)}\n`);
+  const sys = err as NodeJS.ErrnoException;
+  if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+    // A system error (port in use, permission denied): the message says it all.
+    process.stderr.write(`kickstand: ${sys.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`kickstand: ${sys?.stack ?? String(err)}\n`);
   return 1;
 }
 

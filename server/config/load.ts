@@ -108,6 +108,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const key of ['data_dir', 'profiles_dir', 'isos_dir', 'templates_dir'] as const) {
     if (!isAbsolute(config[key])) config[key] = resolve(base, config[key]);
   }
+  config.tftp.roots = config.tftp.roots.map((r) => resolve(base, r));
   if (config.dhcp.mode !== 'off') {
     if (!config.dhcp.server_ip) throw new ConfigError(`${where(haveFile, file)}: dhcp.server_ip: required when dhcp.mode is ${config.dhcp.mode}`, 'dhcp.server_ip');
     if (config.dhcp.mode === 'full' && !config.dhcp.subnet) {

@@ -1,0 +1,79 @@
+// TFTP wired to the rest: the protocol server with kickstand's boot policy, boot loaders found
+// where Debian puts them, extra roots from the configuration, kernels out of ISOs.
+import { networkInterfaces } from 'node:os';
+import type { Config } from '../config/load.ts';
+import type { Logger } from '../log.ts';
+import { fileSource } from '../byte-source.ts';
+import { TftpServer, type TransferSummary } from '../tftp/index.ts';
+import type { TftpStats } from '../tftp/stats.ts';
+import type { ProfileRegistry } from '../profiles/registry.ts';
+import type { Artifacts } from './artifacts.ts';
+import { describeMissing, findBootloaders } from './bootloaders.ts';
+import type { DistroMedia } from './distro-media.ts';
+import { openUnder } from './file-roots.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import { createTftpHandler } from './tftp-handler.ts';
+
+/** A running TFTP server. */
+export interface TftpPart {
+  port: number;
+  stats(): TftpStats;
+  onTransfer(fn: (s: TransferSummary) => void): void;
+  close(): Promise<void>;
+}
+
+/** Returns the base URL guests booted over TFTP should use for HTTP. */
+export function menuBaseUrl(config: Config, httpPort: number): string {
+  if (config.public_url) return config.public_url.replace(/\/+$/, '');
+  if (config.dhcp.server_ip) return `http://${config.dhcp.server_ip}:${httpPort}`;
+  if (config.tftp.host !== '0.0.0.0' && config.tftp.host !== '::') return `http://${config.tftp.host}:${httpPort}`;
+  const first = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+  return `http://${first?.address ?? '127.0.0.1'}:${httpPort}`;
+}
+
+/** Starts TFTP on the configured address and port. */
+export async function startTftp(o: {
+  config: Config;
+  log: Logger;
+  lifecycle: Lifecycle;
+  artifacts: Artifacts;
+  media: DistroMedia;
+  registry: ProfileRegistry;
+  httpPort: number;
+}): Promise<TftpPart> {
+  const { config, log } = o;
+  const loaders = await findBootloaders();
+  if (loaders.missing.length > 0) log.warn(`boot loaders missing, PXE clients asking for them get "file not found": ${describeMissing(loaders.missing)}`);
+  const base = menuBaseUrl(config, o.httpPort);
+  const handler = createTftpHandler({
+    lifecycle: o.lifecycle,
+    artifacts: o.artifacts,
+    registry: o.registry,
+    media: o.media,
+    base,
+    recordDiscovered: config.lifecycle.record_discovered,
+    log,
+    async openFile(path) {
+      const loader = loaders.found[path];
+      if (loader) return fileSource(loader);
+      return openUnder(config.tftp.roots, path);
+    },
+  });
+  const server = new TftpServer({
+    handler,
+    log,
+    host: config.tftp.host,
+    port: config.tftp.port,
+    maxBlksize: config.tftp.max_blksize,
+    maxTransfers: config.tftp.max_transfers,
+    maxTransfersPerClient: config.tftp.max_transfers_per_client,
+  });
+  const addr = await server.listen();
+  log.info({ port: addr.port, base }, `TFTP listening on ${addr.address}:${addr.port}; menus point at ${base}`);
+  return {
+    port: addr.port,
+    stats: () => server.stats(),
+    onTransfer: (fn) => void server.on('transfer', fn),
+    close: () => server.close(),
+  };
+}
