@@ -104,7 +104,7 @@ export function failureLogs(events: InstallEvent[]) {
       const log = e.log ?? '';
       const size = Buffer.byteLength(log);
       const tail = size > LOG_TAIL_BYTES ? Buffer.from(log).subarray(size - LOG_TAIL_BYTES).toString('utf8') : log;
-      return { time: formatTime(e.time), message: e.message ?? '', log: tail, hasLog: log.length > 0, truncated: size > LOG_TAIL_BYTES, size: `${Math.ceil(size / 1024)} KiB` };
+      return { time: formatTime(e.time), message: e.message ?? '', logText: tail, hasLog: log.length > 0, truncated: size > LOG_TAIL_BYTES, size: `${Math.ceil(size / 1024)} KiB` };
     });
 }
 
