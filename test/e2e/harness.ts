@@ -95,6 +95,13 @@ export class Lab {
       ipns('link', 'add', this.bridge, 'type', 'bridge', 'forward_delay', '0');
       ipns('addr', 'add', this.serverCidr, 'dev', this.bridge);
       ipns('link', 'set', this.bridge, 'up');
+      // A port with carrier keeps the bridge RUNNING before QEMU opens the tap, as a physical
+      // port would (Node's os.networkInterfaces() lists no address of a bridge without carrier).
+      // A veth pair, both ends in the namespace: this kernel may have no dummy driver.
+      ipns('link', 'add', 'ksport0', 'type', 'veth', 'peer', 'name', 'ksport1');
+      ipns('link', 'set', 'ksport0', 'master', this.bridge);
+      ipns('link', 'set', 'ksport0', 'up');
+      ipns('link', 'set', 'ksport1', 'up');
       ipns('tuntap', 'add', 'dev', this.tap, 'mode', 'tap');
       ipns('link', 'set', this.tap, 'master', this.bridge);
       ipns('link', 'set', this.tap, 'up');
@@ -128,7 +135,12 @@ export class Lab {
       '-netdev', `tap,id=n0,ifname=${this.tap},script=no,downscript=no`,
       '-device', `e1000,netdev=n0,mac=${this.mac}${rom}`,
       ...cdrom,
-      '-boot', `order=${BOOT_ORDER[options.from]}`,
+      // A failed boot reboots after 1 s, and -no-reboot turns that into QEMU exiting (the
+      // default, -1, would sit at "No bootable device" until the timeout).
+      '-boot', `order=${BOOT_ORDER[options.from]},reboot-timeout=1000`,
+      // KICKSTAND_E2E_SGA=1: sgabios copies BIOS text (SeaBIOS, iPXE, pxelinux without SERIAL) to
+      // the serial log, one escape sequence per character: a debugging aid, off by default.
+      ...(process.env.KICKSTAND_E2E_SGA ? ['-device', 'sga'] : []),
       ...(options.extraArgs ?? []),
     ];
     await this.captureStarted();

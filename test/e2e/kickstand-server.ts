@@ -4,7 +4,7 @@
 // on the same SQLite store beside the running server.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, type GuestArtifacts } from './build/artifacts.ts';
 import { TREE_INFO, TREE_PATHS } from './build/install-tree.ts';
@@ -50,10 +50,19 @@ export function kickstandProfiles(profile: E2eProfile): Record<string, unknown> 
   };
 }
 
+/**
+ * Returns this process's environment without the test's own KICKSTAND_E2E_* variables: kickstand
+ * reads KICKSTAND_* as configuration overrides and refuses keys it does not know.
+ */
+function kickstandEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KICKSTAND_E2E_')));
+}
+
 /** Runs the kickstand CLI (host namespace; it opens the store file directly) and returns stdout. */
 function cli(config: string, args: string[]): string {
   return execFileSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/cli/main.ts'), ...args, '--config', config], {
     cwd: REPO_ROOT,
+    env: kickstandEnv(),
     encoding: 'utf8',
     timeout: 60_000,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,7 +73,12 @@ function cli(config: string, args: string[]): string {
 export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E2eProfile): Promise<ServerUnderTest> {
   const dir = join(lab.dir, 'kickstand');
   for (const d of ['profiles', 'isos', 'var']) mkdirSync(join(dir, d), { recursive: true });
-  copyFileSync(guest.iso, join(dir, 'isos/kickstand-e2e.iso'));
+  const iso = join(dir, 'isos/kickstand-e2e.iso');
+  copyFileSync(guest.iso, iso);
+  // The ISO catalog takes a file once its mtime is older than its settle interval: a fresh copy
+  // would wait that long (30 s) before its tree is served.
+  const past = new Date(Date.now() - 3_600_000);
+  utimesSync(iso, past, past);
   for (const [file, body] of Object.entries(kickstandProfiles(profile))) {
     writeFileSync(join(dir, 'profiles', file), JSON.stringify(body, null, 2) + '\n');
   }
@@ -105,6 +119,7 @@ export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E
   const out = openSync(logFile, 'w');
   const child: ChildProcess = lab.ns.spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/cli/main.ts'), 'serve', '--config', config], {
     cwd: REPO_ROOT,
+    env: kickstandEnv(),
     stdio: ['ignore', out, out],
   });
   closeSync(out);
@@ -149,9 +164,9 @@ export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E
   };
 }
 
-/** Resolves once kickstand logged that HTTP, TFTP and DHCP listen; rejects if it exits or takes too long. */
+/** Resolves once kickstand logged that HTTP, TFTP and DHCP listen and the test ISO is catalogued; rejects if it exits or takes too long. */
 async function waitForListeners(child: ChildProcess, logFile: string): Promise<void> {
-  const wanted = [/HTTP listening/, /tftp listening/, /DHCP \(full\) listening/];
+  const wanted = [/HTTP listening/, /tftp listening/, /DHCP \(full\) listening/, /isos: image added/];
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
