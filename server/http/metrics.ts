@@ -31,9 +31,11 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 const SYSTEM_STATES = ['registered', 'build', 'installing', 'stalled', 'built', 'failed', 'discovered'];
 const EXPRESS_ROUTES = ROUTES.filter((r) => !r.lean).map(compilePattern);
 
-/** Returns the route label for a path served by express: the route table's name, else a fixed bucket. */
-export function routeLabel(path: string): string {
-  for (const r of EXPRESS_ROUTES) if (r.match(path)) return r.spec.name;
+/** Returns the route label for a request served by express: the route table's name, else a fixed bucket. */
+export function routeLabel(path: string, method = 'GET'): string {
+  const hits = EXPRESS_ROUTES.filter((r) => r.match(path));
+  const hit = hits.find((r) => r.spec.methods.includes(method as never)) ?? hits[0];
+  if (hit) return hit.spec.name;
   if (path === '/' || path === '/ui' || path.startsWith('/ui/')) return 'dashboard';
   return 'unmatched';
 }
@@ -143,7 +145,7 @@ export class Metrics {
     return (req, res, next) => {
       const q = req.url?.indexOf('?') ?? -1;
       const path = q >= 0 ? req.url!.slice(0, q) : (req.url ?? '/');
-      res.on('finish', () => this.observeHttp(routeLabel(path), req.method ?? 'GET', res.statusCode));
+      res.on('finish', () => this.observeHttp(routeLabel(path, req.method), req.method ?? 'GET', res.statusCode));
       next();
     };
   }
