@@ -8,23 +8,13 @@ import type { ByteSource } from '../byte-source.ts';
 import { KickstandError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { BlockReader } from './block-reader.ts';
+import { callHandler, closeSource, tftpCodeFor, type TftpRequest } from './handler.ts';
 import { netasciiReader, octetReader } from './netascii.ts';
 import { negotiate } from './options.ts';
 import { ERR, OP, encodeError, encodeOack, opcodeOf, parseRequest, type RequestPacket } from './packet.ts';
 import { newCounters, type TftpCounters, type TftpStats } from './stats.ts';
 import { Transfer, type TransferOutcome } from './transfer.ts';
 import { resolveSettings, type TftpServerOptions, type TftpSettings } from './settings.ts';
-
-/** A read request as the handler sees it; option names are lower-cased. */
-export interface TftpRequest {
-  filename: string;
-  mode: 'octet' | 'netascii';
-  remote: { address: string; port: number };
-  options: Record<string, string>;
-}
-
-/** Returns the file to send, or null for "file not found"; throw a KickstandError to send its message as an ERROR packet. */
-export type TftpHandler = (req: TftpRequest) => Promise<ByteSource | null>;
 
 /** What the 'transfer' event carries when a transfer ends. */
 export interface TransferSummary {
@@ -40,16 +30,11 @@ export interface TransferSummary {
   durationMs: number;
 }
 
+export type { TftpHandler, TftpRequest } from './handler.ts';
+
 type Lookup = (host: string, opts: unknown, cb: (err: Error | null, address: string, family: number) => void) => void;
 /** Transfer sockets only ever send to the literal address a request came from: skip DNS. */
 const literalLookup: Lookup = (host, _opts, cb) => cb(null, host, host.includes(':') ? 6 : 4);
-
-/** Returns the TFTP error code for a handler's KickstandError. */
-function tftpCodeFor(err: KickstandError): number {
-  if (err.code === 'not_found') return ERR.FILE_NOT_FOUND;
-  if (err.code === 'forbidden' || err.code === 'unauthorized') return ERR.ACCESS_VIOLATION;
-  return ERR.NOT_DEFINED;
-}
 
 /** Serves read requests; emits 'transfer' (TransferSummary) as each transfer ends. */
 export class TftpServer extends EventEmitter {
@@ -63,6 +48,7 @@ export class TftpServer extends EventEmitter {
   private type: SocketType = 'udp4';
   private boundAddress = '';
   private closed = false;
+  private failure: Error | null = null;
   private finishedResolve: (err: Error | null) => void = () => {};
   private readonly finishedPromise: Promise<Error | null>;
 
@@ -89,7 +75,8 @@ export class TftpServer extends EventEmitter {
     });
     socket.on('error', (err) => {
       this.log.error({ err }, 'tftp listen socket failed; server stops');
-      void this.close().then(() => this.finishedResolve(err));
+      this.failure ??= err;
+      void this.close();
     });
     const { address, port } = socket.address();
     this.boundAddress = address;
@@ -108,8 +95,16 @@ export class TftpServer extends EventEmitter {
     this.closed = true;
     for (const t of this.peers.values()) t?.abort('server shutting down');
     const socket = this.socket;
-    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
-    this.finishedResolve(null);
+    if (socket) {
+      await new Promise<void>((resolve) => {
+        try {
+          socket.close(() => resolve());
+        } catch {
+          resolve(); // already closed by its failure
+        }
+      });
+    }
+    this.finishedResolve(this.failure);
   }
 
   /** Returns the counters since start and the number of transfers in progress. */
@@ -146,11 +141,11 @@ export class TftpServer extends EventEmitter {
       return;
     }
     if (this.peers.size >= this.s.maxTransfers) {
-      return this.refuse(from, ERR.NOT_DEFINED, `server busy: ${this.s.maxTransfers} transfers in progress`, req.filename);
+      return this.refuse(from, ERR.NOT_DEFINED, `server busy: ${this.s.maxTransfers} transfers in progress`, req.filename, 'warn');
     }
     const mine = this.perClient.get(from.address) ?? 0;
     if (mine >= this.s.maxTransfersPerClient) {
-      return this.refuse(from, ERR.NOT_DEFINED, `too many transfers from ${from.address}: limit ${this.s.maxTransfersPerClient}`, req.filename);
+      return this.refuse(from, ERR.NOT_DEFINED, `too many transfers from ${from.address}: limit ${this.s.maxTransfersPerClient}`, req.filename, 'warn');
     }
     this.peers.set(key, null);
     this.perClient.set(from.address, mine + 1);
@@ -165,7 +160,7 @@ export class TftpServer extends EventEmitter {
     const { remote } = req;
     let source: ByteSource | null;
     try {
-      source = await this.callHandler(req);
+      source = await callHandler(this.s.handler, req, this.s.handlerTimeoutMs);
     } catch (err) {
       this.release(key, remote.address);
       if (err instanceof KickstandError) {
@@ -197,7 +192,7 @@ export class TftpServer extends EventEmitter {
       this.release(key, remote.address);
       void closeSource(source);
       this.log.error({ err }, 'tftp could not open a transfer socket');
-      this.refuse(remote, ERR.NOT_DEFINED, 'server out of sockets', req.filename);
+      this.refuse(remote, ERR.NOT_DEFINED, 'server out of sockets', req.filename, 'warn');
       return;
     }
     const read = req.mode === 'netascii' ? netasciiReader(source) : octetReader(source);
@@ -242,35 +237,11 @@ export class TftpServer extends EventEmitter {
     transfer.start();
   }
 
-  /** Returns the handler's answer, or throws when it fails or takes longer than handlerTimeoutMs. */
-  private callHandler(req: TftpRequest): Promise<ByteSource | null> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        reject(new Error(`tftp handler did not answer ${JSON.stringify(req.filename)} within ${this.s.handlerTimeoutMs} ms`));
-      }, this.s.handlerTimeoutMs);
-      Promise.resolve()
-        .then(() => this.s.handler(req))
-        .then(
-          (source) => {
-            clearTimeout(timer);
-            if (!settled) resolve(source ?? null);
-            else if (source) void closeSource(source); // too late: nobody will read it
-          },
-          (err: unknown) => {
-            clearTimeout(timer);
-            if (!settled) reject(err);
-          },
-        );
-    });
-  }
-
-  /** Answers a request with an ERROR from the listen socket and counts it. */
-  private refuse(to: { address: string; port: number }, code: number, message: string, filename: string): void {
+  /** Answers a request with an ERROR from the listen socket and counts it; `level` says how loudly to log. */
+  private refuse(to: { address: string; port: number }, code: number, message: string, filename: string, level: 'debug' | 'warn' = 'debug'): void {
     this.counters.requestsRefused++;
-    this.log.debug({ remote: `${to.address}:${to.port}`, filename, code, message }, 'tftp request refused');
-    this.socket?.send(encodeError(code, message), to.port, to.address);
+    this.log[level]({ remote: `${to.address}:${to.port}`, filename, code, message }, 'tftp request refused');
+    if (!this.closed) this.socket?.send(encodeError(code, message), to.port, to.address);
   }
 
   private release(key: string, address: string): void {
@@ -294,12 +265,4 @@ function bind(socket: Socket, port: number, address: string): Promise<void> {
       resolve();
     });
   });
-}
-
-async function closeSource(source: ByteSource): Promise<void> {
-  try {
-    await source.close?.();
-  } catch {
-    /* nothing more to do with it */
-  }
 }

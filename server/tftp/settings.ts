@@ -3,7 +3,7 @@ import { isIPv6 } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { BLKSIZE_RANGE, WINDOWSIZE_RANGE, blksizeForMtu, type NegotiationLimits } from './options.ts';
-import type { TftpHandler } from './server.ts';
+import type { TftpHandler } from './handler.ts';
 
 /** Defaults for every tunable of the TFTP server. */
 export const TFTP_DEFAULTS = Object.freeze({
