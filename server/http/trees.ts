@@ -6,12 +6,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { ByteSource } from '../byte-source.ts';
 import { KickstandError, statusFor } from '../errors.ts';
-import type { IsoEntry } from '../isos/types.ts';
+import type { IsoEntry, ReadIntoSource } from '../isos/types.ts';
 import type { Logger } from '../log.ts';
 import { checkPreconditions, ifRangeAllows, parseRange, DEFAULT_MAX_RANGES, type ByteRange, type Validators } from './range.ts';
 
 /** Bytes read from the image per step; two steps per transfer are in memory at most. */
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
+/** Chunk buffers kept between responses for reuse (each DEFAULT_CHUNK_SIZE bytes). */
+export const DEFAULT_IDLE_BUFFERS = 32;
 
 /** What the handler needs of the ISO catalog (IsoCatalog fits). */
 export interface TreeCatalog {
@@ -27,6 +29,7 @@ export interface TreesOptions {
   log: Logger;
   chunkSize?: number;
   maxRanges?: number;
+  idleBuffers?: number;
 }
 
 /** Serves one tree request: `rawPath` is the still percent-encoded rest of the URL after /trees/<distro> ('' or starting with '/'). */
@@ -78,6 +81,7 @@ export function createTreesHandler(options: TreesOptions): TreesHandler {
   const { catalog, log } = options;
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const maxRanges = options.maxRanges ?? DEFAULT_MAX_RANGES;
+  const pool = new BufferPool(chunkSize, options.idleBuffers ?? DEFAULT_IDLE_BUFFERS);
   return async (req, res, distro, rawPath) => {
     let source: ByteSource | null = null;
     try {
@@ -90,7 +94,13 @@ export function createTreesHandler(options: TreesOptions): TreesHandler {
       if (!entry) return plain(res, 404, `not found: ${distro}${path}\n`);
       if (entry.type === 'dir') {
         if (!rawPath.endsWith('/')) return redirectToSlash(req, res);
-        return listing(req, res, distro, path, (await catalog.listDir(distro, path)) ?? []);
+        const entries = (await catalog.listDir(distro, path)) ?? [];
+        const dirs = new Set<string>();
+        for (const e of entries) {
+          const followed = e.type === 'symlink' ? await catalog.stat(distro, `${path === '/' ? '' : path}/${e.name}`).catch(() => null) : e;
+          if (followed?.type === 'dir') dirs.add(e.name);
+        }
+        return listing(req, res, distro, path, entries, dirs);
       }
       const v: Validators = {
         etag: `"${identity}-${(entry.extents[0]?.start ?? 0).toString(16)}-${entry.size.toString(16)}"`,
@@ -114,9 +124,9 @@ export function createTreesHandler(options: TreesOptions): TreesHandler {
         res.setHeader('Content-Type', type);
         res.setHeader('Content-Length', String(r.end - r.start + 1));
         if (req.method === 'HEAD') return void res.end();
-        await pump(res, source, r.start, r.end + 1, chunkSize);
+        await pumpFor(res, source, pool, r.end - r.start + 1)(r.start, r.end + 1);
       } else {
-        await multipart(req, res, source, range.ranges, type, chunkSize);
+        await multipart(req, res, source, range.ranges, type, pool);
       }
       if (!res.destroyed) res.end();
     } catch (err) {
@@ -137,7 +147,7 @@ export function createTreesHandler(options: TreesOptions): TreesHandler {
 }
 
 /** Sends several ranges as multipart/byteranges (RFC 9110 14.6) with an exact Content-Length. */
-async function multipart(req: IncomingMessage, res: ServerResponse, src: ByteSource, ranges: ByteRange[], type: string, chunk: number): Promise<void> {
+async function multipart(req: IncomingMessage, res: ServerResponse, src: ByteSource, ranges: ByteRange[], type: string, pool: BufferPool): Promise<void> {
   const boundary = randomBytes(12).toString('hex');
   const heads = ranges.map(
     (r, i) => Buffer.from(`${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${r.start}-${r.end}/${src.size}\r\n\r\n`),
@@ -148,26 +158,114 @@ async function multipart(req: IncomingMessage, res: ServerResponse, src: ByteSou
   res.setHeader('Content-Type', `multipart/byteranges; boundary=${boundary}`);
   res.setHeader('Content-Length', String(length));
   if (req.method === 'HEAD') return;
+  const pump = pumpFor(res, src, pool, Math.max(...ranges.map((r) => r.end - r.start + 1)));
   for (let i = 0; i < ranges.length && !res.destroyed; i++) {
     if (!res.write(heads[i])) await drained(res);
-    await pump(res, src, ranges[i]!.start, ranges[i]!.end + 1, chunk);
+    await pump(ranges[i]!.start, ranges[i]!.end + 1);
   }
   if (!res.destroyed) res.write(tail);
 }
 
-/** Writes bytes [start, end) of `src`, reading the next chunk while the last one goes out and waiting for drain. */
-async function pump(res: ServerResponse, src: ByteSource, start: number, end: number, chunk: number): Promise<void> {
+/** Writes one byte range [start, end) of the file to the response. */
+type Pump = (start: number, end: number) => Promise<void>;
+
+/** Chunk buffers kept for reuse across responses, so transfers leave no garbage behind them. */
+class BufferPool {
+  readonly #free: Buffer[] = [];
+  constructor(
+    readonly size: number,
+    readonly maxIdle: number,
+  ) {}
+
+  /** Returns a buffer of `size` bytes, reused when one is idle. */
+  take(): Buffer {
+    return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+  }
+
+  /** Takes a buffer back once nothing refers to it any more. */
+  give(buf: Buffer): void {
+    if (this.#free.length < this.maxIdle) this.#free.push(buf);
+  }
+}
+
+/**
+ * Returns a pump for one response: with readInto, two buffers serve the whole response (one being
+ * sent while the next is read, reused once the socket has taken it) and go back to the pool when
+ * the response closes; otherwise each chunk is a fresh buffer. Either way the pump waits for drain.
+ */
+function pumpFor(res: ServerResponse, src: ByteSource, pool: BufferPool, longest: number): Pump {
+  const into = (src as Partial<ReadIntoSource>).readInto?.bind(src);
+  if (!into) return (start, end) => pumpFresh(res, src, start, end, pool.size);
+  const pooled = longest >= pool.size;
+  const size = pooled ? pool.size : Math.max(1, longest);
+  const bufs = pooled ? ([pool.take(), pool.take()] as const) : ([Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const);
+  // flushed[k] settles when buffer k is free again: its write went out, or the response closed.
+  // (Not Promise.race with a close promise per chunk: each race would stay attached to it.)
+  const flushed: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+  const waiting = new Set<() => void>();
+  const closed = new Promise<void>((resolve) =>
+    res.once('close', () => {
+      for (const release of waiting) release();
+      resolve();
+    }),
+  );
+  const busy = (k: 0 | 1): (() => void) => {
+    let release!: () => void;
+    flushed[k] = new Promise<void>((resolve) => {
+      release = () => {
+        waiting.delete(release);
+        resolve();
+      };
+    });
+    waiting.add(release);
+    return release;
+  };
+  let lastFill: Promise<unknown> = Promise.resolve();
+  const fill = (k: 0 | 1, at: number, end: number): Promise<number> =>
+    (lastFill = flushed[k]!.then(() => (res.destroyed ? 0 : into(bufs[k].subarray(0, Math.min(size, end - at)), at)))) as Promise<number>;
+  if (pooled) {
+    // After 'close' the socket holds none of our writes; a read already under way may still fill one.
+    void closed.then(async () => {
+      for (let f = lastFill; ; f = lastFill) {
+        await f.catch(() => undefined);
+        if (f === lastFill) break;
+      }
+      bufs.forEach((b) => pool.give(b));
+    });
+  }
+  return async (start, end) => {
+    let pos = start;
+    let k: 0 | 1 = 0;
+    let pending: Promise<number> | null = pos < end ? fill(k, pos, end) : null;
+    while (pending) {
+      const n = await pending;
+      if (res.destroyed) return;
+      if (n === 0) throw new Error(`short read at byte ${pos} of ${end}`);
+      const view = bufs[k].subarray(0, n);
+      pos += n;
+      const other: 0 | 1 = k === 0 ? 1 : 0;
+      pending = pos < end ? fill(other, pos, end) : null;
+      pending?.catch(() => undefined); // rethrown when awaited, unless the client left first
+      const release = busy(k);
+      if (!res.write(view, () => release())) await drained(res);
+      k = other;
+    }
+  };
+}
+
+/** Writes bytes [start, end) of `src` in fresh buffers, reading the next chunk while the last one goes out. */
+async function pumpFresh(res: ServerResponse, src: ByteSource, start: number, end: number, chunk: number): Promise<void> {
   let pos = start;
   const next = () => (pos < end ? src.read(pos, Math.min(chunk, end - pos)) : null);
   let pending = next();
   while (pending) {
     const buf = await pending;
+    if (res.destroyed) return;
     if (buf.length === 0) throw new Error(`short read at byte ${pos} of ${end}`);
     pos += buf.length;
-    pending = res.destroyed ? null : next();
-    pending?.catch(() => undefined); // a failure is rethrown when awaited, unless the client left first
+    pending = next();
+    pending?.catch(() => undefined);
     if (!res.write(buf)) await drained(res);
-    if (res.destroyed) return;
   }
 }
 
@@ -185,15 +283,15 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
-/** Sends a simple HTML index with relative links (what wget -r, curl and anaconda's url method follow). */
-function listing(req: IncomingMessage, res: ServerResponse, distro: string, path: string, entries: IsoEntry[]): void {
+/** Sends a simple HTML index with relative links (what wget -r, curl and anaconda's url method follow); `dirs` get a trailing slash. */
+function listing(req: IncomingMessage, res: ServerResponse, distro: string, path: string, entries: IsoEntry[], dirs: Set<string>): void {
   const title = escapeHtml(`Index of /trees/${distro}${path === '/' ? '/' : `${path}/`}`);
   const rows = [...entries]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((e) => {
-      const slash = e.type === 'dir' ? '/' : '';
+      const slash = dirs.has(e.name) ? '/' : '';
       const href = `${encodeURIComponent(e.name)}${slash}`;
-      return `<a href="${escapeHtml(href)}">${escapeHtml(e.name + slash)}</a> ${e.mtime.toISOString()} ${e.type === 'dir' ? '-' : e.size}`;
+      return `<a href="${escapeHtml(href)}">${escapeHtml(e.name + slash)}</a> ${e.mtime.toISOString()} ${slash ? '-' : e.size}`;
     });
   if (path !== '/') rows.unshift('<a href="../">../</a>');
   const body = Buffer.from(

@@ -6,12 +6,12 @@ import { EventEmitter } from 'node:events';
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fileSource, type ByteSource } from '../byte-source.ts';
 import type { Logger } from '../log.ts';
 import { detectDistro, slug, type DetectedDistro } from './detect.ts';
+import { openImageFile } from './image-file.ts';
 import { openIso, type IsoReader } from './reader.ts';
 import { SettleTracker, stampKey, type FileStamp } from './settle.ts';
-import type { IsoEntry, IsoReaderOptions } from './types.ts';
+import type { IsoEntry, IsoReaderOptions, ReadIntoSource } from './types.ts';
 
 export const DEFAULT_SETTLE_MS = 3000;
 export const DEFAULT_RESCAN_MS = 30_000;
@@ -56,7 +56,6 @@ export interface IsoCatalogOptions {
 interface Loaded {
   entry: CatalogEntry;
   key: string;
-  source: ByteSource;
   open: number;
   removed: boolean;
   /** Closes the image's descriptor once, however many callers ask. */
@@ -125,8 +124,8 @@ export class IsoCatalog extends EventEmitter {
     return (await this.get(name)?.reader.listDir(path)) ?? null;
   }
 
-  /** Returns a file in distro `name`'s tree as a ByteSource (close it when done), or null. */
-  async openFile(name: string, path: string): Promise<ByteSource | null> {
+  /** Returns a file in distro `name`'s tree as a ByteSource with readInto (close it when done), or null. */
+  async openFile(name: string, path: string): Promise<ReadIntoSource | null> {
     const loaded = this.#byName.get(name);
     const src = loaded ? await loaded.entry.reader.openFile(path) : null;
     if (!loaded || !src) return null;
@@ -136,6 +135,7 @@ export class IsoCatalog extends EventEmitter {
       size: src.size,
       mtime: src.mtime,
       read: (offset, length) => src.read(offset, length),
+      readInto: (target, offset) => src.readInto(target, offset),
       close: async () => {
         if (closed) return;
         closed = true;
@@ -227,10 +227,10 @@ export class IsoCatalog extends EventEmitter {
   }
 
   async #load(path: string, key: string, stamp: FileStamp): Promise<void> {
-    let source: ByteSource | undefined;
+    let source: ReadIntoSource | undefined;
     this.#skipped.delete(path);
     try {
-      source = await fileSource(path);
+      source = await openImageFile(path);
       const reader = await openIso(source, this.#o.reader);
       const distro = await detectDistro(reader, { volumeId: reader.volume.volumeId, fileName: basename(path) });
       if (distro.source === 'none') {
@@ -250,7 +250,7 @@ export class IsoCatalog extends EventEmitter {
       let closing: Promise<void> | undefined;
       const src = source;
       const release = () => (closing ??= (src.close?.() ?? Promise.resolve()).catch(() => undefined));
-      const loaded: Loaded = { entry, key, source, open: 0, removed: false, release };
+      const loaded: Loaded = { entry, key, open: 0, removed: false, release };
       this.#byPath.set(path, loaded);
       this.#byName.set(entry.name, loaded);
       this.#o.log.info({ iso: path, distro: entry.name, family: distro.family, source: distro.source }, 'isos: image added');

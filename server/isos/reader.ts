@@ -1,7 +1,6 @@
 // The ISO9660 reader: opens an image through an injected read(offset, length), picks the tree to
 // present (Rock Ridge, else Joliet, else plain ISO names), resolves paths with symlinks, lists
 // directories through a small LRU, and hands out files as ByteSources over their extents.
-import type { ByteSource } from '../byte-source.ts';
 import { IsoError } from '../errors.ts';
 import { checkExtent, readExact } from './codec.ts';
 import { readBootCatalog } from './el-torito.ts';
@@ -22,6 +21,7 @@ import {
   type IsoImage,
   type IsoReaderOptions,
   type NameSource,
+  type ReadIntoSource,
   type VolumeInfo,
 } from './types.ts';
 import { readDescriptors, SECTOR, type Descriptors } from './volume.ts';
@@ -89,15 +89,15 @@ export class IsoReader {
     return [...(await this.#listing(found.entry, found.path)).entries];
   }
 
-  /** Returns the file at `path` as a ByteSource, or null when it is absent or not a regular file. */
-  async openFile(path: string): Promise<ByteSource | null> {
+  /** Returns the file at `path` as a ByteSource (with readInto), or null when it is absent or not a regular file. */
+  async openFile(path: string): Promise<ReadIntoSource | null> {
     const found = await this.#resolve(path, true);
     if (!found || found.entry.type !== 'file') return null;
     return extentSource(this.#ctx.image, found.entry, found.path);
   }
 
   /** Returns a ByteSource over a file entry already looked up. */
-  openEntry(entry: IsoEntry, path = entry.name): ByteSource {
+  openEntry(entry: IsoEntry, path = entry.name): ReadIntoSource {
     return extentSource(this.#ctx.image, entry, path);
   }
 

@@ -1,13 +1,24 @@
 // Shapes shared by the ISO9660 reader's parts (ECMA-119, SUSP/RRIP IEEE P1281/P1282, Joliet, El Torito)
 // and the limits that keep a malformed image from costing unbounded time or memory.
+import type { ByteSource } from '../byte-source.ts';
 
 /** Reads up to `length` bytes at `offset` of the image (fewer only at its end). */
 export type ReadFn = (offset: number, length: number) => Promise<Buffer>;
+
+/** Fills `target` from `offset` (fewer bytes only at the end); returns how many were read. */
+export type ReadIntoFn = (target: Buffer, offset: number) => Promise<number>;
+
+/** A ByteSource that can also read into a caller's buffer (ISO files from the catalog are these). */
+export interface ReadIntoSource extends ByteSource {
+  readInto: ReadIntoFn;
+}
 
 /** What the reader needs of an image: its size and random access to it (a ByteSource fits). */
 export interface IsoImage {
   readonly size: number;
   read: ReadFn;
+  /** Reads into a caller's buffer, when the image can (openImageFile's can): lets streams reuse buffers. */
+  readInto?: ReadIntoFn;
 }
 
 /** A contiguous run of file bytes inside the image. */
