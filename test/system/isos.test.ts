@@ -59,7 +59,7 @@ describe('ISOs built by real tools read back byte for byte', { skip }, () => {
   const sources: ByteSource[] = [];
 
   before(() => {
-    ensurePackages(['xorriso', 'genisoimage', 'wget']);
+    ensurePackages(['xorriso', 'genisoimage', 'wget', 'curl']);
     work = mkdtempSync(join(tmpdir(), 'kickstand-isos-system-'));
     src = join(work, 'src');
     expected = writeTree(src);
@@ -117,7 +117,7 @@ describe('ISOs built by real tools read back byte for byte', { skip }, () => {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/trees/centos-4.4-i386`;
       const mirror = join(work, 'mirror');
       // Asynchronously: the server answering wget runs in this process.
-      await run('wget', ['-q', '-r', '-np', '-nH', '--cut-dirs=2', '-R', 'index.html*', '-e', 'robots=off', '-P', mirror, `${base}/`]);
+      await run('wget', ['-q', '-r', '-l', 'inf', '-np', '-nH', '--cut-dirs=2', '-R', 'index.html*', '-e', 'robots=off', '-P', mirror, `${base}/`]);
       const got = scanTree(mirror);
       const missing = [...expected].filter(([p, e]) => e.kind === 'file' && (got.get(p) as { sha256?: string } | undefined)?.sha256 !== e.sha256);
       assert.deepEqual(missing.map(([p]) => p), [], 'every source file arrives with the same content');
