@@ -100,8 +100,9 @@ export class Transfer {
       return;
     }
     const abs = this.acked + delta;
-    if (abs > this.sent) return; // stale ACK from an earlier pass
+    if (abs > this.maxSent) return; // acknowledges nothing ever sent: bogus, or 65536 blocks stale
     this.acked = abs;
+    if (abs > this.sent) this.sent = abs; // the client had blocks a rewind was about to resend
     if (abs === this.p.reader.lastBlock) {
       this.finish('completed', 'all blocks acknowledged');
       return;

@@ -84,6 +84,18 @@ describe('tftp malformed packets', () => {
     assert.equal(h.server.stats().malformed, before + junk.length);
   });
 
+  test('an ACK for a block never sent is ignored and the transfer completes', async () => {
+    const r = await tftpGet({
+      port: h.port,
+      filename: 'f',
+      onBlock: (block, socket, server) => {
+        if (block === 1) socket.send(encodeAck(500), server.port, server.address);
+      },
+    });
+    assert.equal(r.error, null);
+    assert.ok(r.data.equals(file));
+  });
+
   test('a packet from a wrong TID gets ERROR 5 and does not disturb the transfer', async () => {
     const stranger = createSocket('udp4');
     await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.1', resolve));
