@@ -79,11 +79,12 @@ export function decodeTreePath(rawPath: string): string[] | null {
 /** Returns the handler for /trees/<distro>/<path>. */
 export function createTreesHandler(options: TreesOptions): TreesHandler {
   const { catalog, log } = options;
-  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const maxRanges = options.maxRanges ?? DEFAULT_MAX_RANGES;
-  const pool = new BufferPool(chunkSize, options.idleBuffers ?? DEFAULT_IDLE_BUFFERS);
+  const ctx: FileContext = {
+    catalog,
+    maxRanges: options.maxRanges ?? DEFAULT_MAX_RANGES,
+    pool: new BufferPool(options.chunkSize ?? DEFAULT_CHUNK_SIZE, options.idleBuffers ?? DEFAULT_IDLE_BUFFERS),
+  };
   return async (req, res, distro, rawPath) => {
-    let source: ByteSource | null = null;
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
       const parts = decodeTreePath(rawPath);
@@ -92,43 +93,15 @@ export function createTreesHandler(options: TreesOptions): TreesHandler {
       const path = `/${parts.join('/')}`;
       const entry = identity === undefined ? null : await catalog.stat(distro, path);
       if (!entry) return plain(res, 404, `not found: ${distro}${path}\n`);
-      if (entry.type === 'dir') {
-        if (!rawPath.endsWith('/')) return redirectToSlash(req, res);
-        const entries = (await catalog.listDir(distro, path)) ?? [];
-        const dirs = new Set<string>();
-        for (const e of entries) {
-          const followed = e.type === 'symlink' ? await catalog.stat(distro, `${path === '/' ? '' : path}/${e.name}`).catch(() => null) : e;
-          if (followed?.type === 'dir') dirs.add(e.name);
-        }
-        return listing(req, res, distro, path, entries, dirs);
+      if (entry.type !== 'dir') return await serveFile(ctx, req, res, distro, path, entry, identity!);
+      if (!rawPath.endsWith('/')) return redirectToSlash(req, res);
+      const entries = (await catalog.listDir(distro, path)) ?? [];
+      const dirs = new Set<string>();
+      for (const e of entries) {
+        const followed = e.type === 'symlink' ? await catalog.stat(distro, `${path === '/' ? '' : path}/${e.name}`).catch(() => null) : e;
+        if (followed?.type === 'dir') dirs.add(e.name);
       }
-      const v: Validators = {
-        etag: `"${identity}-${(entry.extents[0]?.start ?? 0).toString(16)}-${entry.size.toString(16)}"`,
-        lastModified: entry.mtime,
-      };
-      res.setHeader('ETag', v.etag);
-      res.setHeader('Last-Modified', v.lastModified.toUTCString());
-      res.setHeader('Accept-Ranges', 'bytes');
-      const failed = checkPreconditions(req.headers, v);
-      if (failed) return end(res, failed);
-      source = await catalog.openFile(distro, path);
-      if (!source) return plain(res, 404, `not found: ${distro}${path}\n`);
-      const size = source.size;
-      const range = ifRangeAllows(header(req, 'if-range'), v) ? parseRange(header(req, 'range'), size, maxRanges) : { kind: 'none' as const };
-      const type = TYPES[extension(path)] ?? 'application/octet-stream';
-      if (range.kind === 'unsatisfiable') return plain(res, 416, 'range not satisfiable\n', { 'Content-Range': `bytes */${size}` });
-      if (range.kind === 'none' || range.ranges.length === 1) {
-        const r = range.kind === 'none' ? { start: 0, end: size - 1 } : range.ranges[0]!;
-        res.statusCode = range.kind === 'none' ? 200 : 206;
-        if (range.kind !== 'none') res.setHeader('Content-Range', `bytes ${r.start}-${r.end}/${size}`);
-        res.setHeader('Content-Type', type);
-        res.setHeader('Content-Length', String(r.end - r.start + 1));
-        if (req.method === 'HEAD') return void res.end();
-        await pumpFor(res, source, pool, r.end - r.start + 1)(r.start, r.end + 1);
-      } else {
-        await multipart(req, res, source, range.ranges, type, pool);
-      }
-      if (!res.destroyed) res.end();
+      listing(req, res, distro, path, entries, dirs);
     } catch (err) {
       if (res.headersSent) {
         log.warn({ distro, path: rawPath, err: (err as Error).message }, 'trees: transfer aborted');
@@ -140,10 +113,46 @@ export function createTreesHandler(options: TreesOptions): TreesHandler {
         log.error({ distro, path: rawPath, err }, 'trees: request failed');
         plain(res, 500, 'internal error\n');
       }
-    } finally {
-      await source?.close?.().catch(() => undefined);
     }
   };
+}
+
+/** What serving one file needs from the handler. */
+interface FileContext {
+  readonly catalog: TreeCatalog;
+  readonly maxRanges: number;
+  readonly pool: BufferPool;
+}
+
+/** Answers a GET/HEAD for a file: validators, preconditions (304/412), then 200, 206, multipart 206 or 416. */
+async function serveFile(ctx: FileContext, req: IncomingMessage, res: ServerResponse, distro: string, path: string, entry: IsoEntry, identity: string): Promise<void> {
+  // Strong: the bytes behind one image identity and extent never change (RFC 9110 8.8.3).
+  const v: Validators = { etag: `"${identity}-${(entry.extents[0]?.start ?? 0).toString(16)}-${entry.size.toString(16)}"`, lastModified: entry.mtime };
+  res.setHeader('ETag', v.etag);
+  res.setHeader('Last-Modified', v.lastModified.toUTCString());
+  res.setHeader('Accept-Ranges', 'bytes');
+  const failed = checkPreconditions(req.headers, v);
+  if (failed) return end(res, failed);
+  const source = await ctx.catalog.openFile(distro, path);
+  if (!source) return plain(res, 404, `not found: ${distro}${path}\n`);
+  try {
+    const size = source.size;
+    const range = ifRangeAllows(header(req, 'if-range'), v) ? parseRange(header(req, 'range'), size, ctx.maxRanges) : { kind: 'none' as const };
+    const type = TYPES[extension(path)] ?? 'application/octet-stream';
+    if (range.kind === 'unsatisfiable') return plain(res, 416, 'range not satisfiable\n', { 'Content-Range': `bytes */${size}` });
+    if (range.kind === 'ranges' && range.ranges.length > 1) await multipart(req, res, source, range.ranges, type, ctx.pool);
+    else {
+      const r = range.kind === 'none' ? { start: 0, end: size - 1 } : range.ranges[0]!;
+      res.statusCode = range.kind === 'none' ? 200 : 206;
+      if (range.kind !== 'none') res.setHeader('Content-Range', `bytes ${r.start}-${r.end}/${size}`);
+      res.setHeader('Content-Type', type);
+      res.setHeader('Content-Length', String(r.end - r.start + 1));
+      if (req.method === 'GET') await pumpFor(res, source, ctx.pool, r.end - r.start + 1)(r.start, r.end + 1);
+    }
+    if (!res.destroyed) res.end();
+  } finally {
+    await source.close?.().catch(() => undefined);
+  }
 }
 
 /** Sends several ranges as multipart/byteranges (RFC 9110 14.6) with an exact Content-Length. */
