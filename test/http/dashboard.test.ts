@@ -295,7 +295,7 @@ describe('dashboard pages', () => {
     const token = await armed(h);
     const { agent } = await loggedIn(h.app);
     const r = await agent.get('/ui/systems/ngtest-hvm');
-    assert.match(r.text, new RegExp(`<pre id="rescue-one-liner">wget -q -O /tmp/rescue.sh http://127.0.0.1:\\d+/scripts/${token}/rescue.sh &amp;&amp; sh /tmp/rescue.sh</pre>`));
+    assert.match(r.text, new RegExp(`<pre class="wrap" id="rescue-one-liner">wget -q -O /tmp/rescue.sh http://127.0.0.1:\\d+/scripts/${token}/rescue.sh &amp;&amp; sh /tmp/rescue.sh</pre>`));
     assert.match(r.text, /data-copy="rescue-one-liner"/);
   });
 

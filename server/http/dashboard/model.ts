@@ -77,6 +77,7 @@ export function systemRow(s: System, lifecycle: Lifecycle) {
     badge: badgeFor(state, s.stage),
     lastEvent: ago(now, s.lastEventAt ?? s.stateChangedAt),
     canRebuild: s.profile !== null,
+    rebuildLabel: s.state === 'registered' && s.run === 0 ? 'Install' : 'Rebuild',
     canDisarm: s.build || s.state === 'installing',
   };
 }

@@ -24,7 +24,7 @@ export interface PageContext {
 const NAV = [
   { key: 'systems', href: '/ui/', label: 'Systems' },
   { key: 'register', href: '/ui/register', label: 'Register' },
-  { key: 'distros', href: '/ui/distros', label: 'Distros & ISOs' },
+  { key: 'distros', href: '/ui/distros', label: 'Distros' },
   { key: 'leases', href: '/ui/leases', label: 'Leases' },
 ];
 
@@ -85,7 +85,7 @@ export async function systemPage(c: PageContext, session: Session, s: System, ba
   return c.views.render('system', {
     ...frame(s.name, 'systems', session, { kind: 'system', system: s.name, run }),
     csrf: session.csrf,
-    system: { name: s.name, href: row.href, badge: badgeFor(state, s.stage), canRebuild: row.canRebuild, canDisarm: row.canDisarm },
+    system: { name: s.name, href: row.href, badge: badgeFor(state, s.stage), canRebuild: row.canRebuild, rebuildLabel: row.rebuildLabel, canDisarm: row.canDisarm },
     facts,
     rescueOneLiner: view.urls?.rescueOneLiner ?? '',
     run,
@@ -116,7 +116,7 @@ export function registerPage(c: PageContext, session: Session, values: RegisterV
 
 /** Returns the distros, profiles and unusable ISOs page. */
 export function distrosPage(c: PageContext, session: Session): string {
-  const distros = c.registry.distros().map((d) => ({ name: d.name, family: d.family, arch: d.arch, source: d.source, where: d.iso ?? d.url ?? '', installer: d.installer }));
+  const distros = c.registry.distros().map((d) => ({ name: d.name, family: d.family, arch: d.arch, source: d.source === 'iso' ? 'ISO scan' : 'YAML', where: d.iso ?? d.url ?? '', installer: d.installer }));
   const profiles = c.registry.profiles().map((p) => ({ name: p.name, distro: p.distro, description: p.description ?? '', parents: p.parents.join(' → ') }));
   const skipped = (c.isoStatus?.() ?? []).map((x) => {
     const o = (x && typeof x === 'object' ? x : {}) as Record<string, unknown>;

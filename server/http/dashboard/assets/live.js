@@ -85,6 +85,27 @@
     if (empty) empty.hidden = true;
   }
 
+  // The counts above the list follow the badges in it.
+  function recount() {
+    var summary = document.getElementById('summary');
+    if (!summary) return;
+    var counts = {};
+    var order = [];
+    document.querySelectorAll('tr[data-system] [data-badge]').forEach(function (b) {
+      var cls = b.className.replace(/^badge badge-/, '');
+      if (!(cls in counts)) { counts[cls] = 0; order.push(cls); }
+      counts[cls]++;
+    });
+    summary.textContent = '';
+    order.forEach(function (cls) {
+      var span = document.createElement('span');
+      span.className = 'badge badge-' + cls;
+      span.textContent = counts[cls] + ' ' + cls;
+      summary.appendChild(span);
+      summary.appendChild(document.createTextNode(' '));
+    });
+  }
+
   function onSystemEvent(data) {
     var kind = document.body.getAttribute('data-live');
     if (kind === 'list') {
@@ -93,14 +114,20 @@
       setBadge(row.querySelector('[data-badge]'), data.badge);
       var last = row.querySelector('[data-last]');
       if (last) last.textContent = 'just now';
+      recount();
       return;
     }
     if (kind !== 'system' || document.body.getAttribute('data-system') !== data.system) return;
     setBadge(document.querySelector('#system-badge [data-badge]'), data.badge);
     var shownRun = Number(document.body.getAttribute('data-run'));
     if (data.event.run === shownRun) addTimelineRow(data.event);
+    // Once a run ends its token is retired: the cancel button and the one-liner go with it.
+    var disarm = document.getElementById('disarm-form');
+    if (disarm && !data.canDisarm) disarm.hidden = true;
+    var rescue = document.getElementById('rescue-section');
+    if (rescue && !data.canDisarm) rescue.hidden = true;
     var stale = data.event.run !== shownRun || data.event.hasLog || data.event.stage === 'armed' ||
-      (!!document.getElementById('rebuild')) !== data.canRebuild || (!!document.getElementById('disarm')) !== data.canDisarm;
+      (data.canRebuild && !document.getElementById('rebuild')) || (data.canDisarm && !disarm);
     if (stale) document.getElementById('stale').hidden = false;
   }
 
