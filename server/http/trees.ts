@@ -92,7 +92,7 @@ export function createTreesHandler(options: TreesOptions): TreesHandler {
       const identity = catalog.identity(distro);
       const path = `/${parts.join('/')}`;
       const entry = identity === undefined ? null : await catalog.stat(distro, path);
-      if (!entry) return plain(res, 404, `not found: ${distro}${path}\n`);
+      if (!entry || (entry.type !== 'dir' && rawPath.endsWith('/'))) return plain(res, 404, `not found: ${distro}${rawPath}\n`);
       if (entry.type !== 'dir') return await serveFile(ctx, req, res, distro, path, entry, identity!);
       if (!rawPath.endsWith('/')) return redirectToSlash(req, res);
       const entries = (await catalog.listDir(distro, path)) ?? [];

@@ -171,6 +171,7 @@ describe('install trees over HTTP', () => {
   test('missing files and unknown distros get 404; other methods get 405', async () => {
     assert.equal((await get(base, `${C4}/nope.txt`)).status, 404);
     assert.equal((await get(base, `${C4}/isolinux/vmlinuz/deeper`)).status, 404);
+    assert.equal((await get(base, `${C4}/isolinux/vmlinuz/`)).status, 404, 'a file asked for as a directory');
     assert.equal((await get(base, '/trees/no-such-distro/isolinux/vmlinuz')).status, 404);
     const post = await get(base, `${C4}/.discinfo`, {}, 'POST');
     assert.deepEqual([post.status, post.headers.allow], [405, 'GET, HEAD']);

@@ -145,6 +145,14 @@ describe('iso reader over tool-built fixtures', () => {
     await r.stat('images/pxeboot/vmlinuz');
     await r.stat('images/pxeboot/initrd.img');
     assert.equal(src.reads, before);
+
+    const tiny = countingSource(fixtureBytes('el9'));
+    const evicting = await openIso(tiny, { dirCacheSize: 1 });
+    await evicting.listDir('images/pxeboot');
+    await evicting.listDir('isolinux');
+    const mid = tiny.reads;
+    await evicting.listDir('images/pxeboot');
+    assert.ok(tiny.reads > mid, 'with room for one listing, the older ones are read again');
   });
 
   test('readFile returns small files whole and refuses ones past its limit', async () => {
