@@ -97,7 +97,7 @@ export function createDashboard(o: DashboardOptions): Router {
   r.use('/ui', form, (req: Request, res: Response, next: NextFunction) => {
     const session = sessions.get(readCookies(req)[SESSION_COOKIE]);
     if (!session) {
-      if (req.method === 'GET' && !req.path.startsWith('/events')) return res.redirect(303, `/ui/login?next=${encodeURIComponent(req.originalUrl)}`);
+      if ((req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/events')) return res.redirect(303, `/ui/login?next=${encodeURIComponent(req.originalUrl)}`);
       return html(res, errorPage(c, null, 401, 'Log in first.'), 401);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD' && !csrfMatches((req.body as Record<string, unknown> | undefined)?._csrf, session.csrf)) {
