@@ -26,7 +26,7 @@ export interface HttpDeps {
   /** Live dashboard updates: the lifecycle's onEvent publishes to this bus. */
   bus?: EventBus;
   /** Dashboard session and stream settings. */
-  dashboard?: Pick<DashboardOptions, 'secureCookies' | 'sessionTtlMs' | 'heartbeatMs' | 'maxStreams' | 'clock'>;
+  dashboard?: Pick<DashboardOptions, 'secureCookies' | 'sessionTtlMs' | 'loginFailures' | 'heartbeatMs' | 'maxStreams' | 'clock'>;
 }
 
 /** Returns the request listener serving the boot path, the dashboard, /metrics, the API and health checks. */

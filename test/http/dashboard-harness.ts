@@ -28,7 +28,7 @@ export interface DashboardHarness {
 }
 
 /** Returns a fresh app wired like main: lifecycle events feed the metrics and the dashboard's bus. */
-export function dashboardHarness(o: { store?: Store; stallMs?: number; sessionTtlMs?: number; heartbeatMs?: number; maxStreams?: number; isoStatus?: () => unknown[] } = {}): DashboardHarness {
+export function dashboardHarness(o: { store?: Store; stallMs?: number; sessionTtlMs?: number; loginFailures?: number; heartbeatMs?: number; maxStreams?: number; isoStatus?: () => unknown[] } = {}): DashboardHarness {
   const { log, lines } = captureLogger('debug');
   const store = o.store ?? memoryStore();
   const clock = { now: Date.UTC(2026, 10, 24, 8, 0, 0) };
@@ -56,7 +56,7 @@ export function dashboardHarness(o: { store?: Store; stallMs?: number; sessionTt
     metrics,
     bus,
     isoStatus: o.isoStatus,
-    dashboard: { sessionTtlMs: o.sessionTtlMs, heartbeatMs: o.heartbeatMs, maxStreams: o.maxStreams, clock: () => clock.now },
+    dashboard: { sessionTtlMs: o.sessionTtlMs, loginFailures: o.loginFailures, heartbeatMs: o.heartbeatMs, maxStreams: o.maxStreams, clock: () => clock.now },
   });
   return { app, store, lifecycle, metrics, bus, clock, logs: lines };
 }

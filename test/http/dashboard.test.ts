@@ -70,6 +70,21 @@ describe('dashboard login', () => {
     assert.ok(h.logs().some((l) => l.msg === 'dashboard login refused: wrong admin token'));
   });
 
+  test('after too many wrong tokens from one address, even the right one waits out the window', async () => {
+    const h = dashboardHarness({ loginFailures: 3 });
+    const agent = request.agent(h.app);
+    const attempt = async (token: string) => {
+      const form = await agent.get('/ui/login');
+      return agent.post('/ui/login').type('form').send({ _csrf: csrfOf(form.text), token });
+    };
+    for (let i = 0; i < 3; i++) assert.equal((await attempt('wrong')).status, 401);
+    const blocked = await attempt(ADMIN);
+    assert.equal(blocked.status, 429);
+    assert.equal(cookieNamed(blocked, 'kickstand_session'), undefined);
+    h.clock.now += 5 * 60_000;
+    assert.equal((await attempt(ADMIN)).status, 303);
+  });
+
   test('a login without the form CSRF token, or with another one, is 403 even with the right admin token', async () => {
     const h = dashboardHarness();
     const agent = request.agent(h.app);

@@ -7,11 +7,12 @@ import { plainIp } from '../../boot/match.ts';
 import { registerSystem } from '../api.ts';
 import { constantTimeEqual } from '../auth.ts';
 import { loginPage, registerPage, type PageContext, type RegisterValues } from './pages.ts';
-import { cookieHeader, csrfMatches, LOGIN_COOKIE, LOGIN_CSRF_TTL_MS, randomId, readCookies, SESSION_COOKIE, type Session, type SessionStore } from './session.ts';
+import { cookieHeader, csrfMatches, LOGIN_COOKIE, LOGIN_CSRF_TTL_MS, randomId, readCookies, SESSION_COOKIE, type LoginThrottle, type Session, type SessionStore } from './session.ts';
 
 /** What the actions need beyond the pages' context. */
 export interface ActionContext extends PageContext {
   sessions: SessionStore;
+  throttle: LoginThrottle;
   adminToken: string;
   secureCookies: boolean;
 }
@@ -43,12 +44,20 @@ export function login(c: ActionContext, req: Request, res: Response): void {
     sendLogin(c, res, 403, next, 'The login form expired. Please try again.');
     return;
   }
+  const from = source(req) ?? 'unknown';
+  if (c.throttle.blocked(from)) {
+    c.log.warn({ source: from }, 'dashboard login refused: too many failed attempts');
+    sendLogin(c, res, 429, next, 'Too many failed attempts from this address. Wait a few minutes and try again.');
+    return;
+  }
   const token = field(req.body, 'token').trim();
   if (!token || !constantTimeEqual(token, c.adminToken)) {
-    c.log.warn({ source: source(req) }, 'dashboard login refused: wrong admin token');
+    c.throttle.fail(from);
+    c.log.warn({ source: from }, 'dashboard login refused: wrong admin token');
     sendLogin(c, res, 401, next, 'That is not the admin token.');
     return;
   }
+  c.throttle.reset(from);
   const s = c.sessions.create();
   c.log.info({ source: source(req) }, 'dashboard login');
   res.setHeader('set-cookie', [

@@ -16,7 +16,7 @@ import { EventBus } from './bus.ts';
 import { liveStreams } from './live.ts';
 import { distrosPage, errorPage, leasesPage, registerPage, systemPage, systemsPage } from './pages.ts';
 import { Views } from './render.ts';
-import { csrfMatches, readCookies, SESSION_COOKIE, SessionStore, type Session } from './session.ts';
+import { csrfMatches, LoginThrottle, readCookies, SESSION_COOKIE, SessionStore, type Session } from './session.ts';
 
 export { EventBus } from './bus.ts';
 
@@ -33,6 +33,8 @@ export interface DashboardOptions {
   /** Mark cookies Secure (default: when publicUrl is https). */
   secureCookies?: boolean;
   sessionTtlMs?: number;
+  /** Failed logins per source address in five minutes before logins are refused (429). */
+  loginFailures?: number;
   heartbeatMs?: number;
   maxStreams?: number;
   clock?: () => number;
@@ -53,6 +55,7 @@ export function createDashboard(o: DashboardOptions): Router {
     log: o.log,
     isoStatus: o.isoStatus,
     sessions,
+    throttle: new LoginThrottle({ max: o.loginFailures, clock: o.clock }),
     adminToken: o.adminToken,
     secureCookies: o.secureCookies ?? Boolean(o.publicUrl?.startsWith('https:')),
   };

@@ -101,3 +101,46 @@ export function cookieHeader(name: string, value: string, o: { maxAgeMs: number;
 export function csrfMatches(submitted: unknown, expected: string | undefined): boolean {
   return typeof submitted === 'string' && typeof expected === 'string' && submitted.length > 0 && constantTimeEqual(submitted, expected);
 }
+
+/** Failed logins a source may make per window before it must wait. */
+export const DEFAULT_LOGIN_FAILURES = 10;
+export const DEFAULT_LOGIN_WINDOW_MS = 5 * 60_000;
+
+/** Counts failed logins per source address; past the limit, logins wait for the window to pass. */
+export class LoginThrottle {
+  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly max: number;
+  private readonly windowMs: number;
+  private readonly clock: () => number;
+
+  constructor(o: { max?: number; windowMs?: number; clock?: () => number } = {}) {
+    this.max = o.max ?? DEFAULT_LOGIN_FAILURES;
+    this.windowMs = o.windowMs ?? DEFAULT_LOGIN_WINDOW_MS;
+    this.clock = o.clock ?? Date.now;
+  }
+
+  /** Returns true when this source has used up its failed attempts for the current window. */
+  blocked(source: string): boolean {
+    const f = this.failures.get(source);
+    if (!f) return false;
+    if (this.clock() - f.since >= this.windowMs) {
+      this.failures.delete(source);
+      return false;
+    }
+    return f.count >= this.max;
+  }
+
+  /** Records one failed login from source. */
+  fail(source: string): void {
+    const now = this.clock();
+    if (this.failures.size >= 10_000) this.failures.clear(); // a flood of sources must not grow memory
+    const f = this.failures.get(source);
+    if (!f || now - f.since >= this.windowMs) this.failures.set(source, { count: 1, since: now });
+    else f.count++;
+  }
+
+  /** Forgets a source's failures (after a good login). */
+  reset(source: string): void {
+    this.failures.delete(source);
+  }
+}
