@@ -1,11 +1,8 @@
 // `kickstand iso list|inspect FILE` and `kickstand buildiso --system NAME -o FILE`.
 import { basename } from 'node:path';
 import { silentLogger } from '../log.ts';
-import { fileSource } from '../byte-source.ts';
 import { IsoCatalog } from '../isos/catalog.ts';
-import { detectDistro } from '../isos/detect.ts';
-import { openIso } from '../isos/reader.ts';
-import { NotFoundError } from '../errors.ts';
+import { inspectIsoFile } from '../isos/inspect.ts';
 import { buildBootIso } from '../boot/buildiso.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';
@@ -16,26 +13,22 @@ export async function isoCommand(ctx: CliContext | null, args: string[], out: (s
   if (sub === 'inspect') {
     const a = parse(rest, { json: { type: 'boolean' } });
     if (a.positionals.length !== 1) throw new UsageError('iso inspect takes one FILE');
-    const file = a.positionals[0]!;
-    const src = await fileSource(file).catch((err: Error) => {
-      throw new NotFoundError(`cannot open ${file}: ${err.message}`);
-    });
-    try {
-      const reader = await openIso(src);
-      const distro = await detectDistro(reader, { volumeId: reader.volume.volumeId, fileName: basename(file) });
-      const boot = await reader.bootCatalog().catch(() => null);
-      if (a.values.json) {
-        out(`${JSON.stringify({ file, volume: reader.volume, distro, boot }, null, 2)}\n`);
-        return 0;
-      }
-      out(`file:     ${file}\nvolume:   ${reader.volume.volumeId}\n`);
-      out(`distro:   ${distro.source === 'none' ? '(none detected)' : `${distro.name} (family ${distro.family}, ${distro.product} ${distro.version} ${distro.arch})`}\n`);
-      out(`kernel:   ${distro.kernel ?? '-'}\ninitrd:   ${distro.initrd ?? '-'}\nbootable: ${boot ? 'yes (El Torito)' : 'no'}\n`);
-      out(`why:\n${distro.reasons.map((r) => `  - ${r}`).join('\n')}\n`);
-      return distro.source === 'none' ? 1 : 0;
-    } finally {
-      await src.close?.();
+    const r = await inspectIsoFile(a.positionals[0]!);
+    if (a.values.json) {
+      out(`${JSON.stringify(r, null, 2)}\n`);
+      return r.error || r.distro?.source === 'none' ? 1 : 0;
     }
+    out(`file:     ${r.path}\n`);
+    if (r.error) {
+      out(`error:    ${r.error}\n`);
+      return 1;
+    }
+    const d = r.distro!;
+    out(`volume:   ${r.volume!.volumeId}\n`);
+    out(`distro:   ${d.source === 'none' ? '(none detected)' : `${d.name} (family ${d.family}, ${d.product} ${d.version} ${d.arch})`}\n`);
+    out(`kernel:   ${d.kernel ?? '-'}\ninitrd:   ${d.initrd ?? '-'}\nbootable: ${r.boot ? 'yes (El Torito)' : 'no'}\n`);
+    out(`why:\n${d.reasons.map((x) => `  - ${x}`).join('\n')}\n`);
+    return d.source === 'none' ? 1 : 0;
   }
   if (sub === 'list') {
     parse(rest, {}, false);

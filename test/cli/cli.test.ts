@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,7 +15,7 @@ function cli(dataDir: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, KICKSTAND_DATA_DIR: dataDir, KICKSTAND_CONFIG: '' },
+    env: { ...process.env, KICKSTAND_DATA_DIR: dataDir, KICKSTAND_ISOS_DIR: join(dataDir, 'isos'), KICKSTAND_CONFIG: '' },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -64,6 +65,29 @@ test('kickstand CLI: help, usage errors and a system from add to rebuild', () =>
     assert.match(profiles.out, /"root_password_hash": "\*\*\*\*\*\*\*\*"/);
     assert.equal(cli(dir, 'system', 'rm', 'ngtest-hvm').code, 0);
     assert.equal(cli(dir, 'system', 'show', 'ngtest-hvm').code, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('kickstand iso inspect and iso list say what was detected, and why not', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-cli-iso-'));
+  try {
+    mkdirSync(join(dir, 'isos'));
+    const iso = join(dir, 'isos', 'CentOS-4.4-i386-binDVD.iso');
+    writeFileSync(iso, gunzipSync(readFileSync(join(ROOT, 'test', 'fixtures', 'isos', 'centos4.iso.gz'))));
+    writeFileSync(join(dir, 'isos', 'broken.iso'), Buffer.alloc(64 * 1024));
+    const ok = cli(dir, 'iso', 'inspect', iso);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /distro: +centos-4\.4-i386 \(family el4/);
+    assert.match(ok.out, /kernel: +isolinux\/vmlinuz/);
+    const bad = cli(dir, 'iso', 'inspect', join(dir, 'isos', 'broken.iso'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /error: +.*CD001/);
+    const list = cli(dir, 'iso', 'list');
+    assert.equal(list.code, 0, list.err);
+    assert.match(list.out, /centos-4\.4-i386 +el4 +CentOS-4\.4-i386-binDVD\.iso/);
+    assert.match(list.out, /\(skipped\) .*broken\.iso: .*CD001/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
