@@ -16,6 +16,8 @@ import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
 import { startDhcp, type DhcpPart } from './boot/dhcp-part.ts';
 import { serveTrees } from './boot/trees-part.ts';
+import { Metrics } from './http/metrics.ts';
+import { EventBus } from './http/dashboard/index.ts';
 
 /** A running kickstand: its bound ports and a close() that stops everything. */
 export interface Running {
@@ -31,13 +33,20 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
   const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' })));
   const store = openSqliteStore(databasePath(config));
+  const metrics = new Metrics({ processMetrics: true });
+  const bus = new EventBus();
   const lifecycle = new Lifecycle({
     store,
     log: log.child({ subsystem: 'lifecycle' }),
     tokenTtlMs: config.lifecycle.token_ttl_seconds * 1000,
     stallMs: config.lifecycle.stall_seconds * 1000,
     maxLogBytes: config.lifecycle.max_log_bytes,
+    onEvent: (system, event) => {
+      metrics.onLifecycleEvent(system, event);
+      bus.publish(system, event);
+    },
   });
+  metrics.collectSystems(lifecycle);
   const catalog = new IsoCatalog({ dir: config.isos_dir, log: log.child({ subsystem: 'isos' }) });
   await catalog.start();
   catalog.watch();
@@ -62,6 +71,9 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
     publicUrl: config.public_url,
     trees: serveTrees(media, httpLog),
     isoStatus: () => catalog.skipped().map((s) => ({ iso: s.isoPath, reason: s.reason })),
+    metrics,
+    bus,
+    dashboard: { secureCookies: config.public_url?.startsWith('https:') ?? false },
   });
   const http: { server: Server; port: number } = await listen(handler, config.http.host, config.http.port);
   log.info({ host: config.http.host, port: http.port }, `HTTP listening on ${config.http.host}:${http.port}`);
@@ -69,8 +81,17 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
   let tftp: TftpPart | null = null;
   let dhcp: DhcpPart | null = null;
   try {
-    if (config.tftp.enabled) tftp = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), lifecycle, artifacts, media, registry, httpPort: http.port });
-    if (config.dhcp.mode !== 'off') dhcp = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, httpPort: http.port });
+    if (config.tftp.enabled) {
+      const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), lifecycle, artifacts, media, registry, httpPort: http.port });
+      tftp = part;
+      metrics.collectTftp(() => part.stats());
+      part.onTransfer((summary) => metrics.observeTftp(summary));
+    }
+    if (config.dhcp.mode !== 'off') {
+      const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, httpPort: http.port });
+      dhcp = part;
+      metrics.collectDhcp(() => part.stats());
+    }
   } catch (err) {
     await new Promise<void>((r) => http.server.close(() => r()));
     await tftp?.close();

@@ -67,6 +67,15 @@ test('the service serves the notes guest end to end over HTTP and TFTP on loopba
     assert.equal((await fetch(`${base}/ks/${token}`)).status, 404);
     const events = (await (await fetch(`${base}/api/v1/systems/ngtest-hvm/events`, { headers: admin })).json()) as { events: Array<{ stage: string }> };
     assert.deepEqual(events.events.map((e) => e.stage), ['armed', 'pxe', 'kickstart', 'partitioned', 'formatted', 'kernel-installed', 'bootloader-installed', 'built']);
+    // main wires metrics: TFTP transfers, lean-path HTTP requests and the install counted.
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /kickstand_tftp_transfers_total\{[^}]*\} [1-9]/);
+    assert.match(metrics, /kickstand_http_requests_total\{route="event",method="GET",status="200"\} 5/);
+    assert.match(metrics, /kickstand_installs_built_total(\{[^}]*\})? 1/);
+    // the dashboard is mounted and asks for a login
+    const ui = await fetch(`${base}/ui/`, { redirect: 'manual' });
+    assert.equal(ui.status, 303);
+    assert.match(ui.headers.get('location') ?? "", /login/);
   } finally {
     await running.close();
     rmSync(dir, { recursive: true, force: true });
