@@ -4,7 +4,7 @@
 // `booted`, is reinstalled after its MBR is wiped, and PXE-boots into its disk through the
 // local-boot menu. The boots and checks live in suite.ts; this file picks the servers.
 //
-// Servers (KICKSTAND_E2E_SERVERS, comma-separated, default `standin,rendered`):
+// Servers (KICKSTAND_E2E_SERVERS, comma-separated, default `kickstand,standin`):
 //   standin    dnsmasq (DHCP + TFTP, Debian pxelinux) and standin-http.ts serving the draft
 //              install script (guest/draft-install.sh): proves the guest side alone.
 //   rendered   the same stand-in serving kickstand's install script rendered in-process from
@@ -17,8 +17,16 @@ import { KICKSTAND_PACKAGES, startKickstand } from './kickstand-server.ts';
 import { STANDIN_PACKAGES, startStandin, startStandinRendered } from './standin.ts';
 import { defineInstallSuite } from './suite.ts';
 
-const servers = new Set((process.env.KICKSTAND_E2E_SERVERS ?? 'standin,rendered').split(',').map((s) => s.trim()));
+const servers = new Set((process.env.KICKSTAND_E2E_SERVERS ?? 'kickstand,standin').split(',').map((s) => s.trim()));
 const needsRoot = isRoot() ? false : 'needs root (namespaces, tap device, apt)';
+
+defineInstallSuite({
+  title: 'e2e with kickstand (DHCP full mode, TFTP, HTTP, rendered install script)',
+  name: 'kickstand',
+  skip: needsRoot || (servers.has('kickstand') ? false : 'kickstand not in KICKSTAND_E2E_SERVERS'),
+  packages: KICKSTAND_PACKAGES,
+  start: startKickstand,
+});
 
 defineInstallSuite({
   title: 'e2e with the stand-in server (dnsmasq + static HTTP + draft install script)',
@@ -34,12 +42,4 @@ defineInstallSuite({
   skip: needsRoot || (servers.has('rendered') ? false : 'rendered not in KICKSTAND_E2E_SERVERS'),
   packages: STANDIN_PACKAGES,
   start: startStandinRendered,
-});
-
-defineInstallSuite({
-  title: 'e2e with kickstand (DHCP full mode, TFTP, HTTP, rendered install script)',
-  name: 'kickstand',
-  skip: needsRoot || (servers.has('kickstand') ? false : 'kickstand not in KICKSTAND_E2E_SERVERS'),
-  packages: KICKSTAND_PACKAGES,
-  start: startKickstand,
 });
