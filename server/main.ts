@@ -14,7 +14,7 @@ import { openSqliteStore } from './store/sqlite.ts';
 import { databasePath } from './cli/context.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
-import { startDhcp, type DhcpPart } from './boot/dhcp-part.ts';
+import { startDhcp } from './boot/dhcp-part.ts';
 import { serveTrees } from './boot/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
 import { EventBus } from './http/dashboard/index.ts';
@@ -28,11 +28,33 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** Starts every part named by the configuration; a template or profile error stops start-up. */
+/** Starts every part named by the configuration; a template, profile or bind error stops start-up and closes what was opened. */
 export async function startKickstand(config: Config, log: Logger, options: { renderer?: ArtifactRenderer } = {}): Promise<Running> {
+  // Everything opened is pushed here, so a failure half-way closes it all and the process can exit.
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c();
+    closers.length = 0;
+  };
+  try {
+    return await start(config, log, options, closers, closeAll);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function start(
+  config: Config,
+  log: Logger,
+  options: { renderer?: ArtifactRenderer },
+  closers: Array<() => Promise<void> | void>,
+  closeAll: () => Promise<void>,
+): Promise<Running> {
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
   const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' })));
   const store = openSqliteStore(databasePath(config));
+  closers.push(() => store.close());
   const metrics = new Metrics({ processMetrics: true });
   const bus = new EventBus();
   const lifecycle = new Lifecycle({
@@ -48,8 +70,8 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
   });
   metrics.collectSystems(lifecycle);
   const catalog = new IsoCatalog({ dir: config.isos_dir, log: log.child({ subsystem: 'isos' }) });
+  closers.push(() => catalog.close());
   await catalog.start();
-  catalog.watch();
   registry.useDistroSource(catalogDistros(catalog));
   const media = new DistroMedia(catalog, registry);
   const artifacts = new Artifacts(registry, renderer);
@@ -57,6 +79,7 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
   catalog.on('added', () => artifacts.invalidate());
   catalog.on('removed', () => artifacts.invalidate());
   registry.watch();
+  closers.push(() => registry.close());
 
   const admin = ensureAdminToken(config.data_dir, config.auth.admin_token);
   if (admin.created) log.info({ path: admin.path }, `generated an admin token in ${admin.path} (mode 0600); use it as the API bearer token`);
@@ -76,28 +99,24 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
     dashboard: { secureCookies: config.public_url?.startsWith('https:') ?? false },
   });
   const http: { server: Server; port: number } = await listen(handler, config.http.host, config.http.port);
+  closers.push(async () => {
+    http.server.closeAllConnections();
+    await new Promise<void>((r) => http.server.close(() => r()));
+  });
   log.info({ host: config.http.host, port: http.port }, `HTTP listening on ${config.http.host}:${http.port}`);
 
   let tftp: TftpPart | null = null;
-  let dhcp: DhcpPart | null = null;
-  try {
-    if (config.tftp.enabled) {
-      const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), lifecycle, artifacts, media, registry, httpPort: http.port });
-      tftp = part;
-      metrics.collectTftp(() => part.stats());
-      part.onTransfer((summary) => metrics.observeTftp(summary));
-    }
-    if (config.dhcp.mode !== 'off') {
-      const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, httpPort: http.port });
-      dhcp = part;
-      metrics.collectDhcp(() => part.stats());
-    }
-  } catch (err) {
-    await new Promise<void>((r) => http.server.close(() => r()));
-    await tftp?.close();
-    await catalog.close();
-    await store.close();
-    throw err;
+  if (config.tftp.enabled) {
+    const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), lifecycle, artifacts, media, registry, httpPort: http.port });
+    closers.push(() => part.close());
+    tftp = part;
+    metrics.collectTftp(() => part.stats());
+    part.onTransfer((summary) => metrics.observeTftp(summary));
+  }
+  if (config.dhcp.mode !== 'off') {
+    const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, httpPort: http.port });
+    closers.push(() => part.close());
+    metrics.collectDhcp(() => part.stats());
   }
 
   return {
@@ -105,14 +124,6 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
     tftpPort: tftp?.port ?? null,
     adminTokenPath: admin.path,
     lifecycle,
-    async close() {
-      registry.close();
-      await dhcp?.close();
-      await tftp?.close();
-      http.server.closeAllConnections();
-      await new Promise<void>((r) => http.server.close(() => r()));
-      await catalog.close();
-      await store.close();
-    },
+    close: closeAll,
   };
 }

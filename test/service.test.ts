@@ -81,3 +81,32 @@ test('the service serves the notes guest end to end over HTTP and TFTP on loopba
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a start-up failure names its cause and releases every port it had bound', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-service-fail-'));
+  const env = {
+    KICKSTAND_DATA_DIR: join(dir, 'var'),
+    KICKSTAND_ISOS_DIR: join(dir, 'isos'),
+    KICKSTAND_HTTP__HOST: '127.0.0.1',
+    KICKSTAND_HTTP__PORT: '0',
+    KICKSTAND_TFTP__HOST: '127.0.0.1',
+    KICKSTAND_TFTP__PORT: '0',
+  };
+  try {
+    const first = await startKickstand(loadConfig({ cwd: ROOT, isRoot: false, env }), silentLogger());
+    const port = String(first.httpPort);
+    await first.close();
+    const bad = loadConfig({
+      cwd: ROOT,
+      isRoot: false,
+      env: { ...env, KICKSTAND_HTTP__PORT: port, KICKSTAND_DHCP__MODE: 'proxy', KICKSTAND_DHCP__SERVER_IP: '127.0.0.1', KICKSTAND_DHCP__INTERFACE: 'ks-no-such-if' },
+    });
+    await assert.rejects(startKickstand(bad, silentLogger()), /dhcp\.interface: interface "ks-no-such-if" has no IPv4 address/);
+    // HTTP and TFTP were up when DHCP failed; they were closed, so the same HTTP port binds again.
+    const again = await startKickstand(loadConfig({ cwd: ROOT, isRoot: false, env: { ...env, KICKSTAND_HTTP__PORT: port } }), silentLogger());
+    assert.equal(again.httpPort, Number(port));
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

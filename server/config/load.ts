@@ -34,6 +34,9 @@ export function describeZodError(err: ZodError): { key: string; message: string 
   return { key: keyPath(issue.path) || '(root)', message: issue.message };
 }
 
+/** Variables for kickstand's own test and bench tooling, never configuration. */
+export const TOOLING_PREFIXES = ['KICKSTAND_E2E_', 'KICKSTAND_TEST_', 'KICKSTAND_BENCH_'];
+
 /** Sets a dotted path in a plain object, creating maps on the way. */
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
   let cur = obj;
@@ -65,6 +68,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): { values: Record<string, u
   const sources = new Map<string, string>();
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('KICKSTAND_') || raw === undefined || name === 'KICKSTAND_CONFIG') continue;
+    if (TOOLING_PREFIXES.some((p) => name.startsWith(p))) continue;
     const path = name.slice('KICKSTAND_'.length).toLowerCase().split('__');
     setPath(values, path, parseEnvValue(raw));
     sources.set(path.join('.'), name);

@@ -93,3 +93,11 @@ test('DHCP switched on needs server_ip, and full mode needs a subnet', () => {
     assert.equal(loadConfig({ env: {}, cwd: dir }).dhcp.subnet!.lease_seconds, 3600);
   });
 });
+
+test('tooling variables (KICKSTAND_E2E_*, _TEST_, _BENCH_) are not configuration; other unknown ones are refused', () => {
+  withDir((dir) => {
+    const c = loadConfig({ env: { KICKSTAND_E2E_SERVERS: 'kickstand', KICKSTAND_BENCH_ONLY: 'tftp', KICKSTAND_TEST_X: '1' }, cwd: dir, isRoot: false });
+    assert.equal(c.http.port, 8080);
+    assert.throws(() => loadConfig({ env: { KICKSTAND_HTTP_PORT: '9090' }, cwd: dir, isRoot: false }), /environment KICKSTAND_HTTP_PORT: http_port: unknown key "http_port"/);
+  });
+});
