@@ -34,6 +34,9 @@ export function openSqliteStore(path: string): SqliteStore {
 
 /** SQLite implementation of Store. */
 export class SqliteStore implements Store {
+  /** Prepared statements by SQL text: preparing costs more than running a small query. */
+  private readonly statements = new Map<string, Database.Statement>();
+
   constructor(private readonly db: Database.Database) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -53,18 +56,28 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Returns the prepared statement for sql, preparing it once. */
+  private sql(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   /** Returns the schema version (number of migrations applied). */
   schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
 
   private row(name: string): System | null {
-    const r = this.db.prepare('SELECT * FROM systems WHERE name = ?').get(name) as Row | undefined;
+    const r = this.sql('SELECT * FROM systems WHERE name = ?').get(name) as Row | undefined;
     return r ? this.toSystem(r) : null;
   }
 
   private toSystem(r: Row): System {
-    const macs = (this.db.prepare('SELECT mac FROM system_macs WHERE system = ? ORDER BY position').all(r.name) as Row[]).map((m) => String(m.mac));
+    const macs = (this.sql('SELECT mac FROM system_macs WHERE system = ? ORDER BY position').all(r.name) as Row[]).map((m) => String(m.mac));
     return {
       name: String(r.name),
       macs,
@@ -99,8 +112,8 @@ export class SqliteStore implements Store {
   }
 
   private writeMacs(name: string, macs: string[]): void {
-    this.db.prepare('DELETE FROM system_macs WHERE system = ?').run(name);
-    const ins = this.db.prepare('INSERT INTO system_macs (mac, system, position) VALUES (?, ?, ?)');
+    this.sql('DELETE FROM system_macs WHERE system = ?').run(name);
+    const ins = this.sql('INSERT INTO system_macs (mac, system, position) VALUES (?, ?, ?)');
     macs.forEach((mac, i) => ins.run(mac, name, i));
   }
 
@@ -108,12 +121,10 @@ export class SqliteStore implements Store {
     return this.guard(
       () =>
         this.db.transaction(() => {
-          this.db
-            .prepare(
-              `INSERT INTO systems (name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
-            )
-            .run(input.name, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ? 1 : 0, input.state ?? 'registered', now, now, now);
+          this.sql(
+            `INSERT INTO systems (name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+          ).run(input.name, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ? 1 : 0, input.state ?? 'registered', now, now, now);
           this.writeMacs(input.name, input.macs);
           return this.row(input.name)!;
         })(),
@@ -126,19 +137,17 @@ export class SqliteStore implements Store {
   }
 
   async listSystems(): Promise<System[]> {
-    return (this.db.prepare('SELECT * FROM systems ORDER BY name').all() as Row[]).map((r) => this.toSystem(r));
+    return (this.sql('SELECT * FROM systems ORDER BY name').all() as Row[]).map((r) => this.toSystem(r));
   }
 
   async findSystemsByMacs(macs: string[]): Promise<System[]> {
     if (macs.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT DISTINCT system FROM system_macs WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY system`)
-      .all(...macs) as Row[];
+    const rows = this.sql(`SELECT DISTINCT system FROM system_macs WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY system`).all(...macs) as Row[];
     return rows.map((r) => this.row(String(r.system))!);
   }
 
   async findSystemByIp(ip: string): Promise<System | null> {
-    const r = this.db.prepare('SELECT * FROM systems WHERE ip = ?').get(ip) as Row | undefined;
+    const r = this.sql('SELECT * FROM systems WHERE ip = ?').get(ip) as Row | undefined;
     return r ? this.toSystem(r) : null;
   }
 
@@ -150,7 +159,7 @@ export class SqliteStore implements Store {
       sets.push(`${COLUMNS[k]} = ?`);
       values.push(k === 'overrides' ? JSON.stringify(v) : k === 'build' ? (v ? 1 : 0) : v);
     }
-    const r = this.db.prepare(`UPDATE systems SET ${sets.join(', ')} WHERE name = ?`).run(...values, name);
+    const r = this.sql(`UPDATE systems SET ${sets.join(', ')} WHERE name = ?`).run(...values, name);
     if (r.changes === 0) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
     if (patch.macs) this.writeMacs(name, patch.macs);
   }
@@ -167,7 +176,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteSystem(name: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM systems WHERE name = ?').run(name).changes > 0;
+    return this.sql('DELETE FROM systems WHERE name = ?').run(name).changes > 0;
   }
 
   async transition(name: string, now: number, decide: (s: System) => Transition | null) {
@@ -177,11 +186,11 @@ export class SqliteStore implements Store {
       const t = decide(before);
       if (!t) return { system: before, event: null, changed: false };
       if (t.retireTokensAt !== undefined) {
-        this.db.prepare('UPDATE tokens SET retired_at = ? WHERE system = ? AND retired_at IS NULL').run(t.retireTokensAt, name);
+        this.sql('UPDATE tokens SET retired_at = ? WHERE system = ? AND retired_at IS NULL').run(t.retireTokensAt, name);
       }
       if (t.issueToken) {
         const k = t.issueToken;
-        this.db.prepare('INSERT INTO tokens (token, system, run, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(k.token, name, k.run, k.createdAt, k.expiresAt);
+        this.sql('INSERT INTO tokens (token, system, run, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(k.token, name, k.run, k.createdAt, k.expiresAt);
       }
       if (t.patch) this.applyPatch(name, t.patch, now);
       let event: InstallEvent | null = null;
@@ -191,14 +200,13 @@ export class SqliteStore implements Store {
   }
 
   private insertEvent(name: string, e: NewEvent): InstallEvent {
-    const r = this.db
-      .prepare('INSERT INTO events (system, run, time, stage, message, source, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    const r = this.sql('INSERT INTO events (system, run, time, stage, message, source, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(name, e.run, e.time, e.stage, e.message, e.source, e.log);
     return { id: Number(r.lastInsertRowid), system: name, ...e };
   }
 
   async findToken(token: string): Promise<TokenRecord | null> {
-    const r = this.db.prepare('SELECT * FROM tokens WHERE token = ?').get(token) as Row | undefined;
+    const r = this.sql('SELECT * FROM tokens WHERE token = ?').get(token) as Row | undefined;
     if (!r) return null;
     return {
       token: String(r.token),
@@ -214,7 +222,7 @@ export class SqliteStore implements Store {
     const where = options.run === undefined ? 'system = ?' : 'system = ? AND run = ?';
     const args: unknown[] = options.run === undefined ? [name] : [name, options.run];
     const limit = options.limit ?? 10_000;
-    const rows = this.db.prepare(`SELECT * FROM (SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT ?) ORDER BY id`).all(...args, limit) as Row[];
+    const rows = this.sql(`SELECT * FROM (SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT ?) ORDER BY id`).all(...args, limit) as Row[];
     return rows.map((r) => ({
       id: Number(r.id),
       system: String(r.system),
@@ -228,7 +236,7 @@ export class SqliteStore implements Store {
   }
 
   async loadLeases(): Promise<DhcpLeaseRecord[]> {
-    return (this.db.prepare('SELECT * FROM leases ORDER BY mac').all() as Row[]).map((r) => ({
+    return (this.sql('SELECT * FROM leases ORDER BY mac').all() as Row[]).map((r) => ({
       mac: String(r.mac),
       ip: String(r.ip),
       hostname: (r.hostname as string | null) ?? null,
@@ -239,7 +247,7 @@ export class SqliteStore implements Store {
   }
 
   async saveLeases(leases: DhcpLeaseRecord[]): Promise<void> {
-    const up = this.db.prepare(
+    const up = this.sql(
       `INSERT INTO leases (mac, ip, hostname, state, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip, hostname = excluded.hostname, state = excluded.state,
          expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
