@@ -1,0 +1,142 @@
+// Figure 2: TFTP on the namespace's loopback. The same 64 MiB file fetched by the same clients
+// (atftp with blksize 1468 at windowsize 1 and 16, curl with blksize 1468) from kickstand,
+// tftpd-hpa and dnsmasq; then 200 concurrent curl fetches of a 30 MiB file, each from its own
+// 127.x address (as 200 machines would), every one checked by sha256, timed as a whole.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startService } from '../lib/kickstand.ts';
+import { startDnsmasqTftp, startTftpdHpa } from '../lib/peers.ts';
+import { commandLine, run, start, type Proc } from '../lib/procs.ts';
+import { hashFile, hashStream, writeRandomFile } from '../lib/files.ts';
+import { fmt, median, ratio } from '../lib/result.ts';
+import { Sampler, mib } from '../lib/sample.ts';
+import type { Figure } from './types.ts';
+
+const MiB = 1024 * 1024;
+const HOST = '127.0.0.1';
+/** The transfer sizes the issue names. */
+export const BIG_BYTES = 64 * MiB;
+export const INITRD_BYTES = 30 * MiB;
+export const CONCURRENT = 200;
+const SERVERS = ['kickstand', 'tftpd-hpa', 'dnsmasq'] as const;
+type ServerName = (typeof SERVERS)[number];
+
+interface ClientSpec {
+  id: 'atftp-ws1' | 'curl-ws1' | 'atftp-ws16';
+  label: string;
+  argv(remote: string, local: string): [string, string[]];
+}
+
+const CLIENTS: ClientSpec[] = [
+  { id: 'atftp-ws1', label: 'atftp, blksize 1468', argv: (r, l) => ['atftp', ['-g', '-r', r, '-l', l, '--option', 'blksize 1468', HOST, '69']] },
+  { id: 'curl-ws1', label: 'curl, blksize 1468', argv: (r, l) => ['curl', ['-s', '-f', '--tftp-blksize', '1468', '-o', l, `tftp://${HOST}/${r}`]] },
+  { id: 'atftp-ws16', label: 'atftp, blksize 1468, windowsize 16', argv: (r, l) => ['atftp', ['-g', '-r', r, '-l', l, '--option', 'blksize 1468', '--option', 'windowsize 16', HOST, '69']] },
+];
+
+/** Returns the n-th client address on the loopback (127.0.1.1, 127.0.1.2, …), one per simulated machine. */
+function clientAddress(n: number): string {
+  return `127.0.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`;
+}
+
+/** Fetches the file CONCURRENT times at once with curl, each from its own address; returns timing and correctness. */
+async function concurrent(count: number, remote: string, want: string, size: number): Promise<{ seconds: number; correct: number; failed: number }> {
+  const t0 = performance.now();
+  const jobs: Array<Promise<boolean>> = [];
+  for (let i = 0; i < count; i++) {
+    const p: Proc = start(`curl-${i}`, 'curl', ['-s', '-f', '--max-time', '240', '--interface', clientAddress(i), '--tftp-blksize', '1468', `tftp://${HOST}/${remote}`], { pipeStdout: true });
+    jobs.push(Promise.all([hashStream(p.child.stdout!), p.exited]).then(([h, code]) => code === 0 && h.sha256 === want && h.bytes === size));
+  }
+  const ok = await Promise.all(jobs);
+  const correct = ok.filter(Boolean).length;
+  return { seconds: (performance.now() - t0) / 1000, correct, failed: count - correct };
+}
+
+export const tftpFigure: Figure = async (ctx) => {
+  const runs = ctx.quick ? 1 : 3;
+  const count = ctx.quick ? 20 : CONCURRENT;
+  const root = join(ctx.dir, 'tftp');
+  mkdirSync(root, { recursive: true, mode: 0o755 });
+  ctx.log('writing the 64 MiB and 30 MiB files');
+  const bigSha = await writeRandomFile(join(root, 'big.bin'), BIG_BYTES);
+  const initrdSha = await writeRandomFile(join(root, 'initrd.img'), INITRD_BYTES);
+  const out = join(ctx.dir, 'out.bin');
+  const times: Record<ServerName, Record<string, number[]>> = { kickstand: {}, 'tftpd-hpa': {}, dnsmasq: {} };
+  const wrong: string[] = [];
+  const storm: Partial<Record<ServerName, { seconds: number; correct: number; failed: number }>> = {};
+  const commands: string[] = [];
+  let ksMemory = '';
+
+  for (const server of SERVERS) {
+    let stop: () => Promise<void>;
+    let pid = 0;
+    if (server === 'kickstand') {
+      const svc = await startService({ dir: ctx.dir, host: HOST, cpuProfileDir: ctx.profileDir, settings: { TFTP__HOST: HOST, TFTP__PORT: '69', TFTP__ROOTS: JSON.stringify([root]) } });
+      stop = svc.stop;
+      pid = svc.proc.pid;
+      commands.push(svc.command);
+    } else {
+      const peer = server === 'tftpd-hpa' ? await startTftpdHpa(root, HOST, ctx.dir) : await startDnsmasqTftp(root, HOST, ctx.dir, 500);
+      stop = () => peer.proc.stop();
+      commands.push(peer.command.split(ctx.dir).join('$TMP'));
+    }
+    try {
+      for (const c of CLIENTS) {
+        times[server][c.id] = [];
+        for (let i = 0; i < runs; i++) {
+          rmSync(out, { force: true });
+          const [cmd, args] = c.argv('big.bin', out);
+          const r = await run(cmd, args, { timeoutMs: 120_000 });
+          const h = r.code === 0 ? await hashFile(out) : null;
+          if (!h || h.sha256 !== bigSha) wrong.push(`${server} ${c.id} run ${i + 1}: exit ${r.code}${h ? `, ${h.bytes} bytes, sha256 mismatch` : ''}`);
+          times[server][c.id].push(r.ms / 1000);
+        }
+        ctx.log(`${server} ${c.label}: ${median(times[server][c.id]).toFixed(2)} s`);
+      }
+      const sampler = pid ? new Sampler(pid, 100) : null;
+      storm[server] = await concurrent(count, 'initrd.img', initrdSha, INITRD_BYTES);
+      const s = sampler?.stop();
+      if (s) ksMemory = `RSS ${mib(s.rssStart)} → peak ${mib(s.rssMax)} MiB, CPU ${s.cpuAvgPct.toFixed(0)}% of one core during the ${count} fetches`;
+      ctx.log(`${server} ${count} concurrent: ${storm[server]!.seconds.toFixed(1)} s, ${storm[server]!.correct} correct`);
+    } finally {
+      await stop();
+    }
+  }
+  rmSync(out, { force: true });
+
+  const med = (s: ServerName, c: string) => median(times[s][c]);
+  const rate = (s: number) => `${s.toFixed(2)} s (${fmt(BIG_BYTES / MiB / s)} MiB/s)`;
+  const fasterPeer = (c: string) => (med('tftpd-hpa', c) <= med('dnsmasq', c) ? 'tftpd-hpa' : 'dnsmasq');
+  const p1 = fasterPeer('atftp-ws1');
+  const p16 = fasterPeer('atftp-ws16');
+  const k1 = med('kickstand', 'atftp-ws1');
+  const k16 = med('kickstand', 'atftp-ws16');
+  const ks = storm.kickstand!;
+  const stormPeer = (storm['tftpd-hpa']!.seconds <= storm.dnsmasq!.seconds ? 'tftpd-hpa' : 'dnsmasq') as ServerName;
+  return {
+    title: 'TFTP',
+    tables: [
+      {
+        caption: `64 MiB file over the loopback, median of ${runs} runs (seconds, and MiB/s); ${count} concurrent fetches of a 30 MiB file with curl (blksize 1468)`,
+        columns: ['server', ...CLIENTS.map((c) => c.label), `${count} × 30 MiB concurrent`],
+        rows: SERVERS.map((s) => [s, ...CLIENTS.map((c) => rate(med(s, c.id))), `${storm[s]!.seconds.toFixed(1)} s, ${storm[s]!.correct}/${count} correct`]),
+      },
+    ],
+    checks: [
+      { target: `windowsize 1 (atftp): ≥ the faster peer (${p1})`, measured: `${k1.toFixed(2)} s vs ${med(p1, 'atftp-ws1').toFixed(2)} s`, ratio: ratio(med(p1, 'atftp-ws1'), k1), pass: k1 <= med(p1, 'atftp-ws1') },
+      { target: `windowsize 16 (atftp): ≥ 3× the faster peer (${p16})`, measured: `${k16.toFixed(2)} s vs ${med(p16, 'atftp-ws16').toFixed(2)} s`, ratio: ratio(med(p16, 'atftp-ws16'), k16), pass: k16 * 3 <= med(p16, 'atftp-ws16') },
+      { target: `${count} concurrent 30 MiB fetches all byte-correct`, measured: `${ks.correct}/${count} correct in ${ks.seconds.toFixed(1)} s (${stormPeer}: ${storm[stormPeer]!.seconds.toFixed(1)} s)`, ratio: ratio(storm[stormPeer]!.seconds, ks.seconds), pass: ks.failed === 0 },
+      { target: 'every single-file transfer byte-correct (sha256), all servers', measured: wrong.length === 0 ? 'all correct' : wrong.join('; '), pass: wrong.length === 0 },
+    ],
+    commands: [
+      ...CLIENTS.map((c) => commandLine(...c.argv('big.bin', 'out.bin'))),
+      `curl -s -f --max-time 240 --interface 127.0.X.Y --tftp-blksize 1468 tftp://${HOST}/initrd.img | sha256sum   # ${count} at once, one source address each`,
+      ...commands,
+    ],
+    notes: [
+      'Ratios are kickstand\'s throughput over the peer\'s (peer time ÷ kickstand time). Neither tftpd-hpa nor dnsmasq implements RFC 7440 windowsize: they ignore the option and answer at windowsize 1.',
+      `kickstand: ${ksMemory}.`,
+      'dnsmasq runs with --tftp-max=500 (its default is 50), matching kickstand\'s default tftp.max_transfers of 500; tftpd-hpa forks one process per transfer.',
+    ],
+    raw: { times, storm, wrong },
+  };
+};

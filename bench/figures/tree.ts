@@ -1,0 +1,5 @@
+import type { Figure } from './types.ts';
+
+export const treeFigure: Figure = async () => {
+  throw new Error('not written yet');
+};

@@ -1,0 +1,61 @@
+// Renders BENCHMARKS.md from the saved figure results: a summary of every target, then each figure
+// with its tables, commands and notes, and the machine and peer versions it ran with.
+import type { FigureResult, Table } from './result.ts';
+import type { MachineInfo } from './machine.ts';
+
+const TITLES: Record<string, string> = { http: '1', tftp: '2', dhcp: '3', tree: '4', storm: '5' };
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function table(t: Table): string[] {
+  const out = t.caption ? [t.caption, ''] : [];
+  out.push(`| ${t.columns.map(cell).join(' | ')} |`, `| ${t.columns.map(() => '---').join(' | ')} |`);
+  for (const r of t.rows) out.push(`| ${r.map(cell).join(' | ')} |`);
+  return [...out, ''];
+}
+
+function machineLine(m: MachineInfo): string {
+  return `${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB memory, Linux ${m.kernel}, Node ${m.node}; 1-minute load ${m.load1} at the start`;
+}
+
+function sameMachine(a: MachineInfo, b: MachineInfo): boolean {
+  return a.cores === b.cores && a.cpuModel === b.cpuModel && a.memoryGiB === b.memoryGiB && a.node === b.node;
+}
+
+/** Returns the whole BENCHMARKS.md text. */
+export function renderReport(results: FigureResult[]): string {
+  const lines: string[] = ['# Benchmarks', ''];
+  lines.push(
+    'kickstand against the tools operators use today, on the same machine in the same run, written by',
+    '`npm run bench` (as root: it installs the peers with apt-get, and every server listens on the loopback',
+    'of a network namespace the bench creates, or on a veth pair between two of them). One figure alone:',
+    '`npm run bench -- http|tftp|dhcp|tree|storm` (its section is rewritten, the others are kept).',
+    'Add `--profile` to write V8 CPU profiles of kickstand to `artifacts/bench/`.',
+    '',
+  );
+  if (results.length === 0) return `${lines.join('\n')}No figures yet.\n`;
+  const first = results[0].machine;
+  lines.push('## Machine', '', `- ${machineLine(first)}`);
+  const peers = Object.entries(first.packages).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
+  lines.push(`- Debian packages: ${peers.join(', ')}`);
+  lines.push('- The machine is shared with other work (see the load figure): numbers move by 10–20 % between runs.', '');
+
+  lines.push('## Summary', '', '| # | figure | target | measured | ratio | result |', '| --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    for (const c of r.checks) lines.push(`| ${TITLES[r.id]} | ${cell(r.title)} | ${cell(c.target)} | ${cell(c.measured)} | ${c.ratio ?? ''} | ${c.pass ? 'pass' : '**FAIL**'} |`);
+  }
+  lines.push('');
+
+  for (const r of results) {
+    lines.push(`## ${TITLES[r.id]}. ${r.title}`, '');
+    lines.push(`Run ${r.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}, ${Math.round(r.seconds)} s${sameMachine(r.machine, first) ? '' : `, on ${machineLine(r.machine)}`}; load ${r.machine.load1} at its start.`, '');
+    for (const t of r.tables) lines.push(...table(t));
+    lines.push('| target | measured | ratio | result |', '| --- | --- | --- | --- |');
+    for (const c of r.checks) lines.push(`| ${cell(c.target)} | ${cell(c.measured)} | ${c.ratio ?? ''} | ${c.pass ? 'pass' : '**FAIL**'} |`);
+    lines.push('', 'Commands:', '', '```sh', `npm run bench -- ${r.id}`, ...r.commands.map((c) => `# ${c}`), '```', '');
+    if (r.notes.length > 0) lines.push(...r.notes.map((n) => `- ${n}`), '');
+  }
+  return lines.join('\n');
+}

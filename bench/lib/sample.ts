@@ -1,0 +1,99 @@
+// Memory and CPU of a running process read from /proc: VmRSS and VmHWM (peak RSS) from
+// /proc/<pid>/status, user+system time from /proc/<pid>/stat, sampled on an interval.
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+const MiB = 1024 * 1024;
+
+/** Returns VmRSS and VmHWM of pid in bytes (0 when the process is gone). */
+export function memory(pid: number): { rss: number; hwm: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+    return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
+  } catch {
+    return { rss: 0, hwm: 0 };
+  }
+}
+
+/** Returns the CPU time (user + system) pid has used, in seconds. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** What a sampler saw between start and stop. */
+export interface SampleSummary {
+  seconds: number;
+  rssStart: number;
+  rssMax: number;
+  /** VmHWM at the end: the peak RSS since the process started. */
+  hwmEnd: number;
+  cpuSeconds: number;
+  /** CPU use over the whole window, in percent of one core. */
+  cpuAvgPct: number;
+  /** Highest CPU use over any one sampling interval, in percent of one core. */
+  cpuPeakPct: number;
+}
+
+/** Samples a process's RSS and CPU every intervalMs until stop(). */
+export class Sampler {
+  private readonly t0 = performance.now();
+  private readonly cpu0: number;
+  private readonly rss0: number;
+  private rssMax: number;
+  private cpuPeak = 0;
+  private lastCpu: number;
+  private lastT: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly pid: number,
+    intervalMs = 100,
+  ) {
+    this.cpu0 = this.lastCpu = cpuSeconds(pid);
+    this.rss0 = this.rssMax = memory(pid).rss;
+    this.lastT = this.t0;
+    this.timer = setInterval(() => this.tick(), intervalMs);
+  }
+
+  private tick(): void {
+    const rss = memory(this.pid).rss;
+    if (rss > this.rssMax) this.rssMax = rss;
+    const now = performance.now();
+    const cpu = cpuSeconds(this.pid);
+    const dt = (now - this.lastT) / 1000;
+    if (dt > 0) this.cpuPeak = Math.max(this.cpuPeak, ((cpu - this.lastCpu) / dt) * 100);
+    this.lastCpu = cpu;
+    this.lastT = now;
+  }
+
+  /** Stops sampling and returns the summary. */
+  stop(): SampleSummary {
+    this.tick();
+    clearInterval(this.timer);
+    const seconds = (performance.now() - this.t0) / 1000;
+    const used = cpuSeconds(this.pid) - this.cpu0;
+    return {
+      seconds,
+      rssStart: this.rss0,
+      rssMax: this.rssMax,
+      hwmEnd: memory(this.pid).hwm,
+      cpuSeconds: used,
+      cpuAvgPct: seconds > 0 ? (used / seconds) * 100 : 0,
+      cpuPeakPct: this.cpuPeak,
+    };
+  }
+}
+
+/** Returns bytes as MiB with one decimal. */
+export function mib(bytes: number): string {
+  return (bytes / MiB).toFixed(1);
+}
