@@ -17,7 +17,7 @@ import type { FigureContext, FigureOutput } from './figures/types.ts';
 /** Debian packages the figures need. */
 export const BENCH_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux', 'syslinux-common', 'iproute2'];
 /** A figure that runs longer than this is stopped and reported as failed. */
-export const FIGURE_TIMEOUT_MS = 10 * 60_000;
+export const FIGURE_TIMEOUT_MS = 15 * 60_000;
 /** Addresses of the veth pair for the figures that need two namespaces (private to those namespaces). */
 const LINKS: Partial<Record<FigureId, { server: string; client: string; prefix: number }>> = {
   dhcp: { server: '10.232.0.1', client: '10.232.0.2', prefix: 16 },
