@@ -3,20 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
-import { STAGES, type InstallEvent, type Stage, type Store, type System } from '../store/types.ts';
+import { STAGES, type InstallEvent, type Store, type System } from '../store/types.ts';
 
-/** Stages a guest may report over the callback URL. */
-export const REPORTABLE: ReadonlySet<string> = new Set<Stage>([
-  'partitioned',
-  'formatted',
-  'packages-installed',
-  'kernel-installed',
-  'bootloader-installed',
-  'configured',
-  'built',
-  'failed',
-  'booted',
-]);
+/** Stages a guest may report over the callback URL: every stage but those kickstand records itself. */
+export const REPORTABLE: ReadonlySet<string> = new Set<string>(STAGES.filter((s) => !['armed', 'pxe', 'kickstart', 'script'].includes(s)));
 /** Reports accepted from a retired or expired token: an install must never loop on a clock. */
 const TERMINAL: ReadonlySet<string> = new Set(['built', 'failed', 'booted']);
 

@@ -1,12 +1,3 @@
-// The DHCP lease row as the store keeps it (the DHCP module's lease shape, owned here so the store
-// does not import protocol code).
-
-/** One DHCP lease. */
-export interface DhcpLeaseRecord {
-  mac: string;
-  ip: string;
-  hostname: string | null;
-  state: 'offered' | 'bound' | 'declined' | 'released';
-  expiresAt: number;
-  updatedAt: number;
-}
+// The DHCP lease row as the store keeps it: the DHCP module's lease shape, so the two can never
+// drift apart (the store may import protocol types; protocol modules import nothing of the store).
+export type { DhcpLease as DhcpLeaseRecord } from '../dhcp/leases.ts';
