@@ -9,7 +9,7 @@ import { ensurePackages, isRoot } from '../test/system/lib/apt.ts';
 import { createNetns, ip, linkNetns, type Netns } from '../test/system/lib/netns.ts';
 import { killPids, readPids } from './lib/procs.ts';
 import { FIGURES, loadResults, saveResult, type FigureId, type FigureResult } from './lib/result.ts';
-import { machineInfo } from './lib/machine.ts';
+import { commitInfo, machineInfo } from './lib/machine.ts';
 import { renderReport } from './lib/report.ts';
 import { ROOT } from './lib/kickstand.ts';
 import type { FigureContext, FigureOutput } from './figures/types.ts';
@@ -112,13 +112,15 @@ async function runFigure(id: FigureId): Promise<FigureResult | null> {
       return null;
     }
     const output = JSON.parse(readFileSync(out, 'utf8')) as FigureOutput;
-    return { id, date: started.toISOString(), seconds: (performance.now() - t0) / 1000, machine: { ...machine, load1: load }, ...output };
+    return { id, date: started.toISOString(), seconds: (performance.now() - t0) / 1000, machine: { ...machine, load1: load, commit: commitInfo(ROOT) }, ...output };
   } finally {
     cleanup();
   }
 }
 
-const machine = machineInfo();
+const machine = machineInfo(ROOT);
+/** Quick and profiled runs are printed, never written to BENCHMARKS.md. */
+const record = !flags.has('--quick') && !flags.has('--profile');
 let failed = 0;
 for (const id of figures) {
   console.log(`figure ${id}: starting (1-minute load ${loadavg()[0].toFixed(2)})`);
@@ -127,14 +129,14 @@ for (const id of figures) {
     failed++;
     continue;
   }
-  if (flags.has('--quick')) {
-    console.log(`figure ${id}: quick run, not recorded:\n${renderReport([r])}`);
+  if (!record) {
+    console.log(`figure ${id}: ${flags.has('--quick') ? 'quick' : 'profiled'} run, not recorded:\n${renderReport([r])}`);
     continue;
   }
   saveResult(r);
   for (const c of r.checks) console.log(`  ${c.pass ? 'pass' : 'FAIL'}  ${c.target}: ${c.measured}${c.ratio ? ` (${c.ratio})` : ''}`);
 }
-if (!flags.has('--quick')) {
+if (record) {
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), renderReport(loadResults()));
   console.log('wrote BENCHMARKS.md');
 }

@@ -3,8 +3,9 @@
 // measured with the same wrk command in alternating rounds; the best round of each is reported.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchMac, registerArmed, startService } from '../lib/kickstand.ts';
+import { ROOT, benchMac, registerArmed, startService } from '../lib/kickstand.ts';
 import { startNginx } from '../lib/peers.ts';
+import { start, waitFor } from '../lib/procs.ts';
 import { fmt, ratio } from '../lib/result.ts';
 import { Sampler, memory, mib } from '../lib/sample.ts';
 import { wrk, type WrkResult } from '../lib/wrk.ts';
@@ -13,6 +14,7 @@ import type { Figure } from './types.ts';
 const HOST = '127.0.0.1';
 const KS_PORT = 8080;
 const NGINX_PORT = 8081;
+const BARE_PORT = 8082;
 /** wrk settings the issue names: 2 threads, 64 connections, 10 seconds. */
 export const WRK = { threads: 2, connections: 64, seconds: 10 };
 
@@ -28,6 +30,9 @@ export const httpFigure: Figure = async (ctx) => {
   mkdirSync(join(www, 'ks'), { recursive: true });
   writeFileSync(join(www, path), body);
   const nginx = await startNginx(ctx.dir, www, HOST, NGINX_PORT);
+  const bare = start('bare-http', process.execPath, ['--import', 'tsx', 'bench/bare-http.ts', join(www, path), String(BARE_PORT)], { cwd: ROOT, logFile: join(ctx.dir, 'bare-http.log') });
+  const bareUrl = `http://${HOST}:${BARE_PORT}/`;
+  await waitFor(async () => (await fetch(bareUrl).catch(() => null))?.ok === true, 'the bare node:http server');
   const nginxUrl = `http://${HOST}:${NGINX_PORT}${path}`;
   const same = Buffer.from(await (await fetch(nginxUrl)).arrayBuffer()).equals(body);
   if (!same) throw new Error('nginx does not serve the kickstart bytes');
@@ -36,20 +41,24 @@ export const httpFigure: Figure = async (ctx) => {
   await wrk(ksUrl, { ...WRK, seconds: 2 });
   await wrk(nginxUrl, { ...WRK, seconds: 2 });
 
-  const runs: { kickstand: WrkResult[]; nginx: WrkResult[] } = { kickstand: [], nginx: [] };
+  await wrk(bareUrl, { ...WRK, seconds: 2 });
+  const runs: { kickstand: WrkResult[]; nginx: WrkResult[]; bare: WrkResult[] } = { kickstand: [], nginx: [], bare: [] };
   const cpu: number[] = [];
   for (let i = 0; i < rounds; i++) {
     runs.nginx.push(await wrk(nginxUrl, { ...WRK, seconds }));
     const sampler = new Sampler(svc.proc.pid, 250);
     runs.kickstand.push(await wrk(ksUrl, { ...WRK, seconds }));
     cpu.push(sampler.stop().cpuAvgPct);
+    runs.bare.push(await wrk(bareUrl, { ...WRK, seconds }));
     ctx.log(`round ${i + 1}: nginx ${fmt(runs.nginx[i].rps)} req/s, kickstand ${fmt(runs.kickstand[i].rps)} req/s`);
   }
   const best = (xs: WrkResult[]) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
   const k = best(runs.kickstand);
   const n = best(runs.nginx);
+  const b = best(runs.bare);
   const rss = memory(svc.proc.pid);
   await nginx.proc.stop();
+  await bare.stop();
   await svc.stop();
   const row = (name: string, r: WrkResult, extra: string) => [name, fmt(r.rps), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), fmt(r.requests), String(r.non2xx + r.socketErrors), extra];
   return {
@@ -61,6 +70,7 @@ export const httpFigure: Figure = async (ctx) => {
         rows: [
           row('kickstand', k, `CPU ${Math.max(...cpu).toFixed(0)}% of one core, RSS ${mib(rss.rss)} MiB after`),
           row('nginx (static file)', n, 'worker_processes auto (2 workers)'),
+          row('bare node:http (same bytes from memory)', b, 'the ceiling for one Node process, for reference'),
         ],
       },
     ],
@@ -71,7 +81,7 @@ export const httpFigure: Figure = async (ctx) => {
     commands: [k.command.replace(ksUrl, `http://127.0.0.1:${KS_PORT}/ks/<token>`), n.command.replace(nginxUrl, `http://127.0.0.1:${NGINX_PORT}/ks/<token>`), svc.command, nginx.command],
     notes: [
       'kickstand runs as `kickstand serve` at its default log level (info); the system is registered and armed over the API, so each request looks the token up in SQLite, renders (cached) and records the fetch.',
-      'nginx, wrk and kickstand share the same two cores; wrk itself takes a large part of one.',
+      'nginx, wrk and kickstand share the same two cores; wrk itself takes a large part of one. A Node process uses one core for JavaScript, nginx runs two workers.',
     ],
     raw: { runs, bodyBytes: body.length, cpuPct: cpu },
   };

@@ -2,7 +2,7 @@
 // (atftp with blksize 1468 at windowsize 1 and 16, curl with blksize 1468) from kickstand,
 // tftpd-hpa and dnsmasq; then 200 concurrent curl fetches of a 30 MiB file, each from its own
 // 127.x address (as 200 machines would), every one checked by sha256, timed as a whole.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startService } from '../lib/kickstand.ts';
 import { startDnsmasqTftp, startTftpdHpa } from '../lib/peers.ts';
@@ -21,16 +21,19 @@ export const CONCURRENT = 200;
 const SERVERS = ['kickstand', 'tftpd-hpa', 'dnsmasq'] as const;
 type ServerName = (typeof SERVERS)[number];
 
+/** Each server listens on its own port so all three run at once and runs can alternate (dnsmasq's TFTP port is fixed at 69). */
+const PORTS: Record<ServerName, number> = { kickstand: 6969, 'tftpd-hpa': 1069, dnsmasq: 69 };
+
 interface ClientSpec {
   id: 'atftp-ws1' | 'curl-ws1' | 'atftp-ws16';
   label: string;
-  argv(remote: string, local: string): [string, string[]];
+  argv(port: number, remote: string, local: string): [string, string[]];
 }
 
 const CLIENTS: ClientSpec[] = [
-  { id: 'atftp-ws1', label: 'atftp, blksize 1468', argv: (r, l) => ['atftp', ['-g', '-r', r, '-l', l, '--option', 'blksize 1468', HOST, '69']] },
-  { id: 'curl-ws1', label: 'curl, blksize 1468', argv: (r, l) => ['curl', ['-s', '-f', '--tftp-blksize', '1468', '-o', l, `tftp://${HOST}/${r}`]] },
-  { id: 'atftp-ws16', label: 'atftp, blksize 1468, windowsize 16', argv: (r, l) => ['atftp', ['-g', '-r', r, '-l', l, '--option', 'blksize 1468', '--option', 'windowsize 16', HOST, '69']] },
+  { id: 'atftp-ws1', label: 'atftp, blksize 1468', argv: (p, r, l) => ['atftp', ['-g', '-r', r, '-l', l, '--option', 'blksize 1468', HOST, String(p)]] },
+  { id: 'curl-ws1', label: 'curl, blksize 1468', argv: (p, r, l) => ['curl', ['-s', '-f', '--tftp-blksize', '1468', '-o', l, `tftp://${HOST}:${p}/${r}`]] },
+  { id: 'atftp-ws16', label: 'atftp, blksize 1468, windowsize 16', argv: (p, r, l) => ['atftp', ['-g', '-r', r, '-l', l, '--option', 'blksize 1468', '--option', 'windowsize 16', HOST, String(p)]] },
 ];
 
 /** Returns the n-th client address on the loopback (127.0.1.1, 127.0.1.2, …), one per simulated machine. */
@@ -39,11 +42,11 @@ function clientAddress(n: number): string {
 }
 
 /** Fetches the file CONCURRENT times at once with curl, each from its own address; returns timing and correctness. */
-async function concurrent(count: number, remote: string, want: string, size: number): Promise<{ seconds: number; correct: number; failed: number }> {
+async function concurrent(port: number, count: number, remote: string, want: string, size: number): Promise<{ seconds: number; correct: number; failed: number }> {
   const t0 = performance.now();
   const jobs: Array<Promise<boolean>> = [];
   for (let i = 0; i < count; i++) {
-    const p: Proc = start(`curl-${i}`, 'curl', ['-s', '-f', '--max-time', '240', '--interface', clientAddress(i), '--tftp-blksize', '1468', `tftp://${HOST}/${remote}`], { pipeStdout: true });
+    const p: Proc = start(`curl-${i}`, 'curl', ['-s', '-f', '--max-time', '240', '--interface', clientAddress(i), '--tftp-blksize', '1468', `tftp://${HOST}:${port}/${remote}`], { pipeStdout: true });
     jobs.push(Promise.all([hashStream(p.child.stdout!), p.exited]).then(([h, code]) => code === 0 && h.sha256 === want && h.bytes === size));
   }
   const ok = await Promise.all(jobs);
@@ -52,56 +55,54 @@ async function concurrent(count: number, remote: string, want: string, size: num
 }
 
 export const tftpFigure: Figure = async (ctx) => {
-  const runs = ctx.quick ? 1 : 3;
+  const runs = ctx.quick ? 1 : 5;
   const count = ctx.quick ? 20 : CONCURRENT;
   const root = join(ctx.dir, 'tftp');
   mkdirSync(root, { recursive: true, mode: 0o755 });
   ctx.log('writing the 64 MiB and 30 MiB files');
   const bigSha = await writeRandomFile(join(root, 'big.bin'), BIG_BYTES);
   const initrdSha = await writeRandomFile(join(root, 'initrd.img'), INITRD_BYTES);
-  const out = join(ctx.dir, 'out.bin');
+  // Downloads land in memory (tmpfs), so disk writeback never slows a client down.
+  const scratch = mkdtempSync('/dev/shm/ks-bench-tftp-');
+  const out = join(scratch, 'out.bin');
   const times: Record<ServerName, Record<string, number[]>> = { kickstand: {}, 'tftpd-hpa': {}, dnsmasq: {} };
   const wrong: string[] = [];
   const storm: Partial<Record<ServerName, { seconds: number; correct: number; failed: number }>> = {};
   const commands: string[] = [];
   let ksMemory = '';
 
-  for (const server of SERVERS) {
-    let stop: () => Promise<void>;
-    let pid = 0;
-    if (server === 'kickstand') {
-      const svc = await startService({ dir: ctx.dir, host: HOST, cpuProfileDir: ctx.profileDir, settings: { TFTP__HOST: HOST, TFTP__PORT: '69', TFTP__ROOTS: JSON.stringify([root]) } });
-      stop = svc.stop;
-      pid = svc.proc.pid;
-      commands.push(svc.command);
-    } else {
-      const peer = server === 'tftpd-hpa' ? await startTftpdHpa(root, HOST, ctx.dir) : await startDnsmasqTftp(root, HOST, ctx.dir, 500);
-      stop = () => peer.proc.stop();
-      commands.push(peer.command.split(ctx.dir).join('$TMP'));
-    }
-    try {
+  const svc = await startService({ dir: ctx.dir, host: HOST, cpuProfileDir: ctx.profileDir, settings: { TFTP__HOST: HOST, TFTP__PORT: String(PORTS.kickstand), TFTP__ROOTS: JSON.stringify([root]) } });
+  const hpa = await startTftpdHpa(root, HOST, ctx.dir, PORTS['tftpd-hpa']);
+  const dnsmasq = await startDnsmasqTftp(root, HOST, ctx.dir, 500);
+  commands.push(svc.command, hpa.command, dnsmasq.command);
+  try {
+    // Single transfers: every client against every server, runs interleaved so drift hits all alike.
+    for (const c of CLIENTS) for (const server of SERVERS) times[server][c.id] = [];
+    for (let i = 0; i < runs; i++) {
       for (const c of CLIENTS) {
-        times[server][c.id] = [];
-        for (let i = 0; i < runs; i++) {
+        for (const server of SERVERS) {
           rmSync(out, { force: true });
-          const [cmd, args] = c.argv('big.bin', out);
+          const [cmd, args] = c.argv(PORTS[server], 'big.bin', out);
           const r = await run(cmd, args, { timeoutMs: 120_000 });
           const h = r.code === 0 ? await hashFile(out) : null;
           if (!h || h.sha256 !== bigSha) wrong.push(`${server} ${c.id} run ${i + 1}: exit ${r.code}${h ? `, ${h.bytes} bytes, sha256 mismatch` : ''}`);
           times[server][c.id].push(r.ms / 1000);
         }
-        ctx.log(`${server} ${c.label}: ${median(times[server][c.id]).toFixed(2)} s`);
       }
-      const sampler = pid ? new Sampler(pid, 100) : null;
-      storm[server] = await concurrent(count, 'initrd.img', initrdSha, INITRD_BYTES);
+      ctx.log(`run ${i + 1}: ${SERVERS.map((sv) => `${sv} ${CLIENTS.map((c) => times[sv][c.id][i].toFixed(2)).join('/')} s`).join(', ')}`);
+    }
+    rmSync(scratch, { recursive: true, force: true });
+    for (const server of SERVERS) {
+      const sampler = server === 'kickstand' ? new Sampler(svc.proc.pid, 100) : null;
+      storm[server] = await concurrent(PORTS[server], count, 'initrd.img', initrdSha, INITRD_BYTES);
       const s = sampler?.stop();
       if (s) ksMemory = `RSS ${mib(s.rssStart)} → peak ${mib(s.rssMax)} MiB, CPU ${s.cpuAvgPct.toFixed(0)}% of one core during the ${count} fetches`;
       ctx.log(`${server} ${count} concurrent: ${storm[server]!.seconds.toFixed(1)} s, ${storm[server]!.correct} correct`);
-    } finally {
-      await stop();
     }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    await Promise.all([svc.stop(), hpa.proc.stop(), dnsmasq.proc.stop()]);
   }
-  rmSync(out, { force: true });
 
   const med = (s: ServerName, c: string) => median(times[s][c]);
   const rate = (s: number) => `${s.toFixed(2)} s (${fmt(BIG_BYTES / MiB / s)} MiB/s)`;
@@ -116,7 +117,7 @@ export const tftpFigure: Figure = async (ctx) => {
     title: 'TFTP',
     tables: [
       {
-        caption: `64 MiB file over the loopback, median of ${runs} runs (seconds, and MiB/s); ${count} concurrent fetches of a 30 MiB file with curl (blksize 1468)`,
+        caption: `64 MiB file over the loopback, median of ${runs} interleaved runs (seconds, and MiB/s); ${count} concurrent fetches of a 30 MiB file with curl (blksize 1468), one server at a time`,
         columns: ['server', ...CLIENTS.map((c) => c.label), `${count} × 30 MiB concurrent`],
         rows: SERVERS.map((s) => [s, ...CLIENTS.map((c) => rate(med(s, c.id))), `${storm[s]!.seconds.toFixed(1)} s, ${storm[s]!.correct}/${count} correct`]),
       },
@@ -128,13 +129,15 @@ export const tftpFigure: Figure = async (ctx) => {
       { target: 'every single-file transfer byte-correct (sha256), all servers', measured: wrong.length === 0 ? 'all correct' : wrong.join('; '), pass: wrong.length === 0 },
     ],
     commands: [
-      ...CLIENTS.map((c) => commandLine(...c.argv('big.bin', 'out.bin'))),
-      `curl -s -f --max-time 240 --interface 127.0.X.Y --tftp-blksize 1468 tftp://${HOST}/initrd.img | sha256sum   # ${count} at once, one source address each`,
+      ...CLIENTS.map((c) => commandLine(...c.argv(PORTS.kickstand, 'big.bin', 'out.bin'))),
+      `curl -s -f --max-time 240 --interface 127.0.X.Y --tftp-blksize 1468 tftp://${HOST}:${PORTS.kickstand}/initrd.img | sha256sum   # ${count} at once, one source address each`,
       ...commands,
     ],
     notes: [
       'Ratios are kickstand\'s throughput over the peer\'s (peer time ÷ kickstand time). Neither tftpd-hpa nor dnsmasq implements RFC 7440 windowsize: they ignore the option and answer at windowsize 1.',
       `kickstand: ${ksMemory}.`,
+      `All three servers run side by side on the namespace's loopback (kickstand on port ${PORTS.kickstand}, tftpd-hpa on ${PORTS['tftpd-hpa']}, dnsmasq on 69); the same commands are pointed at each port in turn.`,
+      'The 200 clients, the hashing of what they receive and the server share the same two cores: a single-threaded server gets one runnable thread among some 200, while tftpd-hpa forks one process per transfer.',
       'dnsmasq runs with --tftp-max=500 (its default is 50), matching kickstand\'s default tftp.max_transfers of 500; tftpd-hpa forks one process per transfer.',
     ],
     raw: { times, storm, wrong },

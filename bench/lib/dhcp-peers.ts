@@ -45,7 +45,8 @@ export async function startKea(dir: string, s: BenchSubnet): Promise<DhcpPeer> {
           'lease-database': { type: 'memfile', persist: true, name: leases, 'lfc-interval': 0 },
           'valid-lifetime': s.leaseSeconds,
           subnet4: [{ subnet: `${s.network}/${s.prefix}`, pools: [{ pool: `${s.poolStart} - ${s.poolEnd}` }], 'option-data': [{ name: 'routers', data: s.serverIp }] }],
-          loggers: [{ name: 'kea-dhcp4', output_options: [{ output: log }], severity: 'INFO' }],
+          // Kea rotates its log at 10 MB by default; the ACK count needs every line.
+          loggers: [{ name: 'kea-dhcp4', output_options: [{ output: log, maxsize: 1024 ** 3, maxver: 2 }], severity: 'INFO' }],
         },
       },
       null,
@@ -61,7 +62,7 @@ export async function startKea(dir: string, s: BenchSubnet): Promise<DhcpPeer> {
   return {
     proc,
     command: `${commandLine('kea-dhcp4', ['-c', 'kea-dhcp4.json'])}  # memfile, persist true, lfc-interval 0, loggers severity INFO`,
-    ackedMacs: () => new Set([...read(log).matchAll(/DHCP4_LEASE_ALLOC \[hwtype=1 ([0-9a-f:]{17})\]/g)].map((m) => m[1])),
+    ackedMacs: () => new Set([...(read(`${log}.1`) + read(log)).matchAll(/DHCP4_LEASE_ALLOC \[hwtype=1 ([0-9a-f:]{17})\]/g)].map((m) => m[1])),
     persistedMacs() {
       // address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,…
       const live = new Set<string>();
@@ -94,7 +95,7 @@ export async function startDnsmasqDhcp(dir: string, s: BenchSubnet): Promise<Dhc
   return {
     proc,
     command: commandLine('dnsmasq', args).split(dir).join('$TMP'),
-    ackedMacs: () => new Set([...read(log).matchAll(/DHCPACK\([^)]*\) [\d.]+ ([0-9a-f:]{17})/g)].map((m) => m[1])),
+    ackedMacs: () => new Set([...(read(`${log}.1`) + read(log)).matchAll(/DHCPACK\([^)]*\) [\d.]+ ([0-9a-f:]{17})/g)].map((m) => m[1])),
     persistedMacs: () => new Set(read(leases).split('\n').filter(Boolean).map((l) => l.split(' ')[1])),
   };
 }

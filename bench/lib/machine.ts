@@ -14,6 +14,15 @@ export interface MachineInfo {
   load1: number;
   /** Debian package versions, by package name. */
   packages: Record<string, string>;
+  /** The commit measured, with "+ uncommitted changes" when server/, templates/ or profiles/ differ from it. */
+  commit: string;
+}
+
+/** Returns the checked-out commit and whether the code under test has uncommitted changes. */
+export function commitInfo(root: string): string {
+  const head = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
+  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--', 'server', 'templates', 'profiles'], { encoding: 'utf8' }).stdout?.replace(/\s+$/, '');
+  return dirty ? `${head} + uncommitted changes in ${[...new Set(dirty.split('\n').map((l) => l.slice(3).split('/').slice(0, 2).join('/')))].join(', ')}` : head;
 }
 
 /** Debian packages whose versions the report lists. */
@@ -38,8 +47,9 @@ function cpuModel(): string {
 }
 
 /** Returns the machine description for the report. */
-export function machineInfo(): MachineInfo {
+export function machineInfo(root: string): MachineInfo {
   return {
+    commit: commitInfo(root),
     cores: cpus().length,
     cpuModel: cpuModel(),
     memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,

@@ -55,13 +55,13 @@ http {
   return { proc, command: `${commandLine('nginx', ['-c', 'nginx.conf'])}  # worker_processes auto, sendfile on, access_log off, keepalive_requests 1000000` };
 }
 
-/** Starts tftpd-hpa (in.tftpd) in the foreground serving root on host:69. */
-export async function startTftpdHpa(root: string, host: string, dir: string): Promise<Peer> {
-  const args = ['--foreground', '--address', `${host}:69`, '--secure', '--user', 'root', root];
+/** Starts tftpd-hpa (in.tftpd) in the foreground serving root on host:port. */
+export async function startTftpdHpa(root: string, host: string, dir: string, port = 69): Promise<Peer> {
+  const args = ['--foreground', '--address', `${host}:${port}`, '--secure', '--user', 'root', root];
   const proc = start('tftpd-hpa', 'in.tftpd', args, { logFile: join(dir, 'tftpd-hpa.log') });
   await new Promise((r) => setTimeout(r, 300));
   if (!proc.alive()) throw new Error(`in.tftpd exited at start (${await proc.exited})`);
-  return { proc, command: commandLine('in.tftpd', args) };
+  return { proc, command: commandLine('in.tftpd', args).split(dir).join('$TMP') };
 }
 
 /** Starts dnsmasq as a TFTP server only (DNS off) serving root on host:69. */

@@ -14,7 +14,7 @@ export interface Exchange {
 export interface PerfResult {
   /** Offered rate (-r). */
   rate: number;
-  /** Achieved full DORA exchanges per second: ACKs received ÷ the test period. */
+  /** Achieved full DORA exchanges per second: ACKs received ÷ the sending period (DISCOVERs sent ÷ offered rate). */
   doraPerSecond: number;
   /** perfdhcp's own "Rate" line (its clock includes the exit wait, so it reads low). */
   perfdhcpRate: number;
@@ -41,19 +41,22 @@ function section(out: string, name: string): Exchange {
 }
 
 /** Returns the figures in perfdhcp's final report. */
-export function parsePerfdhcp(out: string, rate: number, seconds: number): Omit<PerfResult, 'command' | 'output'> {
+export function parsePerfdhcp(out: string, rate: number): Omit<PerfResult, 'command' | 'output'> {
   const discover = section(out, 'DISCOVER-OFFER');
   const request = section(out, 'REQUEST-ACK');
   const perfdhcpRate = Number(/Rate: ([\d.]+) 4-way exchanges\/second/.exec(out)?.[1] ?? NaN);
   const acked = Number.isFinite(request.received) ? request.received : 0;
-  return { rate, doraPerSecond: acked / seconds, perfdhcpRate, discover, request, dropPct: discover.sent > 0 ? (1 - acked / discover.sent) * 100 : 100 };
+  return { rate, doraPerSecond: discover.sent > 0 ? acked / (discover.sent / rate) : 0, perfdhcpRate, discover, request, dropPct: discover.sent > 0 ? (1 - acked / discover.sent) * 100 : 100 };
 }
 
-/** Runs `perfdhcp -4 -r RATE -R CLIENTS -p SECONDS -W 1s -l IFACE SERVER` inside ns (-W: answers to the last requests still count). */
-export async function perfdhcp(o: { ns: string; iface: string; server: string; rate: number; clients: number; seconds: number }): Promise<PerfResult> {
-  const args = ['-4', '-r', String(o.rate), '-R', String(o.clients), '-p', String(o.seconds), '-W', '1000000', '-l', o.iface, o.server];
-  const r = await run('perfdhcp', args, { ns: o.ns, timeoutMs: (o.seconds + 60) * 1000 });
+/**
+ * Runs `perfdhcp -4 -r RATE -R CLIENTS -n CLIENTS -p 120 -W 1s -l IFACE SERVER` inside ns: one
+ * exchange per client MAC (-R and -n alike), and answers to the last requests still count (-W).
+ */
+export async function perfdhcp(o: { ns: string; iface: string; server: string; rate: number; clients: number }): Promise<PerfResult> {
+  const args = ['-4', '-r', String(o.rate), '-R', String(o.clients), '-n', String(o.clients), '-p', '120', '-W', '1000000', '-l', o.iface, o.server];
+  const r = await run('perfdhcp', args, { ns: o.ns, timeoutMs: 200_000 });
   // perfdhcp exits 3 when packets were dropped; its report is complete all the same.
   if (!/Statistics for: DISCOVER-OFFER/.test(r.stdout)) throw new Error(`perfdhcp gave no report (exit ${r.code}): ${r.stderr || r.stdout}`);
-  return { ...parsePerfdhcp(r.stdout, o.rate, o.seconds), command: commandLine('perfdhcp', args), output: r.stdout };
+  return { ...parsePerfdhcp(r.stdout, o.rate), command: commandLine('perfdhcp', args), output: r.stdout };
 }

@@ -50,7 +50,7 @@ export function renderReport(results: FigureResult[]): string {
 
   for (const r of results) {
     lines.push(`## ${TITLES[r.id]}. ${r.title}`, '');
-    lines.push(`Run ${r.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}, ${Math.round(r.seconds)} s${sameMachine(r.machine, first) ? '' : `, on ${machineLine(r.machine)}`}; load ${r.machine.load1} at its start.`, '');
+    lines.push(`Run ${r.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}, ${Math.round(r.seconds)} s, commit ${r.machine.commit ?? 'unknown'}${sameMachine(r.machine, first) ? '' : `, on ${machineLine(r.machine)}`}; load ${r.machine.load1} at its start.`, '');
     for (const t of r.tables) lines.push(...table(t));
     lines.push('| target | measured | ratio | result |', '| --- | --- | --- | --- |');
     for (const c of r.checks) lines.push(`| ${cell(c.target)} | ${cell(c.measured)} | ${c.ratio ?? ''} | ${c.pass ? 'pass' : '**FAIL**'} |`);
