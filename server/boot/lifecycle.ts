@@ -112,6 +112,10 @@ export class Lifecycle {
 
   /** Records that a system fetched its kickstart or install/rescue script; moves build → installing. */
   async fetched(name: string, stage: 'kickstart' | 'script', source: string | null): Promise<System> {
+    // Repeat fetches (anaconda asks twice, boot storms, benchmarks) change nothing: answer from a
+    // plain read and skip the write transaction; the transaction below re-checks anyway.
+    const cur = await this.store.getSystem(name);
+    if (cur && (!cur.build || (cur.state === 'installing' && cur.stage === stage))) return cur;
     const now = this.now();
     const r = await this.store.transition(name, now, (s) => {
       if (!s.build) return null;

@@ -27,17 +27,32 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
 };
 
 /** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
-export function openSqliteStore(path: string): SqliteStore {
+export function openSqliteStore(path: string, options: { recheckMs?: number } = {}): SqliteStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return new SqliteStore(new Database(path));
+  return new SqliteStore(new Database(path), options.recheckMs);
 }
 
 /** SQLite implementation of Store. */
 export class SqliteStore implements Store {
   /** Prepared statements by SQL text: preparing costs more than running a small query. */
   private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * Frozen systems and tokens read since the last change. Our own writes clear it; writes by
+   * another connection (the CLI beside a running server) change PRAGMA data_version, which every
+   * cached read checks first. This keeps the boot path's per-request reads off SQLite.
+   */
+  private readonly cache = { version: -1, checkedAt: -Infinity, systems: new Map<string, System>(), tokens: new Map<string, TokenRecord>() };
+  private static readonly CACHE_MAX = 10_000;
 
-  constructor(private readonly db: Database.Database) {
+  /**
+   * @param recheckMs how often cached reads look for other connections' commits (PRAGMA
+   * data_version costs a read transaction; checking it on every read halved the kickstart rate).
+   * A CLI change reaches a running server within this time; the server's own writes at once.
+   */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly recheckMs = 50,
+  ) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
@@ -64,6 +79,33 @@ export class SqliteStore implements Store {
       this.statements.set(sql, st);
     }
     return st;
+  }
+
+  /** Empties the read cache when another connection has committed since it was filled. */
+  private fresh(): void {
+    const now = performance.now();
+    if (now - this.cache.checkedAt < this.recheckMs) return;
+    this.cache.checkedAt = now;
+    const v = this.sql('PRAGMA data_version').pluck().get() as number;
+    if (v !== this.cache.version) {
+      this.dirty();
+      this.cache.version = v;
+    }
+  }
+
+  /** Empties the read cache (after any write of ours). */
+  private dirty(): void {
+    this.cache.systems.clear();
+    this.cache.tokens.clear();
+  }
+
+  /** Keeps a frozen copy in a cache map, bounded so lookups of many names cannot grow it forever. */
+  private remember<T extends object>(map: Map<string, T>, key: string, value: T): T {
+    if (map.size >= SqliteStore.CACHE_MAX) map.clear();
+    Object.freeze(value);
+    for (const v of Object.values(value)) if (v && typeof v === 'object') Object.freeze(v);
+    map.set(key, value);
+    return value;
   }
 
   /** Returns the schema version (number of migrations applied). */
@@ -126,6 +168,7 @@ export class SqliteStore implements Store {
              VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
           ).run(input.name, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ? 1 : 0, input.state ?? 'registered', now, now, now);
           this.writeMacs(input.name, input.macs);
+          this.dirty();
           return this.row(input.name)!;
         })(),
       input,
@@ -133,7 +176,11 @@ export class SqliteStore implements Store {
   }
 
   async getSystem(name: string): Promise<System | null> {
-    return this.row(name);
+    this.fresh();
+    const hit = this.cache.systems.get(name);
+    if (hit) return hit;
+    const s = this.row(name);
+    return s ? this.remember(this.cache.systems, name, s) : null;
   }
 
   async listSystems(): Promise<System[]> {
@@ -169,6 +216,7 @@ export class SqliteStore implements Store {
       () =>
         this.db.transaction(() => {
           this.applyPatch(name, patch, now);
+          this.dirty();
           return this.row(name)!;
         })(),
       { macs: patch.macs, ip: patch.ip },
@@ -176,6 +224,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteSystem(name: string): Promise<boolean> {
+    this.dirty();
     return this.sql('DELETE FROM systems WHERE name = ?').run(name).changes > 0;
   }
 
@@ -185,6 +234,7 @@ export class SqliteStore implements Store {
       if (!before) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
       const t = decide(before);
       if (!t) return { system: before, event: null, changed: false };
+      this.dirty();
       if (t.retireTokensAt !== undefined) {
         this.sql('UPDATE tokens SET retired_at = ? WHERE system = ? AND retired_at IS NULL').run(t.retireTokensAt, name);
       }
@@ -206,16 +256,19 @@ export class SqliteStore implements Store {
   }
 
   async findToken(token: string): Promise<TokenRecord | null> {
+    this.fresh();
+    const hit = this.cache.tokens.get(token);
+    if (hit) return hit;
     const r = this.sql('SELECT * FROM tokens WHERE token = ?').get(token) as Row | undefined;
     if (!r) return null;
-    return {
+    return this.remember(this.cache.tokens, token, {
       token: String(r.token),
       system: String(r.system),
       run: Number(r.run),
       createdAt: Number(r.created_at),
       expiresAt: Number(r.expires_at),
       retiredAt: (r.retired_at as number | null) ?? null,
-    };
+    });
   }
 
   async listEvents(name: string, options: { run?: number; limit?: number } = {}): Promise<InstallEvent[]> {

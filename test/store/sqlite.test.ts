@@ -27,3 +27,49 @@ test('sqlite store persists across reopen, in WAL mode, at the latest schema ver
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a server reading through its cache sees what another connection (the CLI) wrote', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-store-'));
+  try {
+    const path = join(dir, 'kickstand.db');
+    // recheckMs 0: look for the other connection's commits on every read, so the test needs no sleeps.
+    const server = openSqliteStore(path, { recheckMs: 0 });
+    const cli = openSqliteStore(path);
+    await server.createSystem({ name: 'ng', macs: ['00:16:3e:84:b5:99'], profile: 'p' }, 1);
+    assert.equal((await server.getSystem('ng'))!.build, false, 'now cached');
+    await cli.transition('ng', 2, () => ({ patch: { build: true, state: 'build', token: 't1' }, issueToken: { token: 't1', run: 1, createdAt: 2, expiresAt: 9 } }));
+    assert.equal((await server.getSystem('ng'))!.build, true, 'the other connection\'s commit is seen');
+    assert.equal((await server.findToken('t1'))!.retiredAt, null);
+    await cli.transition('ng', 3, () => ({ retireTokensAt: 3 }));
+    assert.equal((await server.findToken('t1'))!.retiredAt, 3);
+    // Own writes are seen at once too, and cached objects cannot be changed by callers.
+    await server.updateSystem('ng', { hostname: 'h' }, 4);
+    const s = (await server.getSystem('ng'))!;
+    assert.equal(s.hostname, 'h');
+    assert.throws(() => {
+      (s.macs as string[]).push('x');
+    }, TypeError);
+    await server.close();
+    await cli.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with the default recheck interval, another connection\'s commit is seen within it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-store-'));
+  try {
+    const path = join(dir, 'kickstand.db');
+    const server = openSqliteStore(path, { recheckMs: 30 });
+    const cli = openSqliteStore(path);
+    await server.createSystem({ name: 'ng', macs: ['00:16:3e:84:b5:99'], profile: 'p' }, 1);
+    assert.equal((await server.getSystem('ng'))!.hostname, null);
+    await cli.updateSystem('ng', { hostname: 'from-cli' }, 2);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal((await server.getSystem('ng'))!.hostname, 'from-cli');
+    await server.close();
+    await cli.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
