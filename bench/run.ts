@@ -1,6 +1,8 @@
-// `npm run bench [-- FIGURE… ] [--profile] [--quick] [--keep]`: installs the peers, runs each figure
-// in network namespaces of its own (one process per figure, bounded in time), stops whatever a
-// figure left running by PID, deletes the namespaces, and writes BENCHMARKS.md.
+// `npm run bench [-- FIGURE… ] [--profile] [--quick] [--keep] [--report]`: installs the peers, runs
+// each figure in network namespaces of its own (one process per figure, bounded in time), stops
+// whatever a figure left running by PID, deletes the namespaces, and writes BENCHMARKS.md.
+// --profile: V8 CPU profiles of kickstand in artifacts/bench/ (not recorded); --quick: short runs
+// (not recorded); --keep: keep each figure's folder in /tmp; --report: only rewrite BENCHMARKS.md.
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -34,10 +36,20 @@ for (const p of picked) {
   }
 }
 for (const f of flags) {
-  if (!['--profile', '--quick', '--keep'].includes(f)) {
-    console.error(`unknown option ${JSON.stringify(f)} (--profile, --quick, --keep)`);
+  if (!['--profile', '--quick', '--keep', '--report'].includes(f)) {
+    console.error(`unknown option ${JSON.stringify(f)} (--profile, --quick, --keep, --report)`);
     process.exit(2);
   }
+}
+/** Writes BENCHMARKS.md from the saved results and bench/analysis.md. */
+function writeReport(): void {
+  const analysis = join(ROOT, 'bench', 'analysis.md');
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), renderReport(loadResults(), existsSync(analysis) ? readFileSync(analysis, 'utf8') : ''));
+  console.log('wrote BENCHMARKS.md');
+}
+if (flags.has('--report')) {
+  writeReport();
+  process.exit(0);
 }
 if (!isRoot()) {
   console.error('npm run bench needs root: it installs peers with apt-get and creates network namespaces');
@@ -136,8 +148,5 @@ for (const id of figures) {
   saveResult(r);
   for (const c of r.checks) console.log(`  ${c.pass ? 'pass' : 'FAIL'}  ${c.target}: ${c.measured}${c.ratio ? ` (${c.ratio})` : ''}`);
 }
-if (record) {
-  writeFileSync(join(ROOT, 'BENCHMARKS.md'), renderReport(loadResults()));
-  console.log('wrote BENCHMARKS.md');
-}
+if (record) writeReport();
 process.exitCode = failed > 0 ? 1 : 0;

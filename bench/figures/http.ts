@@ -20,7 +20,7 @@ export const WRK = { threads: 2, connections: 64, seconds: 10 };
 
 export const httpFigure: Figure = async (ctx) => {
   const seconds = ctx.quick ? 3 : WRK.seconds;
-  const rounds = ctx.quick ? 1 : 2;
+  const rounds = ctx.quick ? 1 : 3;
   const svc = await startService({ dir: ctx.dir, host: HOST, port: KS_PORT, cpuProfileDir: ctx.profileDir, settings: { LOG_LEVEL: 'info' } });
   const path = await registerArmed(svc, 'bench-ks', benchMac(1));
   const res = await fetch(`${svc.base}${path}`);

@@ -24,8 +24,8 @@ function sameMachine(a: MachineInfo, b: MachineInfo): boolean {
   return a.cores === b.cores && a.cpuModel === b.cpuModel && a.memoryGiB === b.memoryGiB && a.node === b.node;
 }
 
-/** Returns the whole BENCHMARKS.md text. */
-export function renderReport(results: FigureResult[]): string {
+/** Returns the whole BENCHMARKS.md text; `analysis` (hand-written profile findings) closes it. */
+export function renderReport(results: FigureResult[], analysis = ''): string {
   const lines: string[] = ['# Benchmarks', ''];
   lines.push(
     'kickstand against the tools operators use today, on the same machine in the same run, written by',
@@ -57,5 +57,11 @@ export function renderReport(results: FigureResult[]): string {
     lines.push('', 'Commands:', '', '```sh', `npm run bench -- ${r.id}`, ...r.commands.map((c) => `# ${c}`), '```', '');
     if (r.notes.length > 0) lines.push(...r.notes.map((n) => `- ${n}`), '');
   }
+  const short = results.flatMap((r) => r.checks.filter((c) => !c.pass).map((c) => ({ r, c })));
+  lines.push('## Where kickstand falls short', '');
+  if (short.length === 0) lines.push('Every target above was met in this run.', '');
+  for (const { r, c } of short) lines.push(`- ${TITLES[r.id]}. ${r.title}: ${c.target}; measured ${c.measured}${c.ratio ? ` (${c.ratio})` : ''}.`);
+  if (short.length > 0) lines.push('');
+  if (analysis.trim()) lines.push(analysis.trim(), '');
   return lines.join('\n');
 }
