@@ -84,19 +84,30 @@ async function step(ctx: FigureContext, server: ServerName, rate: number, subnet
   }
 }
 
-/** Climbs the ladder until a step drops ≥ 1%, then tries once between the last pass and that step. */
+/** Bisection steps tried between the last rate under 1% and the first over it. */
+export const BISECT_STEPS = 2;
+
+/** Climbs the ladder until a step drops ≥ 1%, then bisects between the last pass and that step. */
 async function climb(ctx: FigureContext, server: ServerName, subnet: BenchSubnet, clientsAt: (rate: number) => number): Promise<Step[]> {
   const steps: Step[] = [];
   const ladder = ctx.quick ? LADDERS[server].slice(0, 1) : LADDERS[server];
+  let fail: number | null = null;
   for (const rate of ladder) {
     const s = await step(ctx, server, rate, subnet, clientsAt(rate));
     steps.push(s);
     if (s.perf.dropPct >= 1) {
-      const pass = steps.filter((x) => x.perf.dropPct < 1).at(-1);
-      const mid = pass ? Math.round((pass.perf.rate + rate) / 2 / 100) * 100 : Math.round(rate / 2 / 100) * 100;
-      if (!ctx.quick && mid > (pass?.perf.rate ?? 0) && mid < rate) steps.push(await step(ctx, server, mid, subnet, clientsAt(mid)));
+      fail = rate;
       break;
     }
+  }
+  for (let i = 0; fail !== null && !ctx.quick && i < BISECT_STEPS; i++) {
+    const pass = Math.max(0, ...steps.filter((x) => x.perf.dropPct < 1).map((x) => x.perf.rate));
+    const grain = server === 'dnsmasq' ? 25 : 250;
+    const mid = Math.round((pass + fail) / 2 / grain) * grain;
+    if (mid <= pass || mid >= fail) break;
+    const s = await step(ctx, server, mid, subnet, clientsAt(mid));
+    steps.push(s);
+    if (s.perf.dropPct >= 1) fail = mid;
   }
   return steps;
 }
@@ -130,7 +141,7 @@ export const dhcpFigure: Figure = async (ctx) => {
       {
         caption: 'Every step (offered rate → achieved DORA/s, dropped)',
         columns: ['server', 'steps'],
-        rows: SERVERS.map((s) => [s, steps[s].map((x) => `${fmt(x.perf.rate)} → ${fmt(x.perf.doraPerSecond)} (${x.perf.dropPct.toFixed(1)}%)`).join(', ')]),
+        rows: SERVERS.map((s) => [s, [...steps[s]].sort((a, b) => a.perf.rate - b.perf.rate).map((x) => `${fmt(x.perf.rate)} → ${fmt(x.perf.doraPerSecond)} (${x.perf.dropPct.toFixed(1)}%)`).join(', ')]),
       },
     ],
     checks: [
@@ -138,7 +149,7 @@ export const dhcpFigure: Figure = async (ctx) => {
       { target: 'every acknowledged lease in SQLite after SIGKILL (all steps)', measured: `${fmt(steps.kickstand.reduce((a, s) => a + s.acked, 0))} MACs acked over ${steps.kickstand.length} steps, ${missing} missing`, pass: missing === 0 },
     ],
     commands: [
-      `${k?.perf.command ?? steps.kickstand[0].perf.command}   # in the client namespace; -r from the ladder`,
+      `${(k?.perf.command ?? steps.kickstand[0].perf.command).replace(c.clientIf, '<veth>')}   # in the client namespace; -r from the ladder`,
       steps.kickstand[0] ? startCommand('kickstand', subnet) : '',
       '# kea-dhcp4 -c kea-dhcp4.json   # memfile, persist true, lfc-interval 0, loggers severity INFO',
       `# dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --interface=<veth> --bind-interfaces --dhcp-range=${subnet.poolStart},${subnet.poolEnd},${subnet.mask},${subnet.leaseSeconds} --dhcp-lease-max=200000 --no-ping --dhcp-leasefile=… --log-facility=…`,

@@ -17,7 +17,7 @@ function table(t: Table): string[] {
 }
 
 function machineLine(m: MachineInfo): string {
-  return `${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB memory, Linux ${m.kernel}, Node ${m.node}; 1-minute load ${m.load1} at the start`;
+  return `${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB memory, Linux ${m.kernel}, Node ${m.node}`;
 }
 
 function sameMachine(a: MachineInfo, b: MachineInfo): boolean {
@@ -32,7 +32,9 @@ export function renderReport(results: FigureResult[], analysis = ''): string {
     '`npm run bench` (as root: it installs the peers with apt-get, and every server listens on the loopback',
     'of a network namespace the bench creates, or on a veth pair between two of them). One figure alone:',
     '`npm run bench -- http|tftp|dhcp|tree|storm` (its section is rewritten, the others are kept).',
-    'Add `--profile` to write V8 CPU profiles of kickstand to `artifacts/bench/`.',
+    '`--profile` writes V8 CPU profiles of kickstand to `artifacts/bench/`, `--quick` makes short runs (neither is',
+    'recorded here), `--keep` keeps each figure\'s folder, `--report` only rewrites this file (the closing',
+    'analysis is `bench/analysis.md`, written by hand from the profiles).',
     '',
   );
   if (results.length === 0) return `${lines.join('\n')}No figures yet.\n`;
@@ -40,7 +42,12 @@ export function renderReport(results: FigureResult[], analysis = ''): string {
   lines.push('## Machine', '', `- ${machineLine(first)}`);
   const peers = Object.entries(first.packages).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
   lines.push(`- Debian packages: ${peers.join(', ')}`);
-  lines.push('- The machine is shared with other work (see the load figure): numbers move by 10–20 % between runs.', '');
+  lines.push(
+    '- A virtual machine shared with other work: absolute numbers moved by up to 2× between runs an hour apart, so',
+    '  compare the ratios, which come from one run with every server measured side by side (each figure gives its',
+    '  date, commit and the 1-minute load at its start).',
+    '',
+  );
 
   lines.push('## Summary', '', '| # | figure | target | measured | ratio | result |', '| --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
