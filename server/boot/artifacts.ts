@@ -33,9 +33,16 @@ export function isArtifactKind(s: string): s is ArtifactKind {
   return (ARTIFACT_KINDS as readonly string[]).includes(s);
 }
 
+/** One cached render: the text and its UTF-8 bytes (what the HTTP path writes). */
+interface Rendered {
+  text: string;
+  bytes: Buffer;
+}
+
 /** Renders artifacts for systems, with a small cache keyed by everything the output depends on. */
 export class Artifacts {
-  private cache = new Map<string, string>();
+  private cache = new Map<string, Rendered>();
+  private byObject = new WeakMap<System, Partial<Record<ArtifactKind, { generation: number; base: string; out: Rendered }>>>();
   private generation = 0;
 
   constructor(
@@ -67,12 +74,39 @@ export class Artifacts {
 
   /** Returns the rendered artifact; the live token is used only while the system is armed. */
   render(kind: ArtifactKind, system: System, base: string): string {
+    return this.rendered(kind, system, base).text;
+  }
+
+  /** Returns the rendered artifact as UTF-8 bytes, encoded once per cached render (the HTTP path). */
+  renderBytes(kind: ArtifactKind, system: System, base: string): Buffer {
+    return this.rendered(kind, system, base).bytes;
+  }
+
+  private rendered(kind: ArtifactKind, system: System, base: string): Rendered {
+    // A frozen System (the store's cached read) cannot change, so the object itself identifies the
+    // render: look it up by identity before building and hashing the string key.
+    const frozen = Object.isFrozen(system);
+    if (frozen) {
+      const last = this.byObject.get(system)?.[kind];
+      if (last && last.generation === this.generation && last.base === base) return last.out;
+    }
+    const out = this.renderedByKey(kind, system, base);
+    if (frozen) {
+      let perKind = this.byObject.get(system);
+      if (!perKind) this.byObject.set(system, (perKind = {}));
+      perKind[kind] = { generation: this.generation, base, out };
+    }
+    return out;
+  }
+
+  private renderedByKey(kind: ArtifactKind, system: System, base: string): Rendered {
     const token = system.build ? system.token : null;
     const key = `${this.generation}|${kind}|${system.name}|${system.updatedAt}|${system.run}|${token ?? ''}|${base}`;
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     const { profile, distro } = this.resolve(system);
-    const out = this.renderer.render(kind, { system, profile, distro, base, token });
+    const text = this.renderer.render(kind, { system, profile, distro, base, token });
+    const out = { text, bytes: Buffer.from(text, 'utf8') };
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, out);
     return out;

@@ -110,16 +110,20 @@ export class Lifecycle {
     return s;
   }
 
+  /** Returns true when a fetch of this stage would record something (false for repeat fetches). */
+  fetchChanges(s: System, stage: 'kickstart' | 'script'): boolean {
+    return s.build && !(s.state === 'installing' && s.stage === stage);
+  }
+
   /** Records that a system fetched its kickstart or install/rescue script; moves build → installing. */
   async fetched(name: string, stage: 'kickstart' | 'script', source: string | null): Promise<System> {
     // Repeat fetches (anaconda asks twice, boot storms, benchmarks) change nothing: answer from a
     // plain read and skip the write transaction; the transaction below re-checks anyway.
     const cur = await this.store.getSystem(name);
-    if (cur && (!cur.build || (cur.state === 'installing' && cur.stage === stage))) return cur;
+    if (cur && !this.fetchChanges(cur, stage)) return cur;
     const now = this.now();
     const r = await this.store.transition(name, now, (s) => {
-      if (!s.build) return null;
-      if (s.state === 'installing' && s.stage === stage) return null;
+      if (!this.fetchChanges(s, stage)) return null;
       return {
         patch: { state: 'installing', stage, stateChangedAt: s.state === 'installing' ? s.stateChangedAt : now, lastEventAt: now },
         event: { run: s.run, time: now, stage, message: null, source, log: null },

@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import type { Artifacts } from '../boot/artifacts.ts';
 import type { Lifecycle } from '../boot/lifecycle.ts';
+import type { System } from '../store/types.ts';
 import { matchSystem, plainIp } from '../boot/match.ts';
 import { parseMac } from '../profiles/mac.ts';
 import { leanRoutes, type CompiledRoute } from './routes.ts';
@@ -26,13 +27,19 @@ export interface BootRoutesOptions {
 
 const SCRIPTS: Record<string, 'install' | 'rescue'> = { 'install.sh': 'install', 'rescue.sh': 'rescue' };
 const TEXT = 'text/plain; charset=utf-8';
+const SHELL = 'text/x-shellscript; charset=utf-8';
 
 /** Returns the base URL guests should use for follow-up requests. */
 export function baseUrl(req: IncomingMessage, publicUrl?: string): string {
   if (publicUrl) return publicUrl.replace(/\/+$/, '');
-  const host = req.headers.host && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host) ? req.headers.host : 'localhost';
-  return `http://${host}`;
+  const host = req.headers.host;
+  // Nearly every request of a boot storm carries the same Host: answer it without a regex or a concat.
+  if (host === lastHost.host) return lastHost.base;
+  const base = `http://${host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? host : 'localhost'}`;
+  if (host) lastHost = { host, base };
+  return base;
 }
+let lastHost = { host: '', base: '' };
 
 /** Reads a request body up to limit bytes as UTF-8; 413 beyond it. */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
@@ -59,30 +66,31 @@ export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: Se
   const { lifecycle, artifacts, log } = o;
   const store = lifecycle.store;
 
-  const handlers: Record<string, (req: IncomingMessage, res: ServerResponse, p: Record<string, string>, url: URL) => Promise<void>> = {
+  /** Sends an armed system's artifact from the render cache and records the first fetch of a run. */
+  async function serveArtifact(req: IncomingMessage, res: ServerResponse, kind: 'kickstart' | 'install' | 'rescue', system: System, stage: 'kickstart' | 'script', type: string): Promise<void> {
+    const bytes = artifacts.renderBytes(kind, system, baseUrl(req, o.publicUrl));
+    const head = req.method === 'HEAD';
+    // Repeat fetches change nothing, so only a fetch that moves the lifecycle waits for the store.
+    if (!head && lifecycle.fetchChanges(system, stage)) await lifecycle.fetched(system.name, stage, plainIp(req.socket.remoteAddress));
+    sendText(res, 200, bytes, type, head);
+  }
+
+  const handlers: Record<string, (req: IncomingMessage, res: ServerResponse, p: Record<string, string>, query: LazyQuery) => Promise<void>> = {
     async kickstart(req, res, p) {
-      const system = await lifecycle.systemForArtifact(p.token!);
-      const text = artifacts.render('kickstart', system, baseUrl(req, o.publicUrl));
-      if (req.method === 'GET') await lifecycle.fetched(system.name, 'kickstart', plainIp(req.socket.remoteAddress));
-      sendText(res, 200, text, TEXT, req.method === 'HEAD');
+      await serveArtifact(req, res, 'kickstart', await lifecycle.systemForArtifact(p.token!), 'kickstart', TEXT);
     },
-    async kickstartByMac(req, res, _p, url) {
-      const system = await matchSystem(store, { headers: req.headers, macQuery: url.searchParams.get('mac'), sourceIp: req.socket.remoteAddress });
+    async kickstartByMac(req, res, _p, query) {
+      const system = await matchSystem(store, { headers: req.headers, macQuery: query.get('mac'), sourceIp: req.socket.remoteAddress });
       if (!system.build || !system.token) throw new NotFoundError('no armed system matches this request');
-      const text = artifacts.render('kickstart', system, baseUrl(req, o.publicUrl));
-      if (req.method === 'GET') await lifecycle.fetched(system.name, 'kickstart', plainIp(req.socket.remoteAddress));
-      sendText(res, 200, text, TEXT, req.method === 'HEAD');
+      await serveArtifact(req, res, 'kickstart', system, 'kickstart', TEXT);
     },
     async script(req, res, p) {
       const kind = SCRIPTS[p.script!];
       if (!kind) throw new NotFoundError(`no script named ${JSON.stringify(p.script)}`);
-      const system = await lifecycle.systemForArtifact(p.token!);
-      const text = artifacts.render(kind, system, baseUrl(req, o.publicUrl));
-      if (req.method === 'GET') await lifecycle.fetched(system.name, 'script', plainIp(req.socket.remoteAddress));
-      sendText(res, 200, text, 'text/x-shellscript; charset=utf-8', req.method === 'HEAD');
+      await serveArtifact(req, res, kind, await lifecycle.systemForArtifact(p.token!), 'script', SHELL);
     },
-    async event(req, res, p, url) {
-      let message = url.searchParams.get('message') ?? url.searchParams.get('msg');
+    async event(req, res, p, query) {
+      let message = query.get('message') ?? query.get('msg');
       let logText: string | null = null;
       if (req.method === 'POST') {
         const body = await readBody(req, lifecycle.maxLogBytes + 4096);
@@ -114,29 +122,70 @@ export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: Se
     },
   };
 
+  // Index the routes by their first path segment so a request tries only the routes that can match.
+  const byFirst = new Map<string, CompiledRoute[]>();
+  for (const r of routes) {
+    const first = r.spec.path.split('/')[1]!;
+    byFirst.set(first, [...(byFirst.get(first) ?? []), r]);
+  }
+  const observe = o.observe;
+
   return (req, res) => {
-    const method = req.method ?? 'GET';
-    const q = req.url?.indexOf('?') ?? -1;
-    const path = q >= 0 ? req.url!.slice(0, q) : (req.url ?? '/');
-    let hit: { route: CompiledRoute; params: Record<string, string> } | null = null;
-    for (const route of routes) {
-      const params = route.match(path);
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const path = q >= 0 ? raw.slice(0, q) : raw;
+    const slash = path.indexOf('/', 1);
+    const candidates = byFirst.get(slash < 0 ? path.slice(1) : path.slice(1, slash));
+    if (!candidates) return false;
+    let route: CompiledRoute | undefined;
+    let params: Record<string, string> | null = null;
+    for (const r of candidates) {
+      params = r.match(path);
       if (params) {
-        hit = { route, params };
+        route = r;
         break;
       }
     }
-    if (!hit) return false;
-    const { spec } = hit.route;
+    if (!route || !params) return false;
+    const { spec } = route;
+    const method = req.method ?? 'GET';
     if (!spec.methods.includes(method as never)) {
       res.setHeader('allow', spec.methods.join(', '));
       sendJson(res, 405, { error: { code: 'bad_request', message: `method ${method} not allowed on ${spec.path}` } });
-      o.observe?.(spec.name, method, 405);
+      observe?.(spec.name, method, 405);
       return true;
     }
-    const url = new URL(req.url ?? '/', 'http://x');
-    res.on('finish', () => o.observe?.(spec.name, method, res.statusCode));
-    handlers[spec.name]!(req, res, hit.params, url).catch((err) => sendError(res, err, log, { route: spec.name }));
+    // Only the routes that read the query pay for parsing it.
+    const query = new LazyQuery(q >= 0 ? raw.slice(q + 1) : '');
+    // Count the request once its status is final (no named closures here: tsx's keepNames would
+    // wrap each one, per request).
+    handlers[spec.name]!(req, res, params, query).then(
+      () => counted(res, spec.name, method, observe),
+      (err) => {
+        sendError(res, err, log, { route: spec.name });
+        counted(res, spec.name, method, observe);
+      },
+    );
     return true;
   };
+}
+
+/** Counts a request at once when the handler has answered, at 'finish' when it is still streaming (install trees). */
+function counted(res: ServerResponse, route: string, method: string, observe: BootRoutesOptions['observe']): void {
+  if (!observe) return;
+  if (res.headersSent) observe(route, method, res.statusCode);
+  else res.once('finish', () => observe(route, method, res.statusCode));
+}
+
+/** The query string of a request, parsed on first use. */
+class LazyQuery {
+  private parsed: URLSearchParams | null = null;
+  constructor(private readonly text: string) {}
+
+  /** Returns the first value of a query parameter, or null. */
+  get(name: string): string | null {
+    if (this.text === '') return null;
+    this.parsed ??= new URLSearchParams(this.text);
+    return this.parsed.get(name);
+  }
 }

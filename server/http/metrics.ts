@@ -49,6 +49,7 @@ export class Metrics {
   /** Runs seen going: system name → run and when it was armed / first fetched. */
   private readonly runs = new Map<string, { run: number; armedAt: number | null; startedAt: number | null }>();
   private readonly http: Counter<'route' | 'method' | 'status'>;
+  private readonly httpChildren = new Map<string, Map<string, Map<number, { inc(): void }>>>();
   private readonly dhcpRequests: Counter<'type' | 'result'>;
   private readonly tftpDuration: Histogram<'outcome'>;
   private readonly started: Counter;
@@ -137,7 +138,16 @@ export class Metrics {
 
   /** Counts one HTTP request (the lean path's observe hook has this signature). */
   readonly observeHttp = (route: string, method: string, status: number): void => {
-    this.http.inc({ route, method: METHODS.has(method) ? method : 'OTHER', status: String(status) });
+    // The boot path calls this once per request: keep the labelled child per combination rather
+    // than have prom-client hash a label object every time.
+    let byMethod = this.httpChildren.get(route);
+    if (!byMethod) this.httpChildren.set(route, (byMethod = new Map()));
+    const m = METHODS.has(method) ? method : 'OTHER';
+    let byStatus = byMethod.get(m);
+    if (!byStatus) byMethod.set(m, (byStatus = new Map()));
+    let child = byStatus.get(status);
+    if (!child) byStatus.set(status, (child = this.http.labels({ route, method: m, status: String(status) })));
+    child.inc();
   };
 
   /** Returns express-style middleware that counts every request it sees when the response ends. */

@@ -51,27 +51,34 @@ export function compilePattern(spec: RouteSpec): CompiledRoute {
   const parts = spec.path.split('/').slice(1);
   return {
     spec,
+    // Scans the path in place (no split): the boot path runs this on every request.
     match(path) {
-      const segs = path.split('/').slice(1);
+      if (path.charCodeAt(0) !== 47) return null;
       const params: Record<string, string> = {};
+      let pos = 1;
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i]!;
         if (p === '*') {
-          params['*'] = segs.slice(i).join('/');
+          params['*'] = pos > path.length ? '' : path.slice(pos);
           return params;
         }
-        const s = segs[i];
-        if (s === undefined) return null;
-        if (p.startsWith(':')) {
-          if (s === '') return null;
-          try {
-            params[p.slice(1)] = decodeURIComponent(s);
-          } catch {
-            return null;
-          }
-        } else if (p !== s) return null;
+        if (pos > path.length) return null;
+        let end = path.indexOf('/', pos);
+        if (end < 0) end = path.length;
+        if (p.charCodeAt(0) === 58) {
+          if (end === pos) return null;
+          const s = path.slice(pos, end);
+          if (s.includes('%')) {
+            try {
+              params[p.slice(1)] = decodeURIComponent(s);
+            } catch {
+              return null;
+            }
+          } else params[p.slice(1)] = s;
+        } else if (end - pos !== p.length || !path.startsWith(p, pos)) return null;
+        pos = end + 1;
       }
-      return segs.length === parts.length ? params : null;
+      return pos > path.length ? params : null;
     },
   };
 }

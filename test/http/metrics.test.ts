@@ -24,7 +24,10 @@ describe('/metrics over HTTP', () => {
   test('counts HTTP requests by route table name, method and status on both the lean path and express', async () => {
     const h = dashboardHarness();
     const auth = { Authorization: 'Bearer test-admin-token-0123456789abcdef' };
-    await request(h.app).post('/api/v1/systems').set(auth).send(NG).expect(201);
+    const created = await request(h.app).post('/api/v1/systems').set(auth).send({ ...NG, build: true }).expect(201);
+    const ks = new URL(created.body.urls.kickstart).pathname;
+    for (let i = 0; i < 3; i++) await request(h.app).get(ks).expect(200);
+    await request(h.app).head(ks).expect(200);
     await request(h.app).get('/api/v1/systems').set(auth).expect(200);
     await request(h.app).get('/api/v1/systems').set(auth).expect(200);
     await request(h.app).get('/api/v1/systems/nope').set(auth).expect(404);
@@ -40,6 +43,8 @@ describe('/metrics over HTTP', () => {
     assert.equal(sample(t, 'kickstand_http_requests_total{route="listSystems",method="GET",status="401"}'), 1);
     assert.equal(sample(t, 'kickstand_http_requests_total{route="getSystem",method="GET",status="404"}'), 1);
     assert.equal(sample(t, 'kickstand_http_requests_total{route="kickstart",method="GET",status="404"}'), 2);
+    assert.equal(sample(t, 'kickstand_http_requests_total{route="kickstart",method="GET",status="200"}'), 3);
+    assert.equal(sample(t, 'kickstand_http_requests_total{route="kickstart",method="HEAD",status="200"}'), 1);
     assert.equal(sample(t, 'kickstand_http_requests_total{route="kickstart",method="PUT",status="405"}'), 1);
     assert.equal(sample(t, 'kickstand_http_requests_total{route="unmatched",method="GET",status="404"}'), 1);
     assert.equal(sample(t, 'kickstand_http_requests_total{route="dashboard",method="GET",status="303"}'), 1);
