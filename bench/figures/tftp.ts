@@ -18,11 +18,14 @@ const HOST = '127.0.0.1';
 export const BIG_BYTES = 64 * MiB;
 export const INITRD_BYTES = 30 * MiB;
 export const CONCURRENT = 200;
-const SERVERS = ['kickstand', 'tftpd-hpa', 'dnsmasq'] as const;
+/** kickstand with its defaults, kickstand with busy polling off (tftp.busy_poll_us 0), and the two peers. */
+const SERVERS = ['kickstand', 'kickstand, busy_poll_us 0', 'tftpd-hpa', 'dnsmasq'] as const;
 type ServerName = (typeof SERVERS)[number];
+/** The concurrent fetches run against these (the busy-poll-off row is there for the single transfers). */
+const STORM_SERVERS: ServerName[] = ['kickstand', 'tftpd-hpa', 'dnsmasq'];
 
-/** Each server listens on its own port so all three run at once and runs can alternate (dnsmasq's TFTP port is fixed at 69). */
-const PORTS: Record<ServerName, number> = { kickstand: 6969, 'tftpd-hpa': 1069, dnsmasq: 69 };
+/** Each server listens on its own port so all run at once and runs can alternate (dnsmasq's TFTP port is fixed at 69). */
+const PORTS: Record<ServerName, number> = { kickstand: 6969, 'kickstand, busy_poll_us 0': 6970, 'tftpd-hpa': 1069, dnsmasq: 69 };
 
 interface ClientSpec {
   id: 'atftp-ws1' | 'curl-ws1' | 'atftp-ws16';
@@ -65,13 +68,19 @@ export const tftpFigure: Figure = async (ctx) => {
   // Downloads land in memory (tmpfs), so disk writeback never slows a client down.
   const scratch = mkdtempSync('/dev/shm/ks-bench-tftp-');
   const out = join(scratch, 'out.bin');
-  const times: Record<ServerName, Record<string, number[]>> = { kickstand: {}, 'tftpd-hpa': {}, dnsmasq: {} };
+  const times: Record<ServerName, Record<string, number[]>> = { kickstand: {}, 'kickstand, busy_poll_us 0': {}, 'tftpd-hpa': {}, dnsmasq: {} };
+  /** kickstand's CPU (% of one core) during its windowsize-1 transfers, with and without busy polling. */
+  const ws1Cpu: Partial<Record<ServerName, number[]>> = { kickstand: [], 'kickstand, busy_poll_us 0': [] };
   const wrong: string[] = [];
   const storm: Partial<Record<ServerName, { seconds: number; correct: number; failed: number }>> = {};
   const commands: string[] = [];
   let ksMemory = '';
 
   const svc = await startService({ dir: ctx.dir, host: HOST, cpuProfileDir: ctx.profileDir, settings: { TFTP__HOST: HOST, TFTP__PORT: String(PORTS.kickstand), TFTP__ROOTS: JSON.stringify([root]) } });
+  const offDir = join(ctx.dir, 'nopoll');
+  mkdirSync(offDir, { recursive: true });
+  const svcOff = await startService({ dir: offDir, host: HOST, port: 8079, settings: { TFTP__HOST: HOST, TFTP__PORT: String(PORTS['kickstand, busy_poll_us 0']), TFTP__ROOTS: JSON.stringify([root]), TFTP__BUSY_POLL_US: '0' } });
+  const pidOf: Partial<Record<ServerName, number>> = { kickstand: svc.proc.pid, 'kickstand, busy_poll_us 0': svcOff.proc.pid };
   const hpa = await startTftpdHpa(root, HOST, ctx.dir, PORTS['tftpd-hpa']);
   const dnsmasq = await startDnsmasqTftp(root, HOST, ctx.dir, 500);
   commands.push(svc.command, hpa.command, dnsmasq.command);
@@ -83,7 +92,10 @@ export const tftpFigure: Figure = async (ctx) => {
         for (const server of SERVERS) {
           rmSync(out, { force: true });
           const [cmd, args] = c.argv(PORTS[server], 'big.bin', out);
+          const pid = c.id === 'atftp-ws1' ? pidOf[server] : undefined;
+          const sampler = pid ? new Sampler(pid, 100) : null;
           const r = await run(cmd, args, { timeoutMs: 120_000 });
+          if (sampler) ws1Cpu[server]!.push(sampler.stop().cpuAvgPct);
           const h = r.code === 0 ? await hashFile(out) : null;
           if (!h || h.sha256 !== bigSha) wrong.push(`${server} ${c.id} run ${i + 1}: exit ${r.code}${h ? `, ${h.bytes} bytes, sha256 mismatch` : ''}`);
           times[server][c.id].push(r.ms / 1000);
@@ -92,7 +104,7 @@ export const tftpFigure: Figure = async (ctx) => {
       ctx.log(`run ${i + 1}: ${SERVERS.map((sv) => `${sv} ${CLIENTS.map((c) => times[sv][c.id][i].toFixed(2)).join('/')} s`).join(', ')}`);
     }
     rmSync(scratch, { recursive: true, force: true });
-    for (const server of SERVERS) {
+    for (const server of STORM_SERVERS) {
       const sampler = server === 'kickstand' ? new Sampler(svc.proc.pid, 100) : null;
       storm[server] = await concurrent(PORTS[server], count, 'initrd.img', initrdSha, INITRD_BYTES);
       const s = sampler?.stop();
@@ -101,12 +113,12 @@ export const tftpFigure: Figure = async (ctx) => {
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
-    await Promise.all([svc.stop(), hpa.proc.stop(), dnsmasq.proc.stop()]);
+    await Promise.all([svc.stop(), svcOff.stop(), hpa.proc.stop(), dnsmasq.proc.stop()]);
   }
 
   const med = (s: ServerName, c: string) => median(times[s][c]);
   const rate = (s: number) => `${s.toFixed(2)} s (${fmt(BIG_BYTES / MiB / s)} MiB/s)`;
-  const fasterPeer = (c: string) => (med('tftpd-hpa', c) <= med('dnsmasq', c) ? 'tftpd-hpa' : 'dnsmasq');
+  const fasterPeer = (c: string): ServerName => (med('tftpd-hpa', c) <= med('dnsmasq', c) ? 'tftpd-hpa' : 'dnsmasq');
   const p1 = fasterPeer('atftp-ws1');
   const p16 = fasterPeer('atftp-ws16');
   const k1 = med('kickstand', 'atftp-ws1');
@@ -119,7 +131,7 @@ export const tftpFigure: Figure = async (ctx) => {
       {
         caption: `64 MiB file over the loopback, median of ${runs} interleaved runs (seconds, and MiB/s); ${count} concurrent fetches of a 30 MiB file with curl (blksize 1468), one server at a time`,
         columns: ['server', ...CLIENTS.map((c) => c.label), `${count} × 30 MiB concurrent`],
-        rows: SERVERS.map((s) => [s, ...CLIENTS.map((c) => rate(med(s, c.id))), `${storm[s]!.seconds.toFixed(1)} s, ${storm[s]!.correct}/${count} correct`]),
+        rows: SERVERS.map((s) => [s, ...CLIENTS.map((c) => rate(med(s, c.id))), storm[s] ? `${storm[s]!.seconds.toFixed(1)} s, ${storm[s]!.correct}/${count} correct` : '—']),
       },
     ],
     checks: [
@@ -136,6 +148,7 @@ export const tftpFigure: Figure = async (ctx) => {
     notes: [
       'Ratios are kickstand\'s throughput over the peer\'s (peer time ÷ kickstand time). Neither tftpd-hpa nor dnsmasq implements RFC 7440 windowsize: they ignore the option and answer at windowsize 1.',
       `kickstand: ${ksMemory}.`,
+      `Busy polling (tftp.busy_poll_us, default 100): after a send to a client that answered the previous packet within 100 µs, kickstand keeps its event loop polling instead of sleeping, so the ACK is read without a wakeup. kickstand's CPU during the windowsize-1 transfers, median: ${median(ws1Cpu.kickstand!).toFixed(0)}% of one core with it, ${median(ws1Cpu['kickstand, busy_poll_us 0']!).toFixed(0)}% with it off; the busy_poll_us 0 row is the same build with it off.`,
       `All three servers run side by side on the namespace's loopback (kickstand on port ${PORTS.kickstand}, tftpd-hpa on ${PORTS['tftpd-hpa']}, dnsmasq on 69); the same commands are pointed at each port in turn.`,
       'The 200 clients, the hashing of what they receive and the server share the same two cores: a single-threaded server gets one runnable thread among some 200, while tftpd-hpa forks one process per transfer.',
       'dnsmasq runs with --tftp-max=500 (its default is 50), matching kickstand\'s default tftp.max_transfers of 500; tftpd-hpa forks one process per transfer.',

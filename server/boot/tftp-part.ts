@@ -67,6 +67,7 @@ export async function startTftp(o: {
     maxBlksize: config.tftp.max_blksize,
     maxTransfers: config.tftp.max_transfers,
     maxTransfersPerClient: config.tftp.max_transfers_per_client,
+    busyPollUs: config.tftp.busy_poll_us,
   });
   const addr = await server.listen();
   log.info({ port: addr.port, base }, `TFTP listening on ${addr.address}:${addr.port}; menus point at ${base}`);

@@ -57,6 +57,8 @@ export const configSchema = z
         max_blksize: z.number().int().min(512).max(65464).default(1468),
         max_transfers: z.number().int().min(1).default(500),
         max_transfers_per_client: z.number().int().min(1).default(8),
+        /** Microseconds to keep polling for a fast client's next ACK instead of sleeping; 0 turns it off. */
+        busy_poll_us: z.number().int().min(0).max(100_000).default(100),
       })
       .strict()
       .default({}),

@@ -14,6 +14,7 @@ import { negotiate } from './options.ts';
 import { ERR, OP, encodeError, encodeOack, opcodeOf, parseRequest, type RequestPacket } from './packet.ts';
 import { newCounters, type TftpCounters, type TftpStats } from './stats.ts';
 import { Transfer, type TransferOutcome } from './transfer.ts';
+import { BusyPoller } from './busy-poll.ts';
 import { resolveSettings, type TftpServerOptions, type TftpSettings } from './settings.ts';
 
 /** What the 'transfer' event carries when a transfer ends. */
@@ -41,6 +42,7 @@ export class TftpServer extends EventEmitter {
   private readonly s: TftpSettings;
   private readonly log: Logger;
   private readonly counters: TftpCounters = newCounters();
+  private readonly poller: BusyPoller;
   /** Requests being served, by client address:port (handler pending: null). */
   private readonly peers = new Map<string, Transfer | null>();
   private readonly perClient = new Map<string, number>();
@@ -56,6 +58,7 @@ export class TftpServer extends EventEmitter {
     super();
     this.s = resolveSettings(options);
     this.log = options.log;
+    this.poller = new BusyPoller(this.s.busyPollUs / 1000);
     this.finishedPromise = new Promise((resolve) => (this.finishedResolve = resolve));
   }
 
@@ -93,6 +96,7 @@ export class TftpServer extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.poller.stop();
     for (const t of this.peers.values()) t?.abort('server shutting down');
     const socket = this.socket;
     if (socket) {
@@ -109,7 +113,7 @@ export class TftpServer extends EventEmitter {
 
   /** Returns the counters since start and the number of transfers in progress. */
   stats(): TftpStats {
-    return { ...this.counters, activeTransfers: this.peers.size };
+    return { ...this.counters, activeTransfers: this.peers.size, busyPollTurns: this.poller.turns };
   }
 
   private onPacket(msg: Buffer, rinfo: RemoteInfo): void {
@@ -208,6 +212,7 @@ export class TftpServer extends EventEmitter {
       retries: this.s.retries,
       oack: neg.oack.length > 0 ? encodeOack(neg.oack) : null,
       counters: this.counters,
+      poller: this.poller,
       log: this.log,
       onEnd: (outcome, reason) => {
         socket.close();

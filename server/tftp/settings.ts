@@ -24,6 +24,8 @@ export const TFTP_DEFAULTS = Object.freeze({
   readAheadBytes: 256 * 1024,
   /** How long the handler may take to answer a request. */
   handlerTimeoutMs: 30_000,
+  /** Microseconds to keep polling for a fast client's ACK instead of sleeping (0: off; see busy-poll.ts). */
+  busyPollUs: 100,
 });
 
 export interface TftpServerOptions {
@@ -42,6 +44,7 @@ export interface TftpServerOptions {
   maxTransfersPerClient?: number;
   readAheadBytes?: number;
   handlerTimeoutMs?: number;
+  busyPollUs?: number;
 }
 
 /** The options after defaults and checks. */
@@ -54,6 +57,7 @@ export interface TftpSettings {
   maxTransfersPerClient: number;
   readAheadBytes: number;
   handlerTimeoutMs: number;
+  busyPollUs: number;
   limits: NegotiationLimits;
 }
 
@@ -83,6 +87,7 @@ export function resolveSettings(o: TftpServerOptions): TftpSettings {
     maxTransfersPerClient: int('maxTransfersPerClient', o.maxTransfersPerClient, d.maxTransfersPerClient, 1, 100_000),
     readAheadBytes: int('readAheadBytes', o.readAheadBytes, d.readAheadBytes, 512, 64 * 1024 * 1024),
     handlerTimeoutMs: int('handlerTimeoutMs', o.handlerTimeoutMs, d.handlerTimeoutMs, 1, 3_600_000),
+    busyPollUs: int('busyPollUs', o.busyPollUs, d.busyPollUs, 0, 100_000),
     limits: Object.freeze({
       maxBlksize: Math.min(maxBlksize, mtuBlksize),
       maxWindowsize: int('maxWindowsize', o.maxWindowsize, d.maxWindowsize, WINDOWSIZE_RANGE.min, WINDOWSIZE_RANGE.max),

@@ -29,6 +29,8 @@ export interface TftpCounters {
 /** The counters plus what is in progress now. */
 export interface TftpStats extends TftpCounters {
   activeTransfers: number;
+  /** Event-loop turns spent polling for fast clients' ACKs instead of sleeping (busy polling). */
+  busyPollTurns: number;
 }
 
 /** Returns a fresh set of counters, all zero. */

@@ -4,6 +4,7 @@
 import type { Socket, RemoteInfo } from 'node:dgram';
 import type { Logger } from '../log.ts';
 import type { BlockReader } from './block-reader.ts';
+import type { BusyPoller } from './busy-poll.ts';
 import { ERR, OP, encodeError, parseError } from './packet.ts';
 import type { TftpCounters } from './stats.ts';
 
@@ -21,6 +22,8 @@ export interface TransferParams {
   /** OACK packet to send first, or null to start with block 1. */
   oack: Buffer | null;
   counters: TftpCounters;
+  /** Keeps the loop polling after a send while the client answers within its budget. */
+  poller?: BusyPoller;
   log: Logger;
   onEnd: (outcome: TransferOutcome, reason: string) => void;
 }
@@ -40,6 +43,9 @@ export class Transfer {
   private retriesLeft: number;
   private waitingForRead = false;
   private done = false;
+  /** When the last packet went out, and whether the client answered the one before in time to be polled for. */
+  private sentAt = 0;
+  private answersFast = true;
   private readonly timer: NodeJS.Timeout;
   private readonly p: TransferParams;
 
@@ -54,8 +60,10 @@ export class Transfer {
 
   /** Sends the OACK or the first window. */
   start(): void {
-    if (this.p.oack) this.send(this.p.oack);
-    else this.pump();
+    if (this.p.oack) {
+      this.send(this.p.oack);
+      this.sentNow();
+    } else this.pump();
   }
 
   /** Ends the transfer now, telling the client why. */
@@ -88,6 +96,7 @@ export class Transfer {
     if (this.acked < 0) {
       if (wire !== 0) return; // only ACK 0 answers an OACK (RFC 2347 section 2)
       this.acked = 0;
+      this.timeAnswer();
       this.progress();
       this.pump();
       return;
@@ -102,6 +111,7 @@ export class Transfer {
     const abs = this.acked + delta;
     if (abs > this.maxSent) return; // acknowledges nothing ever sent: bogus, or 65536 blocks stale
     this.acked = abs;
+    this.timeAnswer();
     if (abs > this.sent) this.sent = abs; // the client had blocks a rewind was about to resend
     if (abs === this.p.reader.lastBlock) {
       this.finish('completed', 'all blocks acknowledged');
@@ -134,6 +144,12 @@ export class Transfer {
   private pump(): void {
     const { reader, windowsize } = this.p;
     const limit = Math.min(this.acked + windowsize, reader.lastBlock);
+    const before = this.sent;
+    this.fill(reader, limit);
+    if (this.sent > before) this.sentNow();
+  }
+
+  private fill(reader: BlockReader, limit: number): void {
     while (this.sent < limit && !this.done) {
       const next = this.sent + 1;
       const pkt = reader.packet(next);
@@ -201,6 +217,20 @@ export class Transfer {
 
   private send(pkt: Buffer): void {
     this.p.socket.send(pkt, this.p.peer.port, this.p.peer.address);
+  }
+
+  /** Notes a send; polls for the answer when the client answered the last one within the budget. */
+  private sentNow(): void {
+    const poller = this.p.poller;
+    if (!poller || poller.budgetMs <= 0) return;
+    this.sentAt = performance.now();
+    if (this.answersFast) poller.hold();
+  }
+
+  /** Times the client's answer to the last send. */
+  private timeAnswer(): void {
+    const poller = this.p.poller;
+    if (poller && poller.budgetMs > 0 && this.sentAt > 0) this.answersFast = poller.worthIt(performance.now() - this.sentAt);
   }
 
   private finish(outcome: TransferOutcome, reason: string): void {

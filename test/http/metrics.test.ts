@@ -162,7 +162,7 @@ describe('Metrics hooks', () => {
     const m = new Metrics();
     const stats: TftpStats = {
       transfersStarted: 9, transfersCompleted: 5, transfersFailed: 1, transfersAborted: 3, requestsRefused: 2, malformed: 1, wrongTid: 0,
-      packetsSent: 700, bytesSent: 350_000, retransmissions: 4, duplicateAcks: 0, timeouts: 4, activeTransfers: 0,
+      packetsSent: 700, bytesSent: 350_000, retransmissions: 4, duplicateAcks: 0, timeouts: 4, activeTransfers: 0, busyPollTurns: 1234,
     };
     m.collectTftp(() => stats);
     const summary = (outcome: TransferSummary['outcome'], durationMs: number): TransferSummary => ({ filename: 'pxelinux.0', remote: { address: '127.0.0.1', port: 1 }, outcome, reason: '', blksize: 1468, windowsize: 1, packets: 1, bytes: 1, retransmissions: 0, durationMs });
@@ -176,6 +176,7 @@ describe('Metrics hooks', () => {
     assert.equal(sample(t, 'kickstand_tftp_bytes_sent_total'), 350_000);
     assert.equal(sample(t, 'kickstand_tftp_retransmissions_total'), 4);
     assert.equal(sample(t, 'kickstand_tftp_requests_refused_total'), 2);
+    assert.equal(sample(t, 'kickstand_tftp_busy_poll_turns_total'), 1234);
     assert.equal(sample(t, 'kickstand_tftp_transfer_duration_seconds_count{outcome="completed"}'), 2);
     assert.equal(sample(t, 'kickstand_tftp_transfer_duration_seconds_bucket{le="0.1",outcome="completed"}'), 1);
     assert.equal(sample(t, 'kickstand_tftp_transfer_duration_seconds_count{outcome="failed"}'), 1);
