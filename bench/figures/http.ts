@@ -80,7 +80,7 @@ export const httpFigure: Figure = async (ctx) => {
     ],
     commands: [k.command.replace(ksUrl, `http://127.0.0.1:${KS_PORT}/ks/<token>`), n.command.replace(nginxUrl, `http://127.0.0.1:${NGINX_PORT}/ks/<token>`), svc.command, nginx.command],
     notes: [
-      'kickstand runs as `kickstand serve` at its default log level (info); the system is registered and armed over the API, so each request looks the token up in SQLite, renders (cached) and records the fetch.',
+      'kickstand runs as `kickstand serve` at its default log level (info); the system is registered and armed over the API, so each request looks the token up in the store (SQLite behind its read cache), is answered from the render cache, and is counted in /metrics; the first fetch moves the system to installing, repeats change nothing.',
       'nginx, wrk and kickstand share the same two cores; wrk itself takes a large part of one. A Node process uses one core for JavaScript, nginx runs two workers.',
     ],
     raw: { runs, bodyBytes: body.length, cpuPct: cpu },
