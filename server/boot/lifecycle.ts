@@ -110,17 +110,17 @@ export class Lifecycle {
     return s;
   }
 
-  /** Returns true when a fetch of this stage would record something (false for repeat fetches). */
+  /**
+   * Returns true when a fetch of this stage would record something. Repeat fetches (anaconda asks
+   * twice, boot storms, benchmarks) change nothing: callers check this on the system they just
+   * read and skip fetched() and its write transaction, which applies the same rule again.
+   */
   fetchChanges(s: System, stage: 'kickstart' | 'script'): boolean {
     return s.build && !(s.state === 'installing' && s.stage === stage);
   }
 
   /** Records that a system fetched its kickstart or install/rescue script; moves build → installing. */
   async fetched(name: string, stage: 'kickstart' | 'script', source: string | null): Promise<System> {
-    // Repeat fetches (anaconda asks twice, boot storms, benchmarks) change nothing: answer from a
-    // plain read and skip the write transaction; the transaction below re-checks anyway.
-    const cur = await this.store.getSystem(name);
-    if (cur && !this.fetchChanges(cur, stage)) return cur;
     const now = this.now();
     const r = await this.store.transition(name, now, (s) => {
       if (!this.fetchChanges(s, stage)) return null;
