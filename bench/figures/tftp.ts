@@ -83,7 +83,7 @@ export const tftpFigure: Figure = async (ctx) => {
   const pidOf: Partial<Record<ServerName, number>> = { kickstand: svc.proc.pid, 'kickstand, busy_poll_us 0': svcOff.proc.pid };
   const hpa = await startTftpdHpa(root, HOST, ctx.dir, PORTS['tftpd-hpa']);
   const dnsmasq = await startDnsmasqTftp(root, HOST, ctx.dir, 500);
-  commands.push(svc.command, svcOff.command.split(offDir).join('$TMP/nopoll'), hpa.command, dnsmasq.command);
+  commands.push(svc.command, svcOff.command, hpa.command, dnsmasq.command);
   try {
     // Single transfers: every client against every server, runs interleaved so drift hits all alike.
     for (const c of CLIENTS) for (const server of SERVERS) times[server][c.id] = [];
