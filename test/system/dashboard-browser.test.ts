@@ -64,9 +64,21 @@ async function logIn(page: Page, path: string): Promise<void> {
   await Promise.all([page.waitForURL(`${base}${path}`), page.click('button[type="submit"]')]);
 }
 
-/** Waits until the element's text is exactly text. */
+/**
+ * Waits until the element's text is exactly text. Polled from here with page.evaluate (run over
+ * CDP, which the page's CSP does not govern): waitForFunction polls inside the page with an eval
+ * that the dashboard's strict CSP refuses whenever the first check is not already true.
+ */
 async function waitText(page: Page, selector: string, text: string): Promise<void> {
-  await page.waitForFunction(`document.querySelector(${JSON.stringify(selector)})?.textContent === ${JSON.stringify(text)}`, undefined, { timeout: WAIT_MS });
+  const read = `document.querySelector(${JSON.stringify(selector)})?.textContent ?? null`;
+  const until = Date.now() + WAIT_MS;
+  let seen: unknown = null;
+  while (Date.now() < until) {
+    seen = await page.evaluate(read);
+    if (seen === text) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`${selector} still reads ${JSON.stringify(seen)} after ${WAIT_MS} ms, expected ${JSON.stringify(text)}`);
 }
 
 /** Sends what a guest sends: GET for fetches, POST for reports. */
