@@ -57,4 +57,10 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX leases_ip ON leases(ip);
   `,
+  // 2: the address a run is bound to (trust model); indexes for aggregate counts (metrics, caps).
+  `
+  ALTER TABLE tokens ADD COLUMN bound_ip TEXT;
+  CREATE INDEX systems_state ON systems(state);
+  CREATE INDEX events_run ON events(system, run, stage);
+  `,
 ];

@@ -1,12 +1,12 @@
 // The SQLite Store: better-sqlite3 in WAL mode with foreign keys, numbered migrations, and every
 // transition in one transaction.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
-import type { InstallEvent, NewEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+import { SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type Store, type System, type SystemCounts, type SystemPatch, type TokenRecord, type Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -28,8 +28,25 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
 
 /** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
 export function openSqliteStore(path: string, options: { recheckMs?: number } = {}): SqliteStore {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') privateFiles(path);
   return new SqliteStore(new Database(path), options.recheckMs);
+}
+
+/**
+ * Makes the database's folder (0700) and the database file (0600) before SQLite opens it: SQLite
+ * creates its -wal and -shm files with the database file's mode, so none of them is readable by
+ * other users. Files of an older install are tightened to 0600 too.
+ */
+function privateFiles(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
 
 /** SQLite implementation of Store. */
@@ -268,7 +285,44 @@ export class SqliteStore implements Store {
       createdAt: Number(r.created_at),
       expiresAt: Number(r.expires_at),
       retiredAt: (r.retired_at as number | null) ?? null,
+      boundIp: (r.bound_ip as string | null) ?? null,
     });
+  }
+
+  async bindToken(token: string, ip: string): Promise<string | null> {
+    return this.db.transaction(() => {
+      if (this.sql('UPDATE tokens SET bound_ip = ? WHERE token = ? AND bound_ip IS NULL').run(ip, token).changes > 0) this.cache.tokens.delete(token);
+      return (this.sql('SELECT bound_ip FROM tokens WHERE token = ?').pluck().get(token) as string | null | undefined) ?? null;
+    })();
+  }
+
+  async countEvents(name: string, run: number, stages?: readonly string[]): Promise<number> {
+    if (!stages) return this.sql('SELECT COUNT(*) FROM events WHERE system = ? AND run = ?').pluck().get(name, run) as number;
+    if (stages.length === 0) return 0;
+    return this.sql(`SELECT COUNT(*) FROM events WHERE system = ? AND run = ? AND stage IN (${stages.map(() => '?').join(',')})`).pluck().get(name, run, ...stages) as number;
+  }
+
+  async trimLogs(name: string, maxBytes: number): Promise<number> {
+    // Newest first, keep logs while the running total fits; drop the rest.
+    return this.sql(
+      `UPDATE events SET log = NULL WHERE id IN (
+         SELECT id FROM (SELECT id, SUM(LENGTH(CAST(log AS BLOB))) OVER (ORDER BY id DESC) AS total FROM events WHERE system = ? AND log IS NOT NULL)
+         WHERE total > ?)`,
+    ).run(name, maxBytes).changes;
+  }
+
+  async countSystems(stalledBefore: number): Promise<SystemCounts> {
+    const byState = Object.fromEntries(SYSTEM_STATES.map((s) => [s, 0])) as SystemCounts['byState'];
+    for (const r of this.sql('SELECT state, COUNT(*) AS n FROM systems GROUP BY state').all() as Row[]) {
+      if (String(r.state) in byState) byState[r.state as keyof typeof byState] = Number(r.n);
+    }
+    const stalled = this.sql("SELECT COUNT(*) FROM systems WHERE state = 'installing' AND COALESCE(last_event_at, state_changed_at) < ?").pluck().get(stalledBefore) as number;
+    return { byState, stalled };
+  }
+
+  async findLeases(macs: string[]): Promise<DhcpLeaseRecord[]> {
+    if (macs.length === 0) return [];
+    return (this.sql(`SELECT * FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY mac`).all(...macs) as Row[]).map(leaseRow);
   }
 
   async listEvents(name: string, options: { run?: number; limit?: number } = {}): Promise<InstallEvent[]> {
@@ -289,14 +343,7 @@ export class SqliteStore implements Store {
   }
 
   async loadLeases(): Promise<DhcpLeaseRecord[]> {
-    return (this.sql('SELECT * FROM leases ORDER BY mac').all() as Row[]).map((r) => ({
-      mac: String(r.mac),
-      ip: String(r.ip),
-      hostname: (r.hostname as string | null) ?? null,
-      state: r.state as DhcpLeaseRecord['state'],
-      expiresAt: Number(r.expires_at),
-      updatedAt: Number(r.updated_at),
-    }));
+    return (this.sql('SELECT * FROM leases ORDER BY mac').all() as Row[]).map(leaseRow);
   }
 
   async saveLeases(leases: DhcpLeaseRecord[]): Promise<void> {
@@ -313,4 +360,16 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.db.close();
   }
+}
+
+/** Returns a lease row as the DHCP module's record. */
+function leaseRow(r: Row): DhcpLeaseRecord {
+  return {
+    mac: String(r.mac),
+    ip: String(r.ip),
+    hostname: (r.hostname as string | null) ?? null,
+    state: r.state as DhcpLeaseRecord['state'],
+    expiresAt: Number(r.expires_at),
+    updatedAt: Number(r.updated_at),
+  };
 }

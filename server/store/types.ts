@@ -90,6 +90,15 @@ export interface TokenRecord {
   createdAt: number;
   expiresAt: number;
   retiredAt: number | null;
+  /** Address the run is bound to: the first fetch of its kickstart or script (README "Security"). */
+  boundIp: string | null;
+}
+
+/** Systems counted by stored state, and installing ones quiet since before a time (metrics, caps). */
+export interface SystemCounts {
+  byState: Record<SystemState, number>;
+  /** Installing systems whose last event (or state change) is older than the time asked about. */
+  stalled: number;
 }
 
 /** What a transition function decides, applied atomically by the store. */
@@ -97,7 +106,7 @@ export interface Transition {
   patch?: SystemPatch;
   event?: NewEvent;
   /** Issue this token for the system's run. */
-  issueToken?: Omit<TokenRecord, 'system' | 'retiredAt'>;
+  issueToken?: Omit<TokenRecord, 'system' | 'retiredAt' | 'boundIp'>;
   /** Retire every live token of the system at this time. */
   retireTokensAt?: number;
 }
@@ -118,7 +127,17 @@ export interface Store {
    */
   transition(name: string, now: number, decide: (s: System) => Transition | null): Promise<{ system: System; event: InstallEvent | null; changed: boolean }>;
   findToken(token: string): Promise<TokenRecord | null>;
+  /** Binds a token's run to an address unless it is bound already; returns the address it is bound to, null for an unknown token. */
+  bindToken(token: string, ip: string): Promise<string | null>;
   listEvents(name: string, options?: { run?: number; limit?: number }): Promise<InstallEvent[]>;
+  /** Returns how many events one run of a system holds, only those of the given stages when set. */
+  countEvents(name: string, run: number, stages?: readonly string[]): Promise<number>;
+  /** Drops the installer logs of a system's oldest events until the rest hold at most maxBytes (UTF-8); returns how many were dropped. */
+  trimLogs(name: string, maxBytes: number): Promise<number>;
+  /** Returns systems counted by state, and installing ones whose last event is older than stalledBefore (one aggregate query). */
+  countSystems(stalledBefore: number): Promise<SystemCounts>;
+  /** Returns the stored leases of these MACs (any state). */
+  findLeases(macs: string[]): Promise<DhcpLeaseRecord[]>;
   loadLeases(): Promise<DhcpLeaseRecord[]>;
   saveLeases(leases: DhcpLeaseRecord[]): Promise<void>;
   close(): Promise<void>;
