@@ -5,6 +5,12 @@ import type { Logger } from './log.ts';
 import { Artifacts, type ArtifactRenderer } from './boot/artifacts.ts';
 import { catalogDistros, DistroMedia } from './boot/distro-media.ts';
 import { Lifecycle } from './boot/lifecycle.ts';
+import { BootPolicy } from './boot/boot-policy.ts';
+import { Refusals } from './boot/refusals.ts';
+import { Trust } from './boot/trust.ts';
+import { lifecycleLimits, trustPolicy } from './boot/security-config.ts';
+import { lockDataDir, prepareDataDir } from './data-dir.ts';
+import { startMetricsListener } from './http/metrics-listener.ts';
 import { createHttpHandler } from './http/app.ts';
 import { ensureAdminToken } from './http/auth.ts';
 import { listen } from './http/server.ts';
@@ -51,12 +57,16 @@ async function start(
   closers: Array<() => Promise<void> | void>,
   closeAll: () => Promise<void>,
 ): Promise<Running> {
+  prepareDataDir(config.data_dir, log);
+  const lock = lockDataDir(config.data_dir);
+  closers.push(() => lock.release());
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
   const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' })));
   const store = openSqliteStore(databasePath(config));
   closers.push(() => store.close());
   const metrics = new Metrics({ processMetrics: true });
   const bus = new EventBus();
+  const refusals = new Refusals({ log: log.child({ subsystem: 'trust' }) });
   const lifecycle = new Lifecycle({
     store,
     log: log.child({ subsystem: 'lifecycle' }),
@@ -67,8 +77,13 @@ async function start(
       metrics.onLifecycleEvent(system, event);
       bus.publish(system, event);
     },
+    trust: new Trust({ store, policy: trustPolicy(config) }),
+    refusals,
+    limits: lifecycleLimits(config),
   });
+  const policy = new BootPolicy({ lifecycle, recordDiscovered: config.lifecycle.record_discovered });
   metrics.collectSystems(lifecycle);
+  metrics.collectRefusals(refusals);
   const catalog = new IsoCatalog({ dir: config.isos_dir, log: log.child({ subsystem: 'isos' }) });
   closers.push(() => catalog.close());
   await catalog.start();
@@ -85,8 +100,10 @@ async function start(
   if (admin.created) log.info({ path: admin.path }, `generated an admin token in ${admin.path} (mode 0600); use it as the API bearer token`);
 
   const httpLog = log.child({ subsystem: 'http' });
+  const separateMetrics = config.metrics.port !== undefined;
   const handler = createHttpHandler({
     lifecycle,
+    policy,
     registry,
     artifacts,
     adminToken: admin.token,
@@ -95,6 +112,7 @@ async function start(
     trees: serveTrees(media, httpLog),
     isoStatus: () => catalog.skipped().map((s) => ({ iso: s.isoPath, reason: s.reason })),
     metrics,
+    metricsRoute: separateMetrics ? false : { token: config.metrics.token },
     bus,
     dashboard: { secureCookies: config.public_url?.startsWith('https:') ?? false },
   });
@@ -104,17 +122,21 @@ async function start(
     await new Promise<void>((r) => http.server.close(() => r()));
   });
   log.info({ host: config.http.host, port: http.port }, `HTTP listening on ${config.http.host}:${http.port}`);
+  if (separateMetrics) {
+    const m = await startMetricsListener({ metrics, host: config.metrics.host ?? '127.0.0.1', port: config.metrics.port!, token: config.metrics.token, adminToken: admin.token, log: httpLog });
+    closers.push(() => m.close());
+  }
 
   let tftp: TftpPart | null = null;
   if (config.tftp.enabled) {
-    const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), lifecycle, artifacts, media, registry, httpPort: http.port });
+    const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), policy, artifacts, media, registry, httpPort: http.port });
     closers.push(() => part.close());
     tftp = part;
     metrics.collectTftp(() => part.stats());
     part.onTransfer((summary) => metrics.observeTftp(summary));
   }
   if (config.dhcp.mode !== 'off') {
-    const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, httpPort: http.port });
+    const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, policy, httpPort: http.port });
     closers.push(() => part.close());
     metrics.collectDhcp(() => part.stats());
   }

@@ -5,6 +5,7 @@ import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { ConfigError } from '../errors.ts';
 import { DhcpServer, type DhcpStats } from '../dhcp/server.ts';
+import type { BootPolicy } from './boot-policy.ts';
 import { createDhcpBooter } from './dhcp-booter.ts';
 import type { Lifecycle } from './lifecycle.ts';
 
@@ -23,8 +24,8 @@ export function interfaceAddress(name: string): string {
 }
 
 /** Starts DHCP in the configured mode. */
-export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lifecycle; httpPort: number }): Promise<DhcpPart> {
-  const { config, log, lifecycle } = o;
+export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lifecycle; policy: BootPolicy; httpPort: number }): Promise<DhcpPart> {
+  const { config, log, lifecycle, policy } = o;
   const d = config.dhcp;
   const store = lifecycle.store;
   const serverIp = d.server_ip!;
@@ -37,11 +38,7 @@ export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lif
         return s?.ip ? { ip: s.ip, ...(s.hostname ? { hostname: s.hostname } : {}) } : null;
       },
       onPxe(client, answer) {
-        void (async () => {
-          const [s] = await store.findSystemsByMacs([client.mac]);
-          if (s && s.state !== 'discovered') await lifecycle.pxe(s.name, null, `dhcp: ${answer.bootFile}`);
-          else if (!s && config.lifecycle.record_discovered) await lifecycle.discovered(client.mac, null);
-        })().catch((err: Error) => log.warn({ mac: client.mac, err: err.message }, 'could not record the pxe event'));
+        policy.dhcpAnswered(client.mac, `dhcp: ${answer.bootFile}`).catch((err: Error) => log.warn({ mac: client.mac, err: err.message }, 'could not record the pxe event'));
       },
     },
   );

@@ -9,9 +9,9 @@ import type { TftpStats } from '../tftp/stats.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
 import type { Artifacts } from './artifacts.ts';
 import { describeMissing, findBootloaders } from './bootloaders.ts';
+import type { BootPolicy } from './boot-policy.ts';
 import type { DistroMedia } from './distro-media.ts';
 import { openUnder } from './file-roots.ts';
-import type { Lifecycle } from './lifecycle.ts';
 import { createTftpHandler } from './tftp-handler.ts';
 
 /** A running TFTP server. */
@@ -35,7 +35,7 @@ export function menuBaseUrl(config: Config, httpPort: number): string {
 export async function startTftp(o: {
   config: Config;
   log: Logger;
-  lifecycle: Lifecycle;
+  policy: BootPolicy;
   artifacts: Artifacts;
   media: DistroMedia;
   registry: ProfileRegistry;
@@ -46,12 +46,11 @@ export async function startTftp(o: {
   if (loaders.missing.length > 0) log.warn(`boot loaders missing, PXE clients asking for them get "file not found": ${describeMissing(loaders.missing)}`);
   const base = menuBaseUrl(config, o.httpPort);
   const handler = createTftpHandler({
-    lifecycle: o.lifecycle,
+    policy: o.policy,
     artifacts: o.artifacts,
     registry: o.registry,
     media: o.media,
     base,
-    recordDiscovered: config.lifecycle.record_discovered,
     log,
     async openFile(path) {
       const loader = loaders.found[path];

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import type { Logger } from '../log.ts';
 import type { Artifacts } from '../boot/artifacts.ts';
+import type { BootPolicy } from '../boot/boot-policy.ts';
 import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
 import { createApi } from './api.ts';
@@ -13,6 +14,8 @@ import { combine } from './server.ts';
 
 export interface HttpDeps {
   lifecycle: Lifecycle;
+  /** What machines naming themselves by MAC get (default: record discovered machines, trust from the lifecycle). */
+  policy?: BootPolicy;
   registry: ProfileRegistry;
   artifacts: Artifacts;
   adminToken: string;
@@ -23,6 +26,8 @@ export interface HttpDeps {
   observe?: (route: string, method: string, status: number) => void;
   /** Counts HTTP requests and serves /metrics. */
   metrics?: Metrics;
+  /** false: /metrics has a listener of its own; token: scrapers must send it (or the admin token). */
+  metricsRoute?: false | { token?: string };
   /** Live dashboard updates: the lifecycle's onEvent publishes to this bus. */
   bus?: EventBus;
   /** Dashboard session and stream settings. */
@@ -35,8 +40,8 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
     d.observe?.(route, method, status);
     d.metrics?.observeHttp(route, method, status);
   } : undefined;
-  const lean = bootRoutes({ lifecycle: d.lifecycle, artifacts: d.artifacts, log: d.log, trees: d.trees, publicUrl: d.publicUrl, observe });
-  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics });
+  const lean = bootRoutes({ lifecycle: d.lifecycle, policy: d.policy, artifacts: d.artifacts, log: d.log, trees: d.trees, publicUrl: d.publicUrl, observe });
+  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics, metricsRoute: d.metricsRoute });
   const dashboard = createDashboard({ ...d.dashboard, lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, bus: d.bus, publicUrl: d.publicUrl, isoStatus: d.isoStatus });
   const app = express();
   app.disable('x-powered-by');
