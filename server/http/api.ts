@@ -10,9 +10,9 @@ import type { System } from '../store/types.ts';
 import { plainIp } from '../boot/match.ts';
 import { maskProfile, type ProfileRegistry } from '../profiles/registry.ts';
 import { newSystemSchema, parseBody, systemPatchSchema, type NewSystemInput, type SystemPatchInput } from '../profiles/system-input.ts';
-import { requireAdmin } from './auth.ts';
+import { requireAdmin, requireMetricsToken } from './auth.ts';
 import { baseUrl } from './boot-routes.ts';
-import { sendError } from './respond.ts';
+import { fromBodyParser, sendError } from './respond.ts';
 import { openApiDocument } from './openapi.ts';
 import { ROUTES, expressPath } from './routes.ts';
 import { eventsView, systemView } from './views.ts';
@@ -28,7 +28,12 @@ export interface ApiOptions {
   isoStatus?: () => unknown[];
   /** Serves /metrics when set. */
   metrics?: { contentType: string; render(): Promise<string> };
+  /** /metrics on this port: false when it has a listener of its own; token: scrapers must send it (or the admin token). */
+  metricsRoute?: false | { token?: string };
 }
+
+/** Largest JSON body the API reads (after the bearer token is checked). */
+export const API_BODY_LIMIT = '256kb';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -58,7 +63,8 @@ export function createApi(o: ApiOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: '256kb', strict: true }));
+  // Bodies are parsed per route after the bearer token is checked: no token, no body read (401 first).
+  const json = express.json({ limit: API_BODY_LIMIT, strict: true });
 
   const base = (req: Request) => baseUrl(req, o.publicUrl);
   const source = (req: Request) => plainIp(req.socket.remoteAddress);
@@ -127,8 +133,9 @@ export function createApi(o: ApiOptions): Express {
     async openapi(_req, res) {
       res.json(openApiDocument());
     },
-    async metrics(_req, res) {
-      if (!o.metrics) throw new NotFoundError('metrics are not enabled');
+    async metrics(req, res) {
+      if (!o.metrics || o.metricsRoute === false) throw new NotFoundError('metrics are not served on this port');
+      requireMetricsToken(req.headers, o.metricsRoute?.token, o.adminToken);
       res.type(o.metrics.contentType).send(await o.metrics.render());
     },
   };
@@ -138,24 +145,23 @@ export function createApi(o: ApiOptions): Express {
     if (!h) throw new Error(`route ${spec.name} has no handler`);
     for (const m of spec.methods) {
       const method = m.toLowerCase() as 'get' | 'post' | 'patch' | 'delete';
-      app[method](expressPath(spec), (req: Request, res: Response, next: NextFunction) => {
+      const auth = (req: Request, _res: Response, next: NextFunction) => {
         try {
           if (spec.auth) requireAdmin(req.headers, o.adminToken);
+          next();
         } catch (err) {
           next(err);
-          return;
         }
+      };
+      app[method](expressPath(spec), auth, json, (req: Request, res: Response, next: NextFunction) => {
         h(req, res).catch(next);
       });
     }
   }
   app.use('/api', (req: Request, _res: Response, next: NextFunction) => next(new NotFoundError(`no route ${req.method} ${req.originalUrl}`)));
-  // express.json() parse failures arrive here as errors with a `type`; map them to 400 too.
+  // express.json() failures arrive here as errors with a `type`: 400 when malformed, 413 when too large.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e && e.type === 'entity.parse.failed') err = new BadRequestError(`request body is not valid JSON: ${e.message}`, '(body)');
-    else if (e && e.type === 'entity.too.large') err = new BadRequestError('request body too large', '(body)');
-    sendError(res, err, log, { method: req.method, path: req.path });
+    sendError(res, fromBodyParser(err), log, { method: req.method, path: req.path });
   });
   return app;
 }

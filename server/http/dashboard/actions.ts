@@ -45,9 +45,12 @@ export function login(c: ActionContext, req: Request, res: Response): void {
     return;
   }
   const from = source(req) ?? 'unknown';
-  if (c.throttle.blocked(from)) {
-    c.log.warn({ source: from }, 'dashboard login refused: too many failed attempts');
-    sendLogin(c, res, 429, next, 'Too many failed attempts from this address. Wait a few minutes and try again.');
+  const wait = c.throttle.waitMs(from);
+  if (wait > 0) {
+    const seconds = Math.ceil(wait / 1000);
+    c.log.warn({ source: from, waitSeconds: seconds }, 'dashboard login refused: too many failed attempts, not checked');
+    res.setHeader('retry-after', String(seconds));
+    sendLogin(c, res, 429, next, `Too many failed attempts from this address. Try again in ${seconds} s.`);
     return;
   }
   const token = field(req.body, 'token').trim();

@@ -11,6 +11,7 @@ import type { Artifacts } from '../../boot/artifacts.ts';
 import type { Lifecycle } from '../../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../../profiles/registry.ts';
 import { baseUrl } from '../boot-routes.ts';
+import { fromBodyParser } from '../respond.ts';
 import { lifecycleAction, login, logout, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
 import { EventBus } from './bus.ts';
 import { liveStreams } from './live.ts';
@@ -33,7 +34,7 @@ export interface DashboardOptions {
   /** Mark cookies Secure (default: when publicUrl is https). */
   secureCookies?: boolean;
   sessionTtlMs?: number;
-  /** Failed logins per source address in five minutes before logins are refused (429). */
+  /** Failed logins per source address before each further attempt must wait (429 inside the wait). */
   loginFailures?: number;
   heartbeatMs?: number;
   maxStreams?: number;
@@ -95,19 +96,23 @@ export function createDashboard(o: DashboardOptions): Router {
   });
   r.post('/ui/login', form, (req, res) => login(c, req, res));
 
-  // The gate: no session, no page (redirect to the login form) and no action (401); a POST
-  // whose CSRF token is not the session's is refused with 403.
-  r.use('/ui', form, (req: Request, res: Response, next: NextFunction) => {
+  // The gate: no session, no page (redirect to the login form) and no action (401, before any
+  // body is read); a POST whose CSRF token is not the session's is refused with 403.
+  r.use('/ui', (req: Request, res: Response, next: NextFunction) => {
     const session = sessions.get(readCookies(req)[SESSION_COOKIE]);
     if (!session) {
       if ((req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/events')) return res.redirect(303, `/ui/login?next=${encodeURIComponent(req.originalUrl)}`);
       return html(res, errorPage(c, null, 401, 'Log in first.'), 401);
     }
+    res.locals.session = session;
+    next();
+  });
+  r.use('/ui', form, (req: Request, res: Response, next: NextFunction) => {
+    const session = res.locals.session as Session;
     if (req.method !== 'GET' && req.method !== 'HEAD' && !csrfMatches((req.body as Record<string, unknown> | undefined)?._csrf, session.csrf)) {
       o.log.warn({ path: req.originalUrl }, 'dashboard form refused: CSRF token missing or wrong');
       return html(res, errorPage(c, session, 403, 'This form is stale or did not come from this dashboard. Reload the page and try again.'), 403);
     }
-    res.locals.session = session;
     next();
   });
   r.get('/ui', async (_req, res) => html(res, await systemsPage(c, sessionOf(res))));
@@ -130,7 +135,8 @@ export function createDashboard(o: DashboardOptions): Router {
   });
   r.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!req.originalUrl.startsWith('/ui')) return next(err);
-    const { status, body } = toErrorBody(err);
+    // A form body too large or malformed is the sender's error (413/400), not the dashboard's.
+    const { status, body } = toErrorBody(fromBodyParser(err));
     if (status >= 500) o.log.error({ err, path: req.originalUrl }, 'dashboard request failed');
     if (res.headersSent) return void res.destroy();
     html(res, errorPage(c, (res.locals.session as Session | undefined) ?? null, status, body.error.message), status);

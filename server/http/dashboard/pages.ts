@@ -4,7 +4,7 @@ import type { Logger } from '../../log.ts';
 import { KickstandError } from '../../errors.ts';
 import type { Artifacts } from '../../boot/artifacts.ts';
 import type { Lifecycle } from '../../boot/lifecycle.ts';
-import type { ProfileRegistry } from '../../profiles/registry.ts';
+import { maskSecrets, type ProfileRegistry } from '../../profiles/registry.ts';
 import type { System } from '../../store/types.ts';
 import { systemView } from '../views.ts';
 import { ago, badgeFor, failureLogs, formatTime, PREVIEWS, systemRow, timelineRows } from './model.ts';
@@ -65,7 +65,7 @@ export async function systemPage(c: PageContext, session: Session, s: System, ba
     { label: 'State since', value: `${formatTime(s.stateChangedAt)} (${ago(now, s.stateChangedAt)})` },
     { label: 'Last event', value: s.lastEventAt === null ? 'none' : `${formatTime(s.lastEventAt)} (${ago(now, s.lastEventAt)})` },
     ...(view.urls ? [{ label: 'Token expires', value: `${formatTime(s.tokenExpiresAt)} (${ago(now, s.tokenExpiresAt)})` }] : []),
-    ...(Object.keys(s.overrides).length > 0 ? [{ label: 'Overrides', value: JSON.stringify(s.overrides) }] : []),
+    ...(Object.keys(s.overrides).length > 0 ? [{ label: 'Overrides', value: JSON.stringify(maskSecrets(s.overrides)) }] : []),
   ];
   const artifacts = PREVIEWS.map((p) => {
     let text = '';
