@@ -57,10 +57,24 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX leases_ip ON leases(ip);
   `,
-  // 2: the address a run is bound to (trust model); indexes for aggregate counts (metrics, caps).
+  // 2: the address a run is bound to (trust model); systems counted by state as they change, so
+  // /metrics reads a handful of rows however many systems there are; stalled systems found by
+  // index; events counted per run (caps).
   `
   ALTER TABLE tokens ADD COLUMN bound_ip TEXT;
-  CREATE INDEX systems_state ON systems(state);
+  CREATE TABLE system_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL);
+  INSERT INTO system_counts (state, n) SELECT state, COUNT(*) FROM systems GROUP BY state;
+  CREATE TRIGGER systems_counted_insert AFTER INSERT ON systems BEGIN
+    INSERT INTO system_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER systems_counted_delete AFTER DELETE ON systems BEGIN
+    UPDATE system_counts SET n = n - 1 WHERE state = OLD.state;
+  END;
+  CREATE TRIGGER systems_counted_update AFTER UPDATE OF state ON systems WHEN OLD.state IS NOT NEW.state BEGIN
+    UPDATE system_counts SET n = n - 1 WHERE state = OLD.state;
+    INSERT INTO system_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
+  END;
+  CREATE INDEX systems_quiet ON systems(state, COALESCE(last_event_at, state_changed_at));
   CREATE INDEX events_run ON events(system, run, stage);
   `,
 ];

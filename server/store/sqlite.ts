@@ -313,7 +313,8 @@ export class SqliteStore implements Store {
 
   async countSystems(stalledBefore: number): Promise<SystemCounts> {
     const byState = Object.fromEntries(SYSTEM_STATES.map((s) => [s, 0])) as SystemCounts['byState'];
-    for (const r of this.sql('SELECT state, COUNT(*) AS n FROM systems GROUP BY state').all() as Row[]) {
+    // system_counts is kept by triggers (migration 2): a few rows, whatever the number of systems.
+    for (const r of this.sql('SELECT state, n FROM system_counts').all() as Row[]) {
       if (String(r.state) in byState) byState[r.state as keyof typeof byState] = Number(r.n);
     }
     const stalled = this.sql("SELECT COUNT(*) FROM systems WHERE state = 'installing' AND COALESCE(last_event_at, state_changed_at) < ?").pluck().get(stalledBefore) as number;

@@ -185,6 +185,14 @@ export function runStoreConformance(label: string, newStore: () => Store): void 
       assert.deepEqual(c.byState, { registered: 1, build: 0, installing: 2, built: 0, failed: 0, discovered: 1 });
       assert.equal(c.stalled, 1, 'i2: no event, state changed at 100 < 300; i1: last event at 500');
       assert.equal((await store.countSystems(1000)).stalled, 2);
+      // Counts follow every change: state patches (same state twice counts once), deletes, new systems.
+      await store.updateSystem('d1', { state: 'registered', profile: 'p' }, 2);
+      await store.transition('i1', 600, () => ({ patch: { state: 'built' } }));
+      await store.transition('i2', 600, () => ({ patch: { state: 'installing', stage: 'partitioned' } }));
+      await store.deleteSystem('ng');
+      await store.createSystem({ ...base, name: 'n2', macs: ['00:00:00:00:00:03'] }, 700);
+      assert.deepEqual((await store.countSystems(300)).byState, { registered: 2, build: 0, installing: 1, built: 1, failed: 0, discovered: 0 });
+      assert.equal((await store.countSystems(300)).stalled, 1);
     });
 
     test('findLeases returns the rows of the given MACs only', async () => {
