@@ -131,15 +131,16 @@ const err = (description: string): Resp => ({ description, json: ref('Error') })
 const E400 = err('A value cannot be used; `field` names it');
 const E404 = err('No such system or profile');
 const E409 = err('Clashes with existing state (duplicate name or MAC, no profile)');
+const E413 = err('Body over 256 KiB (checked after the bearer token)');
 const oneSystem: Resp = { description: 'The system', json: ref('System') };
 
 /** Responses of every express route, by route name and status. */
 export const RESPONSES: Record<string, Record<string, Resp>> = {
   healthz: { '200': { description: 'Alive', json: obj({ ok: { type: 'boolean' } }) } },
   listSystems: { '200': { description: 'Every system', json: obj({ systems: { type: 'array', items: ref('System') } }) } },
-  createSystem: { '201': { description: 'Registered (and armed when build was true)', json: ref('System') }, '400': E400, '409': E409 },
+  createSystem: { '201': { description: 'Registered (and armed when build was true)', json: ref('System') }, '400': E400, '409': E409, '413': E413 },
   getSystem: { '200': oneSystem, '404': E404 },
-  updateSystem: { '200': oneSystem, '400': E400, '404': E404, '409': E409 },
+  updateSystem: { '200': oneSystem, '400': E400, '404': E404, '409': E409, '413': E413 },
   deleteSystem: { '204': { description: 'Removed' }, '404': E404 },
   rebuildSystem: { '200': { description: 'Armed, with a fresh token', json: ref('System') }, '404': E404, '409': E409 },
   disarmSystem: { '200': { description: 'Build mode off', json: ref('System') }, '404': E404 },
@@ -153,7 +154,7 @@ export const RESPONSES: Record<string, Record<string, Resp>> = {
   getProfile: { '200': { description: 'One profile', json: ref('Profile') }, '404': E404 },
   listDistros: { '200': { description: 'Distros, and ISO files found but not usable', json: obj({ distros: { type: 'array', items: ref('Distro') }, isos: { type: 'array' } }) } },
   openapi: { '200': { description: 'This document', json: obj({ openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' }, components: { type: 'object' } }) } },
-  metrics: { '200': { description: 'Prometheus text exposition', text: 'text/plain' }, '404': err('Metrics are not enabled') },
+  metrics: { '200': { description: 'Prometheus text exposition', text: 'text/plain' }, '404': err('Metrics are not enabled, or served on their own listener (metrics.port)') },
 };
 
 const QUERY: Record<string, Array<{ name: string; schema: JsonSchema; description: string }>> = {
