@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, TooManyRequestsError } from '../errors.ts';
 import { STAGES, type InstallEvent, type Store, type System, type TokenRecord } from '../store/types.ts';
 import { Refusals } from './refusals.ts';
-import { normalizeAddress, type RefusalReason, type Trust, type Verdict } from './trust.ts';
+import { normalizeAddress, REFUSAL_TEXT, type Trust, type Verdict } from './trust.ts';
 
 /** Stages a guest may report over the callback URL: every stage but those kickstand records itself. */
 export const REPORTABLE: ReadonlySet<string> = new Set<string>(STAGES.filter((s) => !['armed', 'pxe', 'kickstart', 'script'].includes(s)));
@@ -34,14 +34,6 @@ export const DEFAULT_LIMITS: LifecycleLimits = {
   discoveredPerWindow: 60,
   discoveredWindowMs: 60_000,
   discoveredMax: 1000,
-};
-
-/** What a refused request hears: enough to fix a misconfiguration, nothing about the machine it named. */
-const REFUSAL_TEXT: Record<RefusalReason, string> = {
-  not_its_address: 'this request names a machine by MAC but does not come from that machine\'s address',
-  no_known_address: 'kickstand knows no address for this machine, so its kickstart is served only at the token URL of its boot menu',
-  run_bound_elsewhere: 'this install run is bound to another address (the first one that fetched its kickstart or script)',
-  run_not_started: 'nothing of this install run was fetched yet and this is not the machine\'s address',
 };
 
 /** What a system looks like to operators: the stored state, or `stalled` when installing went quiet. */

@@ -35,6 +35,14 @@ export type RefusalReason =
 
 export type Verdict = { ok: true } | { ok: false; reason: RefusalReason; expected: string[] };
 
+/** What a refused request hears: enough to fix a misconfiguration, nothing about the machine it named. */
+export const REFUSAL_TEXT: Record<RefusalReason, string> = {
+  not_its_address: 'this request names a machine by MAC but does not come from that machine\'s address',
+  no_known_address: 'kickstand knows no address for this machine, so its kickstart is served only at the token URL of its boot menu',
+  run_bound_elsewhere: 'this install run is bound to another address (the first one that fetched its kickstart or script)',
+  run_not_started: 'nothing of this install run was fetched yet and this is not the machine\'s address',
+};
+
 const OK: Verdict = { ok: true };
 
 /** Returns an address without an IPv4-mapped IPv6 prefix, lower case; null stays null. */
