@@ -1,5 +1,6 @@
 // The configuration schema: every key kickstand.yaml may hold, with its default. Unknown keys are
 // refused so a typo never silently falls back to a default.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
@@ -33,8 +34,14 @@ export const dhcpSchema = z
   })
   .strict();
 
-/** Address or CIDR, IPv4 or IPv6 (checked again when the trust policy is built). */
-const hostOrCidr = z.string().regex(/^[0-9A-Fa-f.:]+(\/\d{1,3})?$/, 'expected an IP address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24');
+/** Returns true for an IPv4 or IPv6 address, optionally with a prefix length that fits it. */
+function isHostOrCidr(v: string): boolean {
+  const [addr, bits, extra] = v.split('/');
+  const family = isIP(addr ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+const hostOrCidr = z.string().refine(isHostOrCidr, 'expected an IP address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24');
 
 /** The trust model (README "Security"): what proves a request comes from the machine it names. */
 export const securitySchema = z
