@@ -58,20 +58,22 @@ export function readBody(req: IncomingMessage, limit: number, discard = { bytes:
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) return tooLarge();
+      chunks.push(c);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks).toString('utf8'));
     const tooLarge = () => {
-      req.removeAllListeners('data');
-      req.removeAllListeners('end');
+      req.off('data', onData);
+      req.off('end', onEnd);
       drain(req, discard);
       reject(new PayloadTooLargeError(`request body over ${limit} bytes`));
     };
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) return tooLarge();
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) return tooLarge();
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('data', onData);
+    req.on('end', onEnd);
     req.on('error', reject);
   });
 }
