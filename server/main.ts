@@ -52,7 +52,7 @@ async function start(
   closeAll: () => Promise<void>,
 ): Promise<Running> {
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
-  const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' })));
+  const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }));
   const store = openSqliteStore(databasePath(config));
   closers.push(() => store.close());
   const metrics = new Metrics({ processMetrics: true });
