@@ -72,6 +72,8 @@ export function checkProfile(p: Profile, where: string): void {
     });
   }
   const volumes = volumesOf(p);
+  const roots = volumes.filter((v) => v.role === 'root');
+  if (roots.length !== 1) fail(where, 'disks', `exactly one partition or logical volume must have role root, found ${roots.length}`);
   const mounts = new Map<string, string>();
   const labels = new Map<string, string>();
   for (const v of volumes) {
@@ -91,8 +93,6 @@ export function checkProfile(p: Profile, where: string): void {
       checkLabel(v, v.fstype, where);
     }
   }
-  const roots = volumes.filter((v) => v.role === 'root');
-  if (roots.length !== 1) fail(where, 'disks', `exactly one partition or logical volume must have role root, found ${roots.length}`);
   const bootParts = volumes.filter((v) => v.role === 'boot');
   if (bootParts.length > 1) fail(where, bootParts[1]!.key, 'only one partition may have role boot');
   if (roots[0]!.key.startsWith('volume_groups.') && bootParts.length === 0) {

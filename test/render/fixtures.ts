@@ -65,6 +65,7 @@ export function contextFor(profileName: string, options: { family?: Family; arme
     distro = { ...distro, family: options.family };
     profile = applyOverrides(profile, { kickstart: options.family }, `test family ${options.family}`);
   }
+  if (options.system?.overrides) profile = applyOverrides(profile, options.system.overrides, 'test system overrides');
   const armed = options.armed ?? true;
   return buildContext({
     system: fixedSystem({ profile: profileName, build: armed, token: armed ? TOKEN : null, ...options.system }),
