@@ -145,4 +145,25 @@ describe('prepare script on image files', { skip }, () => {
     assert.equal(Number(superblock(ctx.disks[0]!.image, 32256)['Block count']), 2620595);
     assert.ok(statSync(ctx.disks[0]!.image).blocks * 512 < 512 * 1024 * 1024, 'the 10 GiB image is not sparse');
   });
+
+  test('finding 4: the rescue script labels an unlabelled ext3 file system and swap area (as an el4 kickstart leaves them) once, and a second run changes nothing', async () => {
+    const text = (await renderer()).render('rescue', notesContext(join(dir, 'labels'), 512, 64));
+    const cut = text.indexOf('\nSTEP=find-disk');
+    const functions = text.slice(0, cut).replace(/\n# Everything printed from here on[\s\S]*?trap on_exit EXIT\n/, '\n');
+    const ext = join(dir, 'unlabelled-ext3.img');
+    const swap = join(dir, 'unlabelled-swap.img');
+    run('truncate', ['-s', '64M', ext, swap]);
+    run('mke2fs', ['-q', '-F', '-t', 'ext3', ext]);
+    run('mkswap', [swap]);
+    assert.equal(probe(ext, 0).LABEL, undefined);
+    const script = join(dir, 'labels.sh');
+    writeFileSync(script, `${functions}\nset -eu\nfor n in 1 2; do set_label "$1" ext ROOT; set_label "$2" swap SWAP; echo "run $n done"; done\n`);
+    const r = spawnSync('sh', [script, ext, swap], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    const [first, second] = r.stdout.split('run 1 done');
+    assert.match(first!, /labelled .*unlabelled-ext3\.img ROOT[\s\S]*labelled .*unlabelled-swap\.img SWAP/);
+    assert.doesNotMatch(second!, /labelled/, 'the second run relabelled');
+    assert.deepEqual([probe(ext, 0).TYPE, probe(ext, 0).LABEL], ['ext3', 'ROOT']);
+    assert.deepEqual([probe(swap, 0).TYPE, probe(swap, 0).LABEL], ['swap', 'SWAP']);
+  });
 });
