@@ -99,6 +99,14 @@ describe('render context variants', () => {
     assert.equal(ctx.boot.ipappend, false);
   });
 
+  test('finding 6: the boot CD\'s isolinux.cfg carries the SERIAL line pxelinux.cfg has', async () => {
+    const r = await renderer();
+    const ctx = contextFor('centos44-hvm');
+    assert.match(r.render('pxelinux', ctx), /^SERIAL 0 9600$/m);
+    assert.match(r.render('isolinux', ctx), /^SERIAL 0 9600$/m);
+    assert.doesNotMatch(r.render('isolinux', contextFor('split-boot')), /SERIAL/);
+  });
+
   test('finding 7: BOOTIF names the MAC that booted; without one, the first MAC', async () => {
     const two = { macs: ['00:16:3e:84:b5:99', '00:16:3e:00:00:02'] };
     const r = await renderer();

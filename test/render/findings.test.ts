@@ -3,6 +3,7 @@
 // second NIC. Each must be refused at save, naming the field, or come out right.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,5 +156,35 @@ describe('findings 5, 6, 7, 8 through the service', () => {
     const ks = await request(h.handler).get('/api/v1/systems/ng/render/kickstart').set(auth);
     assert.equal(ks.status, 200, ks.text);
     assert.match(ks.text, /^network --onboot=yes --device=00:16:3e:84:b5:99 --bootproto=static --ip=10\.0\.0\.42 --netmask=255\.255\.255\.0 --gateway=10\.0\.0\.1 --nameserver=10\.0\.0\.2 --hostname=ng --activate$/m);
+  });
+});
+
+describe('findings 2 and 8 through the kickstand command, as an operator types it', () => {
+  const cli = (dataDir: string, ...args: string[]) => {
+    const r = spawnSync(process.execPath, [join(REPO, 'bin', 'kickstand.js'), ...args], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { ...process.env, KICKSTAND_DATA_DIR: dataDir, KICKSTAND_ISOS_DIR: join(dataDir, 'isos'), KICKSTAND_CONFIG: '' },
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  test("system add NGTest-hvm works; --override '{\"timezone\":\"--utc\"}' is refused naming the field", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ks-findings-cli-'));
+    try {
+      const bad = cli(dir, 'system', 'add', 'other', '--mac', '00:16:3e:00:00:07', '--profile', 'centos44-hvm', '--override', '{"timezone":"--utc"}');
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.err, /timezone: expected a zone name/);
+      const add = cli(dir, 'system', 'add', 'NGTest-hvm', '--mac', '00:16:3E:84:B5:99', '--profile', 'centos44-hvm', '--build');
+      assert.equal(add.code, 0, add.err);
+      assert.match(add.out, /^added ngtest-hvm \(display name NGTest-hvm\) \(00:16:3e:84:b5:99\) profile centos44-hvm, armed$/m);
+      const xm = cli(dir, 'render', 'xen', '--system', 'ngtest-hvm');
+      assert.equal(xm.code, 0, xm.err);
+      assert.match(xm.out, /^name = 'NGTest-hvm'$/m);
+      const ks = cli(dir, 'render', 'kickstart', '--system', 'ngtest-hvm', '--base', 'http://10.0.0.1:8080');
+      assert.match(ks.out, /^timezone --utc Pacific\/Auckland$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
