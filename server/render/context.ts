@@ -138,9 +138,14 @@ export function distroTitle(distro: Pick<Distro, 'name'> & { title?: string }): 
   return TITLES[stream] ?? distro.name;
 }
 
-/** Returns the X layout of a console keymap: the profile's, else the keymap's letters before a "-" (de-latin1 → de). */
+/** Console keymaps whose X layout is not their first letters (system-config-keyboard's table). */
+const XLAYOUT_OF_KEYMAP: Readonly<Record<string, string>> = { uk: 'gb', sv: 'se', 'sv-latin1': 'se', jp106: 'jp', 'br-abnt2': 'br', 'la-latin1': 'latam', sg: 'ch', 'sg-latin1': 'ch', 'fr_CH': 'ch', 'cz-us-qwertz': 'cz', 'slovene': 'si', 'croat': 'hr' };
+
+/** Returns the X layout of a console keymap: the profile's, else a known mapping, else the keymap's letters before a "-" (de-latin1 → de), else ''. */
 export function xLayoutOf(keyboard: string, explicit?: string): string {
   if (explicit) return explicit;
+  const known = XLAYOUT_OF_KEYMAP[keyboard];
+  if (known) return known;
   const m = /^([a-z]{2,})(?:[-_.][A-Za-z0-9_.-]*)?$/.exec(keyboard);
   return m ? m[1]! : '';
 }

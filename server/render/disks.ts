@@ -147,6 +147,7 @@ export interface VolumeContext {
   label: string | null;
   /** /dev/<vg>/<name>. */
   device: string;
+  /** What fstab and root= name it by: its device (LVM names are stable; old initrds find no labels on volumes). */
   spec: string;
   sizeMib: number | null;
   isSwap: boolean;
@@ -173,7 +174,7 @@ export function volumeGroupContexts(profile: Profile, family: Family, disks: Dis
         mount: v.role === 'swap' ? 'swap' : (v.mount ?? (v.role === 'root' ? '/' : null)),
         label: v.label ?? null,
         device,
-        spec: v.label ? `LABEL=${v.label}` : device,
+        spec: device,
         sizeMib: v.size_mib ?? null,
         isSwap: v.role === 'swap',
       };

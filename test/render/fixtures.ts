@@ -94,6 +94,7 @@ export function goldenCases(): Case[] {
     cases.push({ id: name, ctx: caseContext(name) });
     cases.push({ id: `${name}.not-armed`, ctx: caseContext(name, { armed: false }) });
   }
+  cases.push({ id: 'centos44-hvm.built', ctx: contextFor('centos44-hvm', { armed: false, system: { state: 'built' } }) });
   for (const family of ['el5', 'el6'] as const) cases.push({ id: `centos44-hvm.as-${family}`, ctx: contextFor('centos44-hvm', { family }) });
   for (const family of ['el7', 'el8'] as const) cases.push({ id: `el9-kvm.as-${family}`, ctx: contextFor('el9-kvm', { family }) });
   return cases;

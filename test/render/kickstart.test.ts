@@ -156,5 +156,8 @@ describe('rendered kickstarts follow their family grammar', async () => {
   test('finding 6: el7+ splits the console keymap from the X layout (de-latin1 is no X layout)', () => {
     const text = r.render('kickstart', contextFor('el10-kvm'));
     assert.match(text, /^keyboard --vckeymap=de-latin1 --xlayouts=de$/m);
+    assert.match(r.render('kickstart', contextFor('el10-kvm', { system: { overrides: { keyboard: 'uk' } } })), /^keyboard --vckeymap=uk --xlayouts=gb$/m);
+    assert.match(r.render('kickstart', contextFor('el10-kvm', { system: { overrides: { keyboard: 'dvorak', keyboard_xlayout: 'us' } } })), /^keyboard --vckeymap=dvorak --xlayouts=us$/m);
+    assert.match(r.render('kickstart', contextFor('centos44-hvm', { system: { overrides: { keyboard: 'de-latin1' } } })), /^keyboard de-latin1$/m, 'el4 has one keymap');
   });
 });

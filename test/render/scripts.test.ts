@@ -63,7 +63,7 @@ describe('configuration functions shared by rescue, install and prepare', async 
     assert.doesNotMatch(second!, /wrote/, 'the second run rewrote a file');
     const grub = readFileSync(join(root, 'boot/grub/grub.conf'), 'utf8');
     assert.equal(grub, [
-      '# written by kickstand for ngtest-hvm', 'default 0', 'timeout 5', 'serial --unit=0 --speed=9600', 'terminal --timeout=5 serial console', 'hiddenmenu',
+      '# written by kickstand for ngtest-hvm', 'default 0', 'timeout 5', 'serial --unit=0 --speed=9600', 'terminal --timeout=5 serial console',
       'title CentOS (2.6.9-42.ELsmp)', '\troot (hd0,0)', '\tkernel /boot/vmlinuz-2.6.9-42.ELsmp ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0', '\tinitrd /boot/initrd-2.6.9-42.ELsmp.img',
       'title CentOS (2.6.9-42.EL)', '\troot (hd0,0)', '\tkernel /boot/vmlinuz-2.6.9-42.EL ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0', '\tinitrd /boot/initrd-2.6.9-42.EL.img', '',
     ].join('\n'));
@@ -90,8 +90,23 @@ describe('configuration functions shared by rescue, install and prepare', async 
       const [cmd, ...pre] = sh.split(' ');
       const run = spawnSync(cmd!, [...pre, join(dir, 'kernels.sh'), root], { encoding: 'utf8' });
       assert.equal(run.status, 0, run.stderr + run.stdout);
-      const titles = readFileSync(join(root, 'boot/grub/grub.conf'), 'utf8').split('\n').filter((l) => l.startsWith('title ')).map((l) => l.slice('title CentOS ('.length, -1));
+      const conf = readFileSync(join(root, 'boot/grub/grub.conf'), 'utf8');
+      assert.doesNotMatch(conf, /hiddenmenu/, 'a serial console shows the menu, as anaconda writes it');
+      const titles = conf.split('\n')
+        .filter((l) => l.startsWith('title '))
+        .map((l) => l.slice('title CentOS ('.length, -1));
       assert.deepEqual(titles, ['2.6.18-8.el5', '2.6.9-42.0.10.ELsmp', '2.6.9-42.0.10.EL', '2.6.9-42.0.3.ELsmp', '2.6.9-42.ELsmp', '2.6.9-5.ELsmp'], sh);
     }
+  });
+
+  test('finding 8: without a serial console the menu is hidden (hiddenmenu), as anaconda writes it', () => {
+    const text = r.render('rescue', contextFor('split-boot'));
+    const root = join(dir, 'hidden');
+    mkdirSync(join(root, 'boot'), { recursive: true });
+    writeFileSync(join(root, 'boot/vmlinuz-2.6.32-754.el6.x86_64'), '');
+    writeFileSync(join(dir, 'hidden.sh'), `${functionsOf(text)}\nset -eu\nwrite_grub_conf "$1"\n`);
+    const run = spawnSync('bash', [join(dir, 'hidden.sh'), root], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr + run.stdout);
+    assert.match(readFileSync(join(root, 'boot/grub/grub.conf'), 'utf8'), /^timeout 5\nhiddenmenu\ntitle CentOS \(2\.6\.32-754\.el6\.x86_64\)$/m);
   });
 });
