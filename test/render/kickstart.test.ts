@@ -153,6 +153,17 @@ describe('rendered kickstarts follow their family grammar', async () => {
     assert.doesNotMatch(text, /--device=eth0/);
   });
 
+  test('finding 4: labels agree across artifacts: el5+ part carries --label; el4 %post labels ROOT and SWAP and writes fstab and grub.conf as rescue.sh does', () => {
+    assert.match(r.render('kickstart', contextFor('centos44-hvm', { family: 'el5' })), /^part \/ --fstype=ext3 --size=1 --grow --ondisk=hda --asprimary --label=ROOT$/m);
+    const el4 = r.render('kickstart', contextFor('centos44-hvm'));
+    const post = el4.slice(el4.indexOf('\n%post\n'));
+    assert.match(post, /^set_label '\/dev\/hda1' 'ext' 'ROOT'\nset_label '\/dev\/hdb1' 'swap' 'SWAP'\n/m);
+    assert.match(post, /^write_fstab ''\nwrite_grub_conf ''$/m);
+    const rescue = r.render('rescue', contextFor('centos44-hvm'));
+    assert.match(rescue, /^set_label "\$\(wait_disk 'hda'\)"'1' 'ext' 'ROOT'$/m);
+    assert.match(rescue, /^KERNEL_ARGS='ro root=LABEL=ROOT /m);
+  });
+
   test('finding 6: el7+ splits the console keymap from the X layout (de-latin1 is no X layout)', () => {
     const text = r.render('kickstart', contextFor('el10-kvm'));
     assert.match(text, /^keyboard --vckeymap=de-latin1 --xlayouts=de$/m);
