@@ -3,7 +3,7 @@
 // is not armed: URLs then carry a placeholder and boot menus boot the local disk).
 import { BadRequestError } from '../errors.ts';
 import { deepFreeze } from '../merge.ts';
-import { HOSTNAME_RE, NAME_RE, type Distro, type Family, type Profile } from '../profiles/schema.ts';
+import { DISPLAY_NAME_RE, HOSTNAME_RE, NAME_RE, type Distro, type Family, type Profile } from '../profiles/schema.ts';
 import type { System } from '../store/types.ts';
 import { diskContexts, fstabLines, volumeGroupContexts, type DiskContext, type PartitionContext, type VolumeGroupContext } from './disks.ts';
 import { networkContext, type NetworkContext, type SiteNetwork } from './network.ts';
@@ -169,7 +169,7 @@ function checkInput({ system, urls, token, bootMac }: ContextInput): void {
   system.macs.forEach((m, i) => MAC_RE.test(m) || bad(`system.macs[${i}]`, m, 'a lowercase colon-separated MAC'));
   if (token !== null && !TOKEN_RE.test(token)) bad('token', '[redacted]', 'letters, digits, "_" or "-"');
   if (!BASE_RE.test(urls.base)) bad('urls.base', urls.base, 'an http(s) URL without query, spaces or quotes');
-  if (system.displayName !== null && system.displayName.toLowerCase() !== system.name) bad('system.displayName', system.displayName, `a spelling of ${system.name}`);
+  if (system.displayName != null && (!DISPLAY_NAME_RE.test(system.displayName) || system.displayName.toLowerCase() !== system.name)) bad('system.displayName', system.displayName, `a spelling of ${system.name}`);
   if (bootMac != null && !system.macs.includes(bootMac)) bad('bootMac', bootMac, 'one of the system\'s MACs');
 }
 
