@@ -115,11 +115,13 @@ describe('prepare script on image files', { skip }, () => {
     }
   });
 
-  test('--source copies a paravirtual root in with mke2fs -d and writes fstab, grub.conf and securetty for hda', async () => {
+  test('--source copies a paravirtual root in with mke2fs -d and writes fstab, grub.conf (newest kernel first: finding 1) and securetty for hda', async () => {
     const src = join(dir, 'pv-root');
     for (const d of ['boot/grub', 'etc', 'bin']) mkdirSync(join(src, d), { recursive: true });
     writeFileSync(join(src, 'boot/vmlinuz-2.6.9-42.ELsmp'), 'kernel');
     writeFileSync(join(src, 'boot/initrd-2.6.9-42.ELsmp.img'), 'initrd');
+    writeFileSync(join(src, 'boot/vmlinuz-2.6.9-42.0.10.ELsmp'), 'kernel');
+    writeFileSync(join(src, 'boot/initrd-2.6.9-42.0.10.ELsmp.img'), 'initrd');
     writeFileSync(join(src, 'etc/fstab'), '/dev/sda1 / ext3 defaults 1 1\n');
     writeFileSync(join(src, 'etc/securetty'), 'console\n');
     writeFileSync(join(src, 'bin/hello'), 'hello\n');
@@ -132,7 +134,11 @@ describe('prepare script on image files', { skip }, () => {
     assert.equal(cat('/bin/hello'), 'hello\n');
     assert.match(cat('/etc/fstab'), /^LABEL=ROOT \/ ext3 defaults 1 1\nLABEL=SWAP swap swap defaults 0 0\n/);
     assert.equal(cat('/etc/securetty'), 'console\nttyS0\n');
-    assert.match(cat('/boot/grub/grub.conf'), /\troot \(hd0,0\)\n\tkernel \/boot\/vmlinuz-2\.6\.9-42\.ELsmp ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0\n\tinitrd \/boot\/initrd-2\.6\.9-42\.ELsmp\.img\n/);
+    const grub = cat('/boot/grub/grub.conf');
+    assert.match(grub, /\troot \(hd0,0\)\n\tkernel \/boot\/vmlinuz-2\.6\.9-42\.ELsmp ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0\n\tinitrd \/boot\/initrd-2\.6\.9-42\.ELsmp\.img\n/);
+    assert.deepEqual(grub.split('\n').filter((l) => l.startsWith('title ')), ['title CentOS (2.6.9-42.0.10.ELsmp)', 'title CentOS (2.6.9-42.ELsmp)'], 'default 0 is the newer kernel');
+    assert.match(run('debugfs', ['-R', 'stat /etc/grub.conf', image]), /Type: symlink[\s\S]*Fast link dest: "\.\.\/boot\/grub\/grub\.conf"/);
+    assert.match(cat('/boot/grub/device.map'), /^\(hd0\) \/dev\/hda\n\(hd1\) \/dev\/hdb$/m);
     assert.match(run('debugfs', ['-R', 'stat /boot/grub/menu.lst', image]), /Type: symlink/);
   });
 
