@@ -57,4 +57,16 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX leases_ip ON leases(ip);
   `,
+  // 2: per-system power settings (power control); the secret column holds a sealed value.
+  `
+  CREATE TABLE power_settings (
+    system TEXT PRIMARY KEY REFERENCES systems(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    driver TEXT,
+    address TEXT,
+    username TEXT,
+    secret TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
