@@ -2,7 +2,7 @@
 // same lifecycle and registration code as the REST API; the router has already checked the
 // session and its CSRF token (login checks its own double-submit token here).
 import type { Request, Response } from 'express';
-import { BadRequestError, KickstandError } from '../../errors.ts';
+import { BadRequestError, KickstandError, NotFoundError } from '../../errors.ts';
 import { plainIp } from '../../boot/match.ts';
 import { registerSystem } from '../api.ts';
 import { constantTimeEqual } from '../auth.ts';
@@ -112,6 +112,14 @@ export async function register(c: ActionContext, req: Request, res: Response, se
     if (!(err instanceof KickstandError) || (err.code !== 'bad_request' && err.code !== 'conflict')) throw err;
     res.status(err.code === 'conflict' ? 409 : 400).type('html').send(registerPage(c, session, values, { message: err.message, field: err.field ?? '' }));
   }
+}
+
+/** POST /ui/systems/:name/rebuild-reboot: arms, sets the next boot and power-cycles; a power failure shows its error (the install stays armed). */
+export async function rebuildReboot(c: ActionContext, req: Request, res: Response): Promise<void> {
+  const name = String(req.params.name ?? '');
+  if (!c.power) throw new NotFoundError('power control is not enabled in this kickstand');
+  await c.power.rebuild(name, { reboot: true, source: source(req), reason: 'rebuild with reboot requested from the dashboard' });
+  res.redirect(303, `/ui/systems/${encodeURIComponent(name)}`);
 }
 
 /** POST /ui/systems/:name/rebuild and /disarm: arms a fresh run or cancels one, then shows the system. */
