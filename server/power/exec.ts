@@ -2,6 +2,7 @@
 // a user typed is ever parsed as shell syntax. Secrets travel in the environment or on stdin, and
 // are scrubbed from any error text before it leaves this file.
 import { execFile } from 'node:child_process';
+import { basename } from 'node:path';
 import { PowerError } from '../errors.ts';
 
 /** How long one power command may run before it is killed. */
@@ -58,7 +59,7 @@ export function run(command: string, args: string[], o: RunOptions): Promise<Run
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number | null };
         let why: string;
         if (e.code === 'ENOENT') why = `${command} is not installed (not found on PATH)`;
-        else if (e.killed) why = `${command} ${args[0] ?? ''} gave no answer within ${Math.round(timeout / 1000)} s`.replace('  ', ' ');
+        else if (e.killed) why = `${basename(command)} gave no answer within ${timeout / 1000} s`;
         else why = tail(`${stderr}\n${stdout}`) || `${command} exited with ${String(e.code)}`;
         reject(new PowerError(scrub(`${o.what}: ${why}`, o.secrets)));
       },
