@@ -147,7 +147,7 @@ describe('xen driver (stand-in xl, the notes\' guest)', () => {
     assert.deepEqual(ssh[0]!.argv, ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-p', '2222', '-l', 'root', '--', 'dom0.lab', `${shellQuote(xlPath)} 'domid' 'ngtest-hvm'`]);
     const write = ssh.find((c) => c.argv.at(-1)!.startsWith("'sh' '-c'"))!;
     assert.equal(write.argv.at(-1), `'sh' '-c' 'umask 077 && cat > "$1" && mv -f "$1" "$2"' 'kickstand-write-config' '/etc/xen/ngtest-hvm.cfg.kickstand-new' '/etc/xen/ngtest-hvm.cfg'`);
-    assert.match(write.stdin, /^boot = 'dca'$/m, 'the armed config travels on stdin');
+    assert.match(write.stdin, /^boot = 'c'$/m, 'the config as it stands (built: disk first) travels on stdin');
     assert.equal(ssh.at(-1)!.argv.at(-1), `${shellQuote(xlPath)} 'create' '/etc/xen/ngtest-hvm.cfg'`);
   });
 
