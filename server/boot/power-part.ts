@@ -60,6 +60,10 @@ export function startPowerPoll(power: PowerControl, config: Config, log: Logger)
   };
   const timer = setInterval(tick, ms);
   timer.unref();
-  setTimeout(tick, 1000).unref();
-  return () => clearInterval(timer);
+  const first = setTimeout(tick, 1000);
+  first.unref();
+  return () => {
+    clearInterval(timer);
+    clearTimeout(first);
+  };
 }
