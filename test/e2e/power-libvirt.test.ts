@@ -133,7 +133,7 @@ describe('e2e: rebuild --reboot through libvirt (a private libvirtd, TCG domain)
     assert.equal(ksCli(server!, ['system', 'power', SYSTEM_NAME, 'set', '--driver', 'libvirt', '--address', libvirtd!.uri, '--domain', 'no-such-domain']).code, 0);
     const r = ksCli(server!, ['system', 'rebuild', SYSTEM_NAME, '--reboot']);
     assert.equal(r.code, 1);
-    assert.match(r.err, /^kickstand: libvirt qemu:\/\/\/system\?socket=\S+ domain no-such-domain: error: failed to get domain 'no-such-domain'/);
+    assert.match(r.err.trim().split('\n').at(-1)!, /^kickstand: libvirt qemu:\/\/\/system\?socket=\S+ domain no-such-domain: error: failed to get domain 'no-such-domain'/);
     assert.equal(JSON.parse(ksCli(server!, ['system', 'show', SYSTEM_NAME]).out).build, true);
     assert.equal((await server!.events()).at(-1)!.stage, 'power-failed');
     ksCli(server!, ['system', 'disarm', SYSTEM_NAME]);
