@@ -214,4 +214,33 @@ describe('power on the dashboard', () => {
     assert.equal((await h.store.getSystem(NG.name))!.build, true);
     await agent.post(`/ui/systems/${NG.name}/rebuild-reboot`).type('form').send({ _csrf: 'wrong' }).expect(403);
   });
+
+  test('the power form saves settings (the secret write-only), buttons run actions, and a bad value is a 400 page', async () => {
+    const h = dashboardHarness();
+    await request(h.app).post('/api/v1/systems').set(auth).send(NG).expect(201);
+    const { agent } = await loggedIn(h.app);
+    const page = await agent.get(`/ui/systems/${NG.name}`).expect(200);
+    assert.match(page.text, /id="power-section"/);
+    const csrf = csrfOf(page.text);
+    await agent.post(`/ui/systems/${NG.name}/power`).type('form').send({ _csrf: csrf, driver: 'ipmi', address: '10.0.0.7', user: 'admin', secret: SECRET, port: '623', uefi: 'on', boot: '', domain: '', config_dir: '' }).expect(303);
+    const after = await agent.get(`/ui/systems/${NG.name}`).expect(200);
+    assert.ok(!after.text.includes(SECRET), 'the page never shows the secret');
+    assert.match(after.text, /<small>set; leave empty to keep it<\/small>/);
+    assert.match(after.text, /name="address" value="10\.0\.0\.7"/);
+    assert.match(after.text, /<option value="ipmi" selected>/);
+    const stored = (await h.store.getPowerSettings(NG.name))!;
+    assert.deepEqual([stored.driver, stored.address, stored.user, stored.options], ['ipmi', '10.0.0.7', 'admin', { port: 623, uefi: true }]);
+    // Saving again with the secret field empty keeps it; the box removes it.
+    await agent.post(`/ui/systems/${NG.name}/power`).type('form').send({ _csrf: csrf, driver: 'ipmi', address: '10.0.0.8', secret: '' }).expect(303);
+    assert.match((await h.store.getPowerSettings(NG.name))!.secret!, /^v1:/);
+    await agent.post(`/ui/systems/${NG.name}/power/on`).type('form').send({ _csrf: csrf }).expect(303);
+    assert.equal((await h.store.listEvents(NG.name)).at(-1)!.stage, 'power-on');
+    assert.equal(h.machines.machine(NG.name).targets.at(-1)!.secret, SECRET);
+    await agent.post(`/ui/systems/${NG.name}/power`).type('form').send({ _csrf: csrf, driver: 'ipmi', address: '10.0.0.8', clear_secret: 'on' }).expect(303);
+    assert.equal((await h.store.getPowerSettings(NG.name))!.secret, null);
+    const bad = await agent.post(`/ui/systems/${NG.name}/power`).type('form').send({ _csrf: csrf, driver: 'ipmi', address: '$(reboot)' }).expect(400);
+    assert.match(bad.text, /address: expected a host name/);
+    await agent.post(`/ui/systems/${NG.name}/power/explode`).type('form').send({ _csrf: csrf }).expect(404);
+    assert.ok(!JSON.stringify(h.logs()).includes(SECRET));
+  });
 });

@@ -11,7 +11,7 @@ import type { Artifacts } from '../../boot/artifacts.ts';
 import type { Lifecycle } from '../../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../../profiles/registry.ts';
 import { baseUrl } from '../boot-routes.ts';
-import { lifecycleAction, login, logout, rebuildReboot, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
+import { lifecycleAction, login, logout, powerAction, rebuildReboot, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
 import type { PowerControl } from '../../boot/power-control.ts';
 import { EventBus } from './bus.ts';
 import { liveStreams } from './live.ts';
@@ -127,6 +127,8 @@ export function createDashboard(o: DashboardOptions): Router {
   r.post('/ui/register', (req, res) => register(c, req, res, sessionOf(res)));
   r.post('/ui/systems/:name/rebuild', (req, res) => lifecycleAction(c, req, res, 'rebuild'));
   r.post('/ui/systems/:name/rebuild-reboot', (req, res) => rebuildReboot(c, req, res));
+  r.post('/ui/systems/:name/power', (req, res) => powerAction(c, req, res));
+  r.post('/ui/systems/:name/power/:action', (req, res) => powerAction(c, req, res));
   r.post('/ui/systems/:name/disarm', (req, res) => lifecycleAction(c, req, res, 'disarm'));
   r.post('/ui/logout', (req, res) => logout(c, req, res, sessionOf(res)));
   r.use('/ui', (req) => {

@@ -105,7 +105,25 @@ export async function systemPage(c: PageContext, session: Session, s: System, ba
     events: timelineRows(events),
     failures: failureLogs(events),
     artifacts,
+    power: power ? powerForm(power.settings, row.href) : null,
   });
+}
+
+/** Returns the power card's form values: the system's own settings (never the secret), drivers and actions. */
+function powerForm(own: { driver: string | null; address: string | null; user: string | null; secretSet: boolean; port: number | null; domain: string | null; uefi: boolean | null; boot: string | null; config_dir: string | null }, href: string) {
+  return {
+    action: `${href}/power`,
+    drivers: ['', 'ipmi', 'libvirt', 'xen'].map((d) => ({ value: d, label: d || 'from the profile', selected: (own.driver ?? '') === d })),
+    boots: ['', 'network', 'cd'].map((b) => ({ value: b, label: b || 'from the profile (network)', selected: (own.boot ?? '') === b })),
+    address: own.address ?? '',
+    user: own.user ?? '',
+    port: own.port === null ? '' : String(own.port),
+    domain: own.domain ?? '',
+    configDir: own.config_dir ?? '',
+    uefi: own.uefi === true,
+    secretSet: own.secretSet,
+    actions: ['status', 'on', 'off', 'cycle'].map((a) => ({ name: a, href: `${href}/power/${a}`, label: a === 'status' ? 'Check power' : a === 'cycle' ? 'Power-cycle' : `Power ${a}` })),
+  };
 }
 
 /** Values the register form shows again after an error. */
