@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
-import type { InstallEvent, NewEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+import type { InstallEvent, NewEvent, NewSystem, PowerSettingsRecord, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -287,6 +287,43 @@ export class SqliteStore implements Store {
       source: (r.source as string | null) ?? null,
       log: (r.log as string | null) ?? null,
     }));
+  }
+
+  private toPower(r: Row): PowerSettingsRecord {
+    return {
+      system: String(r.system),
+      driver: (r.driver as string | null) ?? null,
+      address: (r.address as string | null) ?? null,
+      user: (r.username as string | null) ?? null,
+      secret: (r.secret as string | null) ?? null,
+      options: JSON.parse(String(r.options)) as Record<string, unknown>,
+      updatedAt: Number(r.updated_at),
+    };
+  }
+
+  async getPowerSettings(name: string): Promise<PowerSettingsRecord | null> {
+    const r = this.sql('SELECT * FROM power_settings WHERE system = ?').get(name) as Row | undefined;
+    return r ? this.toPower(r) : null;
+  }
+
+  async listPowerSettings(): Promise<PowerSettingsRecord[]> {
+    return (this.sql('SELECT * FROM power_settings ORDER BY system').all() as Row[]).map((r) => this.toPower(r));
+  }
+
+  async setPowerSettings(p: Omit<PowerSettingsRecord, 'updatedAt'>, now: number): Promise<PowerSettingsRecord> {
+    return this.db.transaction(() => {
+      if (!this.sql('SELECT 1 FROM systems WHERE name = ?').get(p.system)) throw new NotFoundError(`no system named ${JSON.stringify(p.system)}`);
+      this.sql(
+        `INSERT INTO power_settings (system, driver, address, username, secret, options, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(system) DO UPDATE SET driver = excluded.driver, address = excluded.address, username = excluded.username,
+           secret = excluded.secret, options = excluded.options, updated_at = excluded.updated_at`,
+      ).run(p.system, p.driver, p.address, p.user, p.secret, JSON.stringify(p.options), now);
+      return { ...p, options: structuredClone(p.options), updatedAt: now };
+    })();
+  }
+
+  async deletePowerSettings(name: string): Promise<boolean> {
+    return this.sql('DELETE FROM power_settings WHERE system = ?').run(name).changes > 0;
   }
 
   async loadLeases(): Promise<DhcpLeaseRecord[]> {
