@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'template_invalid'
   | 'iso_invalid'
   | 'unavailable'
+  | 'power_failed'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -30,6 +31,7 @@ const STATUS: Record<ErrorCode, number> = {
   template_invalid: 500,
   iso_invalid: 422,
   unavailable: 503,
+  power_failed: 502,
   internal: 500,
 };
 
@@ -121,6 +123,13 @@ export class TemplateError extends KickstandError {
 export class IsoError extends KickstandError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('iso_invalid', message, options);
+  }
+}
+
+/** A power driver (ipmitool, virsh, xl) failed; the message carries the tool's own words. */
+export class PowerError extends KickstandError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('power_failed', message, options);
   }
 }
 

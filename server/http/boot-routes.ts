@@ -150,7 +150,8 @@ export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: Se
       if (!mac) throw new BadRequestError(`invalid MAC address ${JSON.stringify(p.mac)}`, 'mac');
       const base = baseUrl(req, o.publicUrl);
       const system = await policy.menuFor(mac, plainIp(req.socket.remoteAddress), 'ipxe');
-      sendText(res, 200, system ? artifacts.render('ipxe', system, base) : artifacts.renderDefault('ipxe', base), TEXT);
+      // The MAC the menu was asked for is the one booting: its kernel line names it (BOOTIF).
+      sendText(res, 200, system ? artifacts.render('ipxe', system, base, mac) : artifacts.renderDefault('ipxe', base), TEXT);
     },
     async tree(req, res, p) {
       if (!o.trees) throw new NotFoundError('no install trees are served');

@@ -32,6 +32,11 @@ export interface RefusalSource {
   counts(kind: 'trust' | 'limit'): Record<string, number>;
 }
 
+/** What collectPower needs from power control: the last state seen per system. */
+export interface PowerSource {
+  statuses(): Map<string, { state: string }>;
+}
+
 type Snapshot = Array<[Record<string, string>, number]>;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const SYSTEM_STATES = ['registered', 'build', 'installing', 'stalled', 'built', 'failed', 'discovered'];
@@ -65,6 +70,8 @@ export class Metrics {
   private readonly built: Counter;
   private readonly failed: Counter;
   private readonly installDuration: Histogram;
+  private power: PowerSource | null = null;
+  private readonly powerActions: Counter<'driver' | 'action' | 'result'>;
 
   constructor(o: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -135,6 +142,10 @@ export class Metrics {
         this.set((await self.systemCounts())?.stalled ?? 0);
       },
     });
+    this.snapshot('gauge', 'kickstand_power_state', 'Last power state seen per system with power control (1 for its state: on, off or unknown)', ['system', 'state'], () =>
+      [...(this.power?.statuses() ?? new Map<string, { state: string }>())].map(([system, s]) => [{ system, state: s.state }, 1]),
+    );
+    this.powerActions = new Counter({ name: 'kickstand_power_actions_total', help: 'Power actions (status, on, off, cycle) by driver and result', labelNames: ['driver', 'action', 'result'], registers });
   }
 
   /** Returns this scrape's system counts: one store query shared by the gauges that collect at the same time. */
@@ -213,6 +224,16 @@ export class Metrics {
   /** Reads refusal and limit-hit counts at every scrape. */
   collectRefusals(source: RefusalSource): void {
     this.refusals = source;
+  }
+
+  /** Reads every system's last power state at each scrape. */
+  collectPower(source: PowerSource): void {
+    this.power = source;
+  }
+
+  /** Counts one power action and whether it worked. */
+  observePower(driver: string, action: string, ok: boolean): void {
+    this.powerActions.inc({ driver, action, result: ok ? 'ok' : 'failed' });
   }
 
   /** Counts installs started, built and failed and times them (call from the lifecycle's onEvent). */

@@ -57,7 +57,23 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX leases_ip ON leases(ip);
   `,
-  // 2: the address a run is bound to (trust model); systems counted by state as they change, so
+  // 2: a system's display name (mixed case, as the operator wrote it); name stays the lowercase slug.
+  `
+  ALTER TABLE systems ADD COLUMN display_name TEXT;
+  `,
+  // 3: per-system power settings (power control); the secret column holds a sealed value.
+  `
+  CREATE TABLE power_settings (
+    system TEXT PRIMARY KEY REFERENCES systems(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    driver TEXT,
+    address TEXT,
+    username TEXT,
+    secret TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    updated_at INTEGER NOT NULL
+  );
+  `,
+  // 4: the address a run is bound to (trust model); systems counted by state as they change, so
   // /metrics reads a handful of rows however many systems there are; stalled systems found by
   // index; events counted per run (caps).
   `
