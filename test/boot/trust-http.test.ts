@@ -64,6 +64,18 @@ for (const [label, store] of [['memory', () => undefined], ['sqlite', () => open
       assert.ok(refusals.some((l) => l.refused === 'not_its_address' && l.source === ATTACKER && JSON.stringify(l.expected) === JSON.stringify([GUEST])), 'logged for the operator with the expected address');
     });
 
+    test('a second NIC asking from its leased address gets the install menu naming that NIC (BOOTIF); from elsewhere the local-boot menu', async () => {
+      const h = harness({ store: store() });
+      const second = '00:16:3e:00:00:02';
+      await h.store.createSystem({ name: 'ng', macs: [MAC, second], profile: 'centos44-hvm' }, h.clock.now);
+      await h.store.saveLeases([{ mac: second, ip: GUEST, hostname: null, state: 'bound', expiresAt: h.clock.now + 3600_000, updatedAt: h.clock.now }]);
+      const token = (await h.lifecycle.arm('ng', null)).token!;
+      const lo = await serveOnLoopback(h.app);
+      open.push(lo);
+      assert.equal((await lo.from(ATTACKER).get('/ipxe/00-16-3e-00-00-02')).text, 'ipxe localboot default\n', 'no token and no NIC for a spoofed MAC');
+      assert.equal((await lo.from(GUEST).get('/ipxe/00-16-3e-00-00-02')).text, `ipxe install ng http://127.0.0.1:${lo.port}/ks/${token} bootif ${second}\n`);
+    });
+
     test('the issue 14 takeover: spoofed header fetch and built from elsewhere fail; the real guest installs', async () => {
       const { token, state, guest, attacker } = await setup({ store: store(), lease: GUEST });
       assert.equal((await attacker.get('/ks', { 'X-RHN-Provisioning-MAC-0': `eth0 ${MAC}` })).status, 403);
