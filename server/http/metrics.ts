@@ -32,9 +32,9 @@ export interface RefusalSource {
   counts(kind: 'trust' | 'limit'): Record<string, number>;
 }
 
-/** What collectPower needs from power control: the last state seen per system. */
+/** What collectPower needs from power control: systems counted by the last power state seen (kept as states change). */
 export interface PowerSource {
-  statuses(): Map<string, { state: string }>;
+  stateCounts(): Record<string, number>;
 }
 
 type Snapshot = Array<[Record<string, string>, number]>;
@@ -142,8 +142,9 @@ export class Metrics {
         this.set((await self.systemCounts())?.stalled ?? 0);
       },
     });
-    this.snapshot('gauge', 'kickstand_power_state', 'Last power state seen per system with power control (1 for its state: on, off or unknown)', ['system', 'state'], () =>
-      [...(this.power?.statuses() ?? new Map<string, { state: string }>())].map(([system, s]) => [{ system, state: s.state }, 1]),
+    // Counts, not a series per system: a scrape costs the same with 10 or 10,000 machines and names none of them.
+    this.snapshot('gauge', 'kickstand_power_systems', 'Systems under power control by the last power state seen (on, off; unknown: the last ask failed); not yet asked: not counted', ['state'], () =>
+      Object.entries(this.power?.stateCounts() ?? {}).map(([state, n]) => [{ state }, n]),
     );
     this.powerActions = new Counter({ name: 'kickstand_power_actions_total', help: 'Power actions (status, on, off, cycle) by driver and result', labelNames: ['driver', 'action', 'result'], registers });
   }
@@ -226,7 +227,7 @@ export class Metrics {
     this.refusals = source;
   }
 
-  /** Reads every system's last power state at each scrape. */
+  /** Reads the systems counted by last power state at each scrape. */
   collectPower(source: PowerSource): void {
     this.power = source;
   }

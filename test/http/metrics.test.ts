@@ -128,6 +128,39 @@ describe('/metrics over HTTP', () => {
     assert.deepEqual(calls, ['countSystems']);
   });
 
+  test('power state is exported as counts kept as states change: no series per machine, no store call', async () => {
+    const inner = memoryStore();
+    const calls: string[] = [];
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(prop)), (v as (...a: unknown[]) => unknown).apply(target, args)) : v;
+      },
+    });
+    const h = dashboardHarness({ store });
+    for (let i = 0; i < 50; i++) {
+      const name = `s${i}`;
+      await inner.createSystem({ name, macs: [`00:16:3e:00:01:${i.toString(16).padStart(2, '0')}`], profile: 'el9-kvm' }, 1);
+      await inner.setPowerSettings({ system: name, driver: 'ipmi', address: '10.0.0.5', user: null, secret: null, options: {} }, 1);
+    }
+    for (let i = 0; i < 20; i++) h.machines.machine(`s${i}`).state = 'on';
+    h.machines.machine('s49').fail = 'unable to establish IPMI v2 / RMCP+ session';
+    await h.power.refresh();
+    calls.length = 0;
+    let t = await scrape(h.app);
+    assert.equal(sample(t, 'kickstand_power_systems{state="on"}'), 20);
+    assert.equal(sample(t, 'kickstand_power_systems{state="off"}'), 29);
+    assert.equal(sample(t, 'kickstand_power_systems{state="unknown"}'), 1);
+    assert.doesNotMatch(t, /system="|s49/, 'no machine is named');
+    assert.deepEqual(calls, ['countSystems']);
+    // A deleted machine stops being counted at the next poll; a changed one at once.
+    await inner.deleteSystem('s0');
+    await h.power.refresh();
+    await h.power.clearSettings('s1');
+    t = await scrape(h.app);
+    assert.equal(sample(t, 'kickstand_power_systems{state="on"}'), 18);
+  });
+
   test('is served in the Prometheus text format without a token', async () => {
     const r = await request(dashboardHarness().app).get('/metrics');
     assert.equal(r.status, 200);

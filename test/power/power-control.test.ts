@@ -81,7 +81,8 @@ describe('power control over the API', () => {
     await request(h.app).post(`/api/v1/systems/${NG.name}/rebuild`).set(auth).send({ reboot: false }).expect(200);
     assert.equal(h.machines.machine(NG.name).calls.length, 2);
     const metrics = await request(h.app).get('/metrics').expect(200);
-    assert.match(metrics.text, /kickstand_power_state\{system="ngtest-hvm",state="on"\} 1/);
+    assert.match(metrics.text, /kickstand_power_systems\{state="on"\} 1/);
+    assert.match(metrics.text, /kickstand_power_systems\{state="off"\} 0/);
     assert.match(metrics.text, /kickstand_power_actions_total\{driver="ipmi",action="cycle",result="ok"\} 1/);
   });
 
