@@ -159,6 +159,7 @@ export const RESPONSES: Record<string, Record<string, Resp>> = {
     '400': E400,
     '404': E404,
     '409': E409,
+    '413': E413,
     '502': err('Armed, but the power-cycle failed (the install stays armed; a power-failed event says why)'),
   },
   disarmSystem: { '200': { description: 'Build mode off', json: ref('System') }, '404': E404 },
@@ -169,7 +170,7 @@ export const RESPONSES: Record<string, Record<string, Resp>> = {
   },
   renderArtifact: { '200': { description: 'The rendered artifact', text: 'text/plain' }, '400': E400, '404': E404, '409': E409 },
   getPower: { '200': { description: 'Power settings (no secret), merged settings and last state', json: ref('Power') }, '404': E404 },
-  setPower: { '200': { description: 'Saved', json: ref('Power') }, '400': E400, '404': E404 },
+  setPower: { '200': { description: 'Saved', json: ref('Power') }, '400': E400, '404': E404, '413': E413 },
   deletePower: { '204': { description: 'Removed' }, '404': err('No such system, or it has no power settings of its own') },
   powerAction: {
     '200': { description: 'Done; the state after', json: obj({ system: str, action: str, state: { type: 'string', enum: ['on', 'off'] }, status: ref('PowerStatus') }) },
@@ -181,6 +182,7 @@ export const RESPONSES: Record<string, Record<string, Resp>> = {
   rebuildMany: {
     '200': { description: 'One result per system, in the order given', json: obj({ results: { type: 'array', items: obj({ system: str, ok: { type: 'boolean' }, run: { type: ['integer', 'null'] }, error: { anyOf: [obj({ code: str, message: str }), { type: 'null' }] } }) } }) },
     '400': E400,
+    '413': E413,
   },
   listProfiles: { '200': { description: 'Assignable profiles, resolved, secrets masked', json: obj({ profiles: { type: 'array', items: ref('Profile') } }) } },
   getProfile: { '200': { description: 'One profile', json: ref('Profile') }, '404': E404 },

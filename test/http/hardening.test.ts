@@ -9,7 +9,7 @@ import { startMetricsListener } from '../../server/http/metrics-listener.ts';
 import { Metrics } from '../../server/http/metrics.ts';
 import { silentLogger } from '../../server/log.ts';
 import { ADMIN, harness } from './harness.ts';
-import { csrfOf, dashboardHarness } from './dashboard-harness.ts';
+import { NG as DNG, csrfOf, dashboardHarness } from './dashboard-harness.ts';
 import { serveOnLoopback } from './from-address.ts';
 
 const NG = { name: 'ng', macs: ['00:16:3e:84:b5:99'], profile: 'centos44-hvm' };
@@ -44,6 +44,34 @@ describe('bodies: auth first, then a clean 413', () => {
     assert.equal(authed.body.error.code, 'payload_too_large');
     const bad = await request(h.app).post('/api/v1/systems').set(h.auth).set('content-type', 'application/json').send('{"name":');
     assert.equal(bad.status, 400);
+  });
+
+  test('power routes and forms: 401 before any body is read, then 413; no machine is touched', async () => {
+    const h = dashboardHarness();
+    const auth = { Authorization: `Bearer ${ADMIN}` };
+    await request(h.app).post('/api/v1/systems').set(auth).send({ ...DNG }).expect(201);
+    await request(h.app).put(`/api/v1/systems/${DNG.name}/power`).set(auth).send({ driver: 'ipmi', address: '10.0.0.5' }).expect(200);
+    const pad = 'x'.repeat(300 * 1024);
+    const calls: Array<[string, string, object]> = [
+      ['put', `/api/v1/systems/${DNG.name}/power`, { driver: 'ipmi', address: '10.0.0.6', pad }],
+      ['post', `/api/v1/systems/${DNG.name}/power/cycle`, { pad }],
+      ['post', `/api/v1/systems/${DNG.name}/rebuild`, { reboot: true, pad }],
+      ['post', '/api/v1/rebuild', { systems: [DNG.name], reboot: true, pad }],
+    ];
+    for (const [method, path, body] of calls) {
+      const anon = await request(h.app)[method as 'put' | 'post'](path).send(body);
+      assert.equal(anon.status, 401, `${method} ${path} without the token`);
+      const authed = await request(h.app)[method as 'put' | 'post'](path).set(auth).send(body);
+      assert.equal(authed.status, 413, `${method} ${path} with the token`);
+      assert.equal(authed.body.error.code, 'payload_too_large');
+    }
+    for (const path of [`/ui/systems/${DNG.name}/power/cycle`, `/ui/systems/${DNG.name}/power`, `/ui/systems/${DNG.name}/rebuild-reboot`]) {
+      const r = await request(h.app).post(path).type('form').send(`_csrf=x&pad=${pad}`);
+      assert.equal(r.status, 401, `${path} without a session`);
+    }
+    assert.deepEqual(h.machines.machine(DNG.name).calls, [], 'no power action ran');
+    assert.equal((await h.store.getPowerSettings(DNG.name))!.address, '10.0.0.5', 'the settings are unchanged');
+    assert.equal((await h.store.getSystem(DNG.name))!.build, false, 'nothing was armed');
   });
 
   test('a 2 MiB report body gets 413 on a real socket (declared or chunked), not a reset; nothing is recorded', async () => {
