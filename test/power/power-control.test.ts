@@ -50,6 +50,7 @@ describe('power control over the API', () => {
     const bad: Array<[Record<string, unknown>, RegExp]> = [
       [{ driver: 'ipmi', address: '-oProxyCommand=touch /tmp/x' }, /^address: /],
       [{ driver: 'ipmi', address: '10.0.0.5; reboot' }, /^address: /],
+      [{ driver: 'libvirt', address: 'qemu+tcp://admin:hunter2@10.0.0.5/system' }, /^address: a libvirt URI names a user only/],
       [{ driver: 'ipmi', user: '-U root' }, /^user: /],
       [{ driver: 'ipmi', secret: 'two\nlines' }, /^secret: /],
       [{ driver: 'libvirt', address: '10.0.0.5' }, /^address: the libvirt driver takes a connection URI/],
