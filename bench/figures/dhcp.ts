@@ -244,7 +244,7 @@ export const dhcpFigure: Figure = async (ctx) => {
     checks: [
       {
         target: `DORA/s ≥ ${RATE_TARGET}× Kea's, under 1% dropped (median of ${rounds} interleaved rounds)`,
-        measured: `${fmt(k, 0)} vs ${fmt(kea, 0)} DORA/s`,
+        measured: `${Number.isFinite(k) ? fmt(k, 0) : 'none'} vs ${Number.isFinite(kea) ? fmt(kea, 0) : 'none'} DORA/s`,
         ratio: Number.isFinite(k) && Number.isFinite(kea) ? ratio(k, kea) : undefined,
         pass: Number.isFinite(k) && Number.isFinite(kea) && k >= RATE_TARGET * kea,
       },

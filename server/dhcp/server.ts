@@ -142,7 +142,7 @@ export class DhcpServer {
     } else if (this.pool) {
       this.o.log.warn('dhcp full mode without a lease store: leases are not kept across restarts');
     }
-    const names = this.o.interfaces ?? [];
+    const names = [...new Set(this.o.interfaces ?? [])];
     try {
       if (names.length === 0) await this.openUnbound(this.o.bindAddress ?? '0.0.0.0');
       for (const name of names) await this.openLink(name, this.linkAddress(name));
