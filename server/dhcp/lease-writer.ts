@@ -80,8 +80,9 @@ export class LeaseWriter {
 
   private run(): void {
     this.scheduled = false;
+    if (this.inflight) return;
     const b = this.queue.shift();
-    if (!b || this.inflight) return;
+    if (!b) return;
     for (const mac of b.leases.keys()) this.queuedMac.delete(mac);
     const snapshot = [...b.leases.values()].map((l) => ({ ...l }));
     this.inflight = Promise.resolve()
