@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { startService } from '../lib/kickstand.ts';
 import { startDnsmasqDhcp, startKea, type BenchSubnet, type DhcpPeer } from '../lib/dhcp-peers.ts';
 import { perfdhcp, type PerfResult } from '../lib/perfdhcp.ts';
+import { waitFor } from '../lib/procs.ts';
 import { fmt, ratio } from '../lib/result.ts';
 import type { Figure, FigureContext } from './types.ts';
 
@@ -61,6 +62,8 @@ async function startKickstandDhcp(dir: string, s: BenchSubnet, profileDir?: stri
     settings: { TFTP__HOST: '127.0.0.1', DHCP__MODE: 'full', DHCP__INTERFACE: s.iface, DHCP__SERVER_IP: s.serverIp, DHCP__SUBNET: JSON.stringify(subnet) },
   });
   const log = svc.logFile;
+  // /healthz answers once HTTP listens, before DHCP does: a DISCOVER sent before then is lost.
+  await waitFor(() => readFileSync(log, 'utf8').includes('"msg":"dhcp listening"'), 'kickstand dhcp listening', 30_000);
   return {
     proc: svc.proc,
     command: svc.command.replace(s.iface, '<veth>'),
