@@ -1,6 +1,6 @@
 // TFTP wired to the rest: the protocol server with kickstand's boot policy, boot loaders found
 // where Debian puts them, extra roots from the configuration, kernels out of ISOs.
-import { networkInterfaces } from 'node:os';
+import { availableParallelism, networkInterfaces } from 'node:os';
 import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { fileSource } from '../byte-source.ts';
@@ -29,6 +29,11 @@ export function menuBaseUrl(config: Config, httpPort: number): string {
   if (config.tftp.host !== '0.0.0.0' && config.tftp.host !== '::') return `http://${config.tftp.host}:${httpPort}`;
   const first = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
   return `http://${first?.address ?? '127.0.0.1'}:${httpPort}`;
+}
+
+/** Returns the number of transfer threads: the configured one, else two per core, at most 8 (clients on the same host preempt a thread at every packet it sends them; more threads than cores keep the cores busy meanwhile). */
+export function tftpWorkers(config: Config): number {
+  return config.tftp.workers ?? Math.min(8, 2 * availableParallelism());
 }
 
 /** Starts TFTP on the configured address and port. */
@@ -67,7 +72,9 @@ export async function startTftp(o: {
     maxBlksize: config.tftp.max_blksize,
     maxTransfers: config.tftp.max_transfers,
     maxTransfersPerClient: config.tftp.max_transfers_per_client,
+    maxUnanswered: config.tftp.max_unanswered,
     busyPollUs: config.tftp.busy_poll_us,
+    workers: tftpWorkers(config),
   });
   const addr = await server.listen();
   log.info({ port: addr.port, base }, `TFTP listening on ${addr.address}:${addr.port}; menus point at ${base}`);
