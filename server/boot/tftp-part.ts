@@ -31,9 +31,9 @@ export function menuBaseUrl(config: Config, httpPort: number): string {
   return `http://${first?.address ?? '127.0.0.1'}:${httpPort}`;
 }
 
-/** Returns the number of transfer threads: the configured one, else two per core, at most 8 (clients on the same host preempt a thread at every packet it sends them; more threads than cores keep the cores busy meanwhile). */
+/** Returns the number of transfer threads: the configured one, else one per core, at most 8. */
 export function tftpWorkers(config: Config): number {
-  return config.tftp.workers ?? Math.min(8, 2 * availableParallelism());
+  return config.tftp.workers ?? Math.min(8, availableParallelism());
 }
 
 /** Starts TFTP on the configured address and port. */

@@ -59,7 +59,7 @@ export const configSchema = z
         max_transfers_per_client: z.number().int().min(1).default(8),
         /** Microseconds to keep polling for a fast client's next ACK instead of sleeping; 0 turns it off. */
         busy_poll_us: z.number().int().min(0).max(100_000).default(100),
-        /** Worker threads running transfers; unset: two per core (at most 8); 0 runs them on the main thread. */
+        /** Worker threads running transfers; unset: one per core (at most 8); 0 runs them on the main thread. */
         workers: z.number().int().min(0).max(64).optional(),
         /** Requests whose client has not acknowledged the first packet yet; past this the oldest is dropped. */
         max_unanswered: z.number().int().min(1).default(1024),

@@ -6,21 +6,35 @@ import type { ByteSource } from '../byte-source.ts';
 import { layoutChunk, lastBlockFor, type Chunk } from './chunk.ts';
 import type { SequentialRead } from './netascii.ts';
 
-/** Keeps chunks by key up to a byte budget, least recently used out first; loads each key once at a time. */
+/** How long a chunk nobody asked for stays before a new one may take its room. */
+export const CHUNK_IDLE_MS = 30_000;
+
+/**
+ * Keeps chunks by key up to a byte budget and loads each key once at a time. When full, a new
+ * chunk takes the room of chunks idle for idleMs, oldest first, or is not kept: a working set
+ * larger than the budget then reads past the cache instead of evicting every chunk just before
+ * its reuse (what plain LRU does to a sequential scan), and memory never churns.
+ */
 export class ChunkCache {
-  private readonly entries = new Map<string, Chunk>();
+  private readonly entries = new Map<string, { chunk: Chunk; used: number }>();
   private readonly loading = new Map<string, Promise<Chunk>>();
   private bytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly idleMs = CHUNK_IDLE_MS,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Returns the cached chunk for key, else loads it once however many ask at the same time. */
   get(key: string, load: () => Promise<Chunk>): Promise<Chunk> {
     const hit = this.entries.get(key);
     if (hit) {
+      // Map order is least recently used first.
+      hit.used = this.now();
       this.entries.delete(key);
       this.entries.set(key, hit);
-      return Promise.resolve(hit);
+      return Promise.resolve(hit.chunk);
     }
     const pending = this.loading.get(key);
     if (pending) return pending;
@@ -45,14 +59,16 @@ export class ChunkCache {
   }
 
   private put(key: string, chunk: Chunk): void {
-    if (chunk.packets.length > this.maxBytes) return;
-    this.entries.set(key, chunk);
-    this.bytes += chunk.packets.length;
-    for (const [k, c] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
+    const n = chunk.packets.length;
+    const t = this.now();
+    for (const [k, e] of this.entries) {
+      if (this.bytes + n <= this.maxBytes || t - e.used < this.idleMs) break;
       this.entries.delete(k);
-      this.bytes -= c.packets.length;
+      this.bytes -= e.chunk.packets.length;
     }
+    if (this.bytes + n > this.maxBytes) return;
+    this.entries.set(key, { chunk, used: t });
+    this.bytes += n;
   }
 }
 
