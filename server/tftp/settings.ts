@@ -18,9 +18,9 @@ export const TFTP_DEFAULTS = Object.freeze({
   /** A transfer that makes no progress for this long is given up, whatever its timeout and retries. */
   maxStallMs: 30_000,
   /** How long the first answer (OACK or DATA 1) waits for the client's first ACK before the request is dropped quietly. */
-  firstAckMs: 2000,
+  firstAckMs: 4000,
   /** Resends of the first answer before the client has acknowledged anything (its own RRQ retransmissions also get one). */
-  firstResends: 1,
+  firstResends: 2,
   /** Largest blksize granted; the MTU clamps it further. */
   maxBlksize: BLKSIZE_RANGE.max,
   /** Path MTU assumed for clients: 1500 (Ethernet) gives blksize 1468 over IPv4. */
