@@ -18,6 +18,7 @@ interface Stalled {
 /** A client that requests a file, takes the first packet and then says nothing (never answers: it may be spoofed). */
 async function stall(port: number, request = encodeRequest(OP.RRQ, 'f', 'octet')): Promise<Stalled> {
   const socket = createSocket('udp4');
+  socket.unref(); // a failed assertion before close() must not keep the test file running
   const replies: Buffer[] = [];
   const first = new Promise<number>((resolve) =>
     socket.on('message', (msg, rinfo) => {
