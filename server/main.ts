@@ -55,7 +55,8 @@ async function start(
 ): Promise<Running> {
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
   const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }));
-  const store = openSqliteStore(databasePath(config));
+  const storeLog = log.child({ subsystem: 'store' });
+  const store = openSqliteStore(databasePath(config), { backgroundCheckpoint: true, onError: (message) => storeLog.warn(message) });
   closers.push(() => store.close());
   const metrics = new Metrics({ processMetrics: true });
   const bus = new EventBus();

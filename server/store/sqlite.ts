@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { BackgroundCheckpointer } from './sqlite-checkpointer.ts';
 import type { InstallEvent, NewEvent, NewSystem, PowerSettingsRecord, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
@@ -27,9 +28,12 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
 };
 
 /** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
-export function openSqliteStore(path: string, options: { recheckMs?: number } = {}): SqliteStore {
+export function openSqliteStore(path: string, options: { recheckMs?: number; backgroundCheckpoint?: boolean; onError?: (message: string) => void } = {}): SqliteStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return new SqliteStore(new Database(path), options.recheckMs);
+  const store = new SqliteStore(new Database(path), options.recheckMs);
+  // The server's store: WAL checkpoints (and their fsyncs) run on a worker, never on the loop.
+  if (options.backgroundCheckpoint && path !== ':memory:') store.checkpointInBackground(path, options.onError);
+  return store;
 }
 
 /** SQLite implementation of Store. */
@@ -43,6 +47,7 @@ export class SqliteStore implements Store {
    */
   private readonly cache = { version: -1, checkedAt: -Infinity, systems: new Map<string, System>(), tokens: new Map<string, TokenRecord>() };
   private static readonly CACHE_MAX = 10_000;
+  private checkpointer: BackgroundCheckpointer | null = null;
 
   /**
    * @param recheckMs how often cached reads look for other connections' commits (PRAGMA
@@ -106,6 +111,11 @@ export class SqliteStore implements Store {
     for (const v of Object.values(value)) if (v && typeof v === 'object') Object.freeze(v);
     map.set(key, value);
     return value;
+  }
+
+  /** Moves WAL checkpoints of this file onto a worker thread (see sqlite-checkpointer.ts). */
+  checkpointInBackground(path: string, onError?: (message: string) => void): void {
+    this.checkpointer ??= new BackgroundCheckpointer(this.db, path, { onError });
   }
 
   /** Returns the schema version (number of migrations applied). */
@@ -349,6 +359,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     this.db.close();
   }
 }
