@@ -36,12 +36,16 @@ export function applicable(kind: ArtifactKind, ctx: RenderContext): string | nul
     case 'install':
       return ctx.distro.script ? null : `distro ${ctx.distro.name} installs with anaconda (installer: anaconda); there is no install script`;
     case 'rescue':
+      if (ctx.firmware.uefi) return `profile ${ctx.profile.name} boots UEFI (firmware ${ctx.firmware.name}); the rescue script sets up GRUB legacy in the MBR`;
       return ctx.family.legacyGrub ? null : `family ${ctx.family.name} boots with GRUB 2; the rescue script sets up GRUB legacy (el4 to el6)`;
     case 'prepare': {
+      if (ctx.firmware.gpt) return `profile ${ctx.profile.name} boots UEFI (firmware ${ctx.firmware.name}); the prepare script writes MBR disks for GRUB legacy`;
       const odd = ctx.disks.flatMap((d) => d.partitions).find((p) => !p.isExt && !p.isSwap && p.mount !== null);
       return odd ? `partition ${odd.device} is ${odd.fstype}; the prepare script makes ext2/3/4 and swap only (at an offset, without loop devices)` : null;
     }
     case 'xen':
+      if (ctx.xen && ctx.firmware.ovmf) return `profile ${ctx.profile.name} boots UEFI; xm (xend) cannot give an HVM guest OVMF, use the xl config`;
+      return ctx.xen ? null : `profile ${ctx.profile.name} has no xen block`;
     case 'xl':
       return ctx.xen ? null : `profile ${ctx.profile.name} has no xen block`;
     case 'pxelinux':

@@ -38,6 +38,9 @@ describe('rendered kickstarts follow their family grammar', async () => {
   for (const family of FAMILIES) {
     test(`${family}: every anaconda profile rendered as ${family} passes the grammar, and its %post/%onerror pass bash -n`, () => {
       for (const name of anaconda) {
+        // A UEFI profile cannot render for a family whose anaconda cannot install it (uefi.test.ts).
+        const fw = profiles.get(name)!.firmware;
+        if ((fw !== 'bios' && (family === 'el4' || family === 'el5')) || (fw === 'both' && family === 'el6')) continue;
         for (const armed of [true, false]) {
           const text = r.render('kickstart', contextFor(name, { family, armed }));
           const { problems, sections } = checkKickstart(text, family);

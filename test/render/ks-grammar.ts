@@ -33,7 +33,7 @@ export function commandsOf(f: Family): Record<string, Spec> {
     firstboot: { flags: ['disable', 'enable'] },
     bootloader: { values: ['location', 'append', ...(from(f, 'el7') ? ['boot-drive'] : ['driveorder'])] },
     zerombr: { args: from(f, 'el4', 'el4') ? [1, 1] : [0, 0] },
-    clearpart: { flags: ['all', 'initlabel'], values: ['drives'] },
+    clearpart: { flags: ['all', 'initlabel'], values: ['drives', ...(from(f, 'el7') ? ['disklabel'] : [])] },
     part: { values: ['fstype', 'size', 'ondisk', ...(from(f, 'el6') ? ['label'] : [])], flags: ['grow', 'asprimary'], args: [1, 1] },
   };
   if (from(f, 'el4', 'el7')) g.install = {};
