@@ -2,11 +2,11 @@
 import type { RenderContext } from './context.ts';
 
 /** Per-system artifacts. */
-export const ARTIFACT_KINDS = ['kickstart', 'rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux'] as const;
+export const ARTIFACT_KINDS = ['kickstart', 'rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux', 'grub'] as const;
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 /** Artifacts that belong to no system. */
-export const GLOBAL_KINDS = ['pxelinux-default', 'ipxe-default', 'boot-ipxe'] as const;
+export const GLOBAL_KINDS = ['pxelinux-default', 'ipxe-default', 'boot-ipxe', 'grub-default', 'grub-entry'] as const;
 export type GlobalKind = (typeof GLOBAL_KINDS)[number];
 
 /** Template of each per-system kind (kickstart: chosen per profile, kickstart/<name>.ks). */
@@ -20,12 +20,15 @@ export const ARTIFACT_TEMPLATES: Readonly<Record<ArtifactKind, string | null>> =
   pxelinux: 'pxe/pxelinux.cfg',
   ipxe: 'pxe/ipxe',
   isolinux: 'pxe/isolinux.cfg',
+  grub: 'pxe/grub.cfg',
 };
 
 export const GLOBAL_TEMPLATES: Readonly<Record<GlobalKind, string>> = {
   'pxelinux-default': 'pxe/default.cfg',
   'ipxe-default': 'pxe/default.ipxe',
   'boot-ipxe': 'pxe/boot.ipxe',
+  'grub-default': 'pxe/grub-default.cfg',
+  'grub-entry': 'pxe/grub-entry.cfg',
 };
 
 /** Returns null when the kind applies to the system, else why not (for a 404 message). */
@@ -51,6 +54,7 @@ export function applicable(kind: ArtifactKind, ctx: RenderContext): string | nul
     case 'pxelinux':
     case 'ipxe':
     case 'isolinux':
+    case 'grub':
       return null;
   }
 }

@@ -104,9 +104,9 @@ describe('rendering', () => {
   });
 
   test('the example profiles get the kinds they should', () => {
-    assert.deepEqual(artifactsFor(contextFor('centos44-hvm')), ['kickstart', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux']);
-    assert.deepEqual(artifactsFor(contextFor('el9-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux']);
-    assert.deepEqual(artifactsFor(contextFor('script-chs')), ['rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux']);
+    assert.deepEqual(artifactsFor(contextFor('centos44-hvm')), ['kickstart', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
+    assert.deepEqual(artifactsFor(contextFor('el9-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
+    assert.deepEqual(artifactsFor(contextFor('script-chs')), ['rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
   });
 
   test('a pxelinux APPEND line longer than pxelinux keeps is refused', async () => {
