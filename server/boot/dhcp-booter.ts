@@ -92,7 +92,10 @@ export function planBoot(config: DhcpBooterConfig, client: DhcpClientInfo, has: 
     const path = (config.ipxeScriptPath ?? DEFAULT_IPXE_SCRIPT_PATH).replace('{mac}', client.mac);
     return { answer: { bootFile: `${base}${path.startsWith('/') ? '' : '/'}${path}`, nextServer: config.tftpServer } };
   };
-  const tftp = (file: string): BootPlan => (has(file) ? { answer: { bootFile: file, nextServer: config.tftpServer } } : { missing: file });
+  // UEFI PXE (EDK2) takes a file offered without option 60 as it is; offered with "PXEClient" it
+  // first asks a boot server on port 4011, which full mode does not run (seen as PXE-E16 in OVMF).
+  const uefi = client.arch !== null && client.arch !== Arch.BIOS;
+  const tftp = (file: string): BootPlan => (has(file) ? { answer: { bootFile: file, nextServer: config.tftpServer, ...(uefi ? { vendorClass: null } : {}) } } : { missing: file });
   const http = (file: string): BootPlan => {
     if (!has(file)) return { missing: file };
     const path = (config.loaderPath ?? DEFAULT_LOADER_PATH).replace('{file}', file);

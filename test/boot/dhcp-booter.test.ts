@@ -96,7 +96,7 @@ describe('createDhcpBooter', () => {
     });
     const arm = client({ arch: 0x0b, isPxe: true });
     for (let i = 0; i < 5; i++) assert.equal(await booter.bootFor(arm), null);
-    assert.deepEqual(await booter.bootFor(client({ arch: 7, isPxe: true })), { bootFile: 'ipxe.efi', nextServer: '10.0.0.1' });
+    assert.equal((await booter.bootFor(client({ arch: 7, isPxe: true })))?.bootFile, 'ipxe.efi');
     const warned = () => lines().filter((l) => l.level === 40);
     assert.equal(warned().length, 1);
     assert.equal(warned()[0]!.msg, 'no boot offer for ARM64 UEFI clients (arch 11): grubaa64.efi is not on this host; install the Debian package grub-efi-arm64-signed');
