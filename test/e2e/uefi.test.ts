@@ -26,7 +26,7 @@ import { INSTALL_STAGES, PROFILE, assertStagesInOrder, explain, guestStages } fr
 const servers = new Set((process.env.KICKSTAND_E2E_SERVERS ?? 'kickstand,standin').split(',').map((s) => s.trim()));
 const skip = !isRoot() ? 'needs root (namespaces, tap device, apt)' : !servers.has('kickstand') ? 'kickstand not in KICKSTAND_E2E_SERVERS' : false;
 /** A UEFI boot under TCG: OVMF alone takes ~20 s to reach its boot manager. */
-const UEFI_BOOT_TIMEOUT_MS = Number(process.env.KICKSTAND_E2E_BOOT_TIMEOUT ?? 420) * 1000;
+const UEFI_BOOT_TIMEOUT_MS = Number(process.env.KICKSTAND_E2E_BOOT_TIMEOUT ?? 300) * 1000;
 const MIB = 1048576;
 const GPT_ESP = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
 
