@@ -11,6 +11,7 @@ import { createDashboard, type DashboardOptions, type EventBus } from './dashboa
 import type { Metrics } from './metrics.ts';
 import type { LoaderSource } from './loader-route.ts';
 import { combine } from './server.ts';
+import type { PowerControl } from '../boot/power-control.ts';
 
 export interface HttpDeps {
   lifecycle: Lifecycle;
@@ -28,6 +29,8 @@ export interface HttpDeps {
   metrics?: Metrics;
   /** Live dashboard updates: the lifecycle's onEvent publishes to this bus. */
   bus?: EventBus;
+  /** Power control: API routes, the dashboard's power column and button. */
+  power?: PowerControl;
   /** Dashboard session and stream settings. */
   dashboard?: Pick<DashboardOptions, 'secureCookies' | 'sessionTtlMs' | 'loginFailures' | 'heartbeatMs' | 'maxStreams' | 'clock'>;
 }
@@ -39,8 +42,8 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
     d.metrics?.observeHttp(route, method, status);
   } : undefined;
   const lean = bootRoutes({ lifecycle: d.lifecycle, artifacts: d.artifacts, log: d.log, trees: d.trees, loaders: d.loaders, publicUrl: d.publicUrl, observe });
-  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics });
-  const dashboard = createDashboard({ ...d.dashboard, lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, bus: d.bus, publicUrl: d.publicUrl, isoStatus: d.isoStatus });
+  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics, power: d.power });
+  const dashboard = createDashboard({ ...d.dashboard, lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, bus: d.bus, publicUrl: d.publicUrl, isoStatus: d.isoStatus, power: d.power });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

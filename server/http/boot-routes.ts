@@ -117,7 +117,7 @@ export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: Se
         return;
       }
       if (system.build) await lifecycle.pxe(system.name, plainIp(req.socket.remoteAddress), 'ipxe');
-      sendText(res, 200, artifacts.render('ipxe', system, base), TEXT);
+      sendText(res, 200, artifacts.render('ipxe', system, base, mac), TEXT);
     },
     async bootLoader(req, res, p) {
       await serveLoader(req, res, p.file!, o.loaders);
