@@ -21,6 +21,7 @@ import { databasePath } from './cli/context.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
 import { startDhcp } from './boot/dhcp-part.ts';
+import { loadLoaderFiles } from './boot/loader-files.ts';
 import { serveTrees } from './boot/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
 import { EventBus } from './http/dashboard/index.ts';
@@ -118,6 +119,7 @@ async function start(
   const admin = ensureAdminToken(config.data_dir, config.auth.admin_token);
   if (admin.created) log.info({ path: admin.path }, `generated an admin token in ${admin.path} (mode 0600); use it as the API bearer token`);
 
+  const loaders = await loadLoaderFiles(log.child({ subsystem: 'boot' }), { overrides: config.tftp.loaders });
   const httpLog = log.child({ subsystem: 'http' });
   const separateMetrics = config.metrics.port !== undefined;
   const handler = createHttpHandler({
@@ -129,6 +131,7 @@ async function start(
     log: httpLog,
     publicUrl: config.public_url,
     trees: serveTrees(media, httpLog),
+    loaders,
     isoStatus: () => catalog.skipped().map((s) => ({ iso: s.isoPath, reason: s.reason })),
     metrics,
     metricsRoute: separateMetrics ? false : { token: config.metrics.token },
@@ -149,14 +152,14 @@ async function start(
 
   let tftp: TftpPart | null = null;
   if (config.tftp.enabled) {
-    const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), policy, artifacts, media, registry, httpPort: http.port });
+    const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), policy, artifacts, media, registry, loaders, httpPort: http.port });
     closers.push(() => part.close());
     tftp = part;
     metrics.collectTftp(() => part.stats());
     part.onTransfer((summary) => metrics.observeTftp(summary));
   }
   if (config.dhcp.mode !== 'off') {
-    const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, policy, httpPort: http.port });
+    const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, policy, loaders, httpPort: http.port });
     closers.push(() => part.close());
     metrics.collectDhcp(() => part.stats());
   }

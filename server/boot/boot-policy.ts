@@ -1,5 +1,5 @@
-// What a machine that names itself by MAC gets: the one decision TFTP (pxelinux.cfg/01-<mac>),
-// iPXE (/ipxe/<mac>), DHCP (a PXE answer) and /ks by MAC share. An unknown MAC, a `discovered`
+// What a machine that names itself by MAC gets: the one decision TFTP (pxelinux.cfg/01-<mac>,
+// GRUB's grub.cfg-01-<mac>), iPXE (/ipxe/<mac>), DHCP (a PXE answer) and /ks by MAC share. An unknown MAC, a `discovered`
 // one or a system without a profile gets the default local-boot menu and may be recorded as
 // discovered (lifecycle.record_discovered, within the lifecycle's caps); a registered system
 // gets its own menu, which carries its install while it is armed, and an armed system's menu or

@@ -6,6 +6,7 @@ import { DhcpServer, type DhcpStats } from '../dhcp/server.ts';
 import type { BootPolicy } from './boot-policy.ts';
 import { createDhcpBooter } from './dhcp-booter.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { LoaderFiles } from './loader-files.ts';
 
 /** A running DHCP server. */
 export interface DhcpPart {
@@ -14,15 +15,17 @@ export interface DhcpPart {
 }
 
 /** Starts DHCP in the configured mode. */
-export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lifecycle; policy: BootPolicy; httpPort: number }): Promise<DhcpPart> {
+export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lifecycle; policy: BootPolicy; loaders?: LoaderFiles; httpPort: number }): Promise<DhcpPart> {
   const { config, log, lifecycle, policy } = o;
   const d = config.dhcp;
   const store = lifecycle.store;
   const serverIp = d.server_ip!;
   const httpBase = config.public_url ?? `http://${serverIp}:${o.httpPort}`;
   const booter = createDhcpBooter(
-    { tftpServer: serverIp, httpBase, ipxeChain: d.ipxe_chain, ipxeScriptPath: '/ipxe/{mac}' },
+    { tftpServer: serverIp, httpBase, ipxeChain: d.ipxe_chain, efiLoader: d.efi_loader, ipxeClients: d.ipxe_clients, ipxeScriptPath: '/ipxe/{mac}' },
     {
+      loaders: o.loaders,
+      log,
       async reservationFor(mac) {
         const [s] = await store.findSystemsByMacs([mac]);
         return s?.ip ? { ip: s.ip, ...(s.hostname ? { hostname: s.hostname } : {}) } : null;

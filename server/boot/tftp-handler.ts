@@ -11,6 +11,7 @@ import type { ProfileRegistry } from '../profiles/registry.ts';
 import type { Artifacts } from './artifacts.ts';
 import type { BootPolicy } from './boot-policy.ts';
 import type { DistroMedia } from './distro-media.ts';
+import type { GrubConfigs } from './grub-config.ts';
 
 export interface TftpPolicyOptions {
   /** Decides what a MAC's pxelinux.cfg/01-<mac> carries (shared with iPXE and DHCP). */
@@ -23,6 +24,8 @@ export interface TftpPolicyOptions {
   /** Base URL menus point guests at (kickstart, scripts, trees). */
   base: string;
   log: Logger;
+  /** GRUB 2 network boot configs (grub-config.ts), asked for under GRUB's prefix. */
+  grub?: GrubConfigs;
 }
 
 /** Returns the request path without leading slashes, with DOS separators turned around. */
@@ -57,6 +60,8 @@ export function createTftpHandler(o: TftpPolicyOptions): TftpHandler {
     const path = normalizeTftpPath(req.filename);
     const cfg = /^pxelinux\.cfg\/([^/]+)$/.exec(path);
     if (cfg) return pxelinuxConfig(cfg[1]!, req);
+    const grub = o.grub?.(path, req.remote.address);
+    if (grub) return grub;
     const dist = /^distros\/([^/]+)\/([^/]+)$/.exec(path);
     if (dist) return distroFile(dist[1]!, dist[2]!);
     return o.openFile(path);
