@@ -22,18 +22,39 @@ export function databasePath(config: Config): string {
   return join(config.data_dir, 'kickstand.db');
 }
 
-/** Opens the store and profiles named by the configuration. */
+/**
+ * Opens what the configuration names. The logger, store and lifecycle are made on first use, so a
+ * command that lists profiles loads neither pino's redaction nor the SQLite addon.
+ */
 export function openContext(configFile: string | undefined): CliContext {
   const config = loadConfig({ file: configFile });
-  const log = createLogger({ level: config.log_level === 'info' ? 'warn' : config.log_level, pretty: false, destination: process.stderr as never });
-  const store = openSqliteStore(databasePath(config));
-  const registry = new ProfileRegistry(config.profiles_dir, log);
-  const lifecycle = new Lifecycle({
-    store,
-    log,
-    tokenTtlMs: config.lifecycle.token_ttl_seconds * 1000,
-    stallMs: config.lifecycle.stall_seconds * 1000,
-    maxLogBytes: config.lifecycle.max_log_bytes,
-  });
-  return { config, log, store, registry, lifecycle, close: () => store.close() };
+  let log: Logger | undefined;
+  let store: Store | undefined;
+  let registry: ProfileRegistry | undefined;
+  let lifecycle: Lifecycle | undefined;
+  const ctx: CliContext = {
+    config,
+    get log() {
+      return (log ??= createLogger({ level: config.log_level === 'info' ? 'warn' : config.log_level, pretty: false, destination: process.stderr as never }));
+    },
+    get store() {
+      return (store ??= openSqliteStore(databasePath(config)));
+    },
+    get registry() {
+      return (registry ??= new ProfileRegistry(config.profiles_dir, ctx.log));
+    },
+    get lifecycle() {
+      return (lifecycle ??= new Lifecycle({
+        store: ctx.store,
+        log: ctx.log,
+        tokenTtlMs: config.lifecycle.token_ttl_seconds * 1000,
+        stallMs: config.lifecycle.stall_seconds * 1000,
+        maxLogBytes: config.lifecycle.max_log_bytes,
+      }));
+    },
+    close: async () => {
+      await store?.close();
+    },
+  };
+  return ctx;
 }

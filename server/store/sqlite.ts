@@ -1,6 +1,7 @@
 // The SQLite Store: better-sqlite3 in WAL mode with foreign keys, numbered migrations, and every
 // transition in one transaction.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
@@ -29,7 +30,9 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
 /** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
 export function openSqliteStore(path: string, options: { recheckMs?: number } = {}): SqliteStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return new SqliteStore(new Database(path), options.recheckMs);
+  // The native addon loads on first open, not on import: CLI commands that never open the store skip it.
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  return new SqliteStore(new Sqlite(path), options.recheckMs);
 }
 
 /** SQLite implementation of Store. */

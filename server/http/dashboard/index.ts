@@ -17,6 +17,7 @@ import { liveStreams } from './live.ts';
 import { distrosPage, errorPage, leasesPage, registerPage, systemPage, systemsPage } from './pages.ts';
 import { Views } from './render.ts';
 import { csrfMatches, LoginThrottle, readCookies, SESSION_COOKIE, SessionStore, type Session } from './session.ts';
+import { dashboardDir } from './files.ts';
 
 export { EventBus } from './bus.ts';
 
@@ -40,7 +41,7 @@ export interface DashboardOptions {
   clock?: () => number;
 }
 
-const ASSETS_DIR = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'assets');
+const ASSETS_DIR = dashboardDir('assets');
 const ASSET_TYPES: Record<string, string> = { 'app.css': 'text/css; charset=utf-8', 'live.js': 'text/javascript; charset=utf-8' };
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
