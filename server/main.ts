@@ -18,6 +18,7 @@ import { startDhcp } from './boot/dhcp-part.ts';
 import { serveTrees } from './boot/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
 import { EventBus } from './http/dashboard/index.ts';
+import { createReloader, type ReloadResult } from './reload.ts';
 
 /** A running kickstand: its bound ports and a close() that stops everything. */
 export interface Running {
@@ -25,11 +26,20 @@ export interface Running {
   tftpPort: number | null;
   adminTokenPath: string | null;
   lifecycle: Lifecycle;
+  /** Reloads profiles, templates and the reloadable configuration (SIGHUP); a bad reload keeps the running set. */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** A renderer given in code (tests); templates are then not reloaded. */
+  renderer?: ArtifactRenderer;
+  /** Reads the configuration again for a reload; without it a reload keeps the configuration. */
+  reloadConfig?: () => Config;
+}
+
 /** Starts every part named by the configuration; a template, profile or bind error stops start-up and closes what was opened. */
-export async function startKickstand(config: Config, log: Logger, options: { renderer?: ArtifactRenderer } = {}): Promise<Running> {
+export async function startKickstand(config: Config, log: Logger, options: StartOptions = {}): Promise<Running> {
   // Everything opened is pushed here, so a failure half-way closes it all and the process can exit.
   const closers: Array<() => Promise<void> | void> = [];
   const closeAll = async () => {
@@ -47,12 +57,13 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
 async function start(
   config: Config,
   log: Logger,
-  options: { renderer?: ArtifactRenderer },
+  options: StartOptions,
   closers: Array<() => Promise<void> | void>,
   closeAll: () => Promise<void>,
 ): Promise<Running> {
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
-  const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' })));
+  const loadTemplates = () => loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }));
+  const renderer = options.renderer ?? (await loadTemplates());
   const store = openSqliteStore(databasePath(config));
   closers.push(() => store.close());
   const metrics = new Metrics({ processMetrics: true });
@@ -124,6 +135,15 @@ async function start(
     tftpPort: tftp?.port ?? null,
     adminTokenPath: admin.path,
     lifecycle,
+    reload: createReloader({
+      config,
+      loadConfig: options.reloadConfig ?? null,
+      loadRenderer: options.renderer ? null : loadTemplates,
+      registry,
+      artifacts,
+      lifecycle,
+      log,
+    }),
     close: closeAll,
   };
 }

@@ -34,9 +34,9 @@ export class Lifecycle {
   readonly store: Store;
   private readonly log: Logger;
   private readonly clock: () => number;
-  private readonly tokenTtlMs: number;
-  readonly stallMs: number;
-  readonly maxLogBytes: number;
+  private tokenTtlMs: number;
+  stallMs: number;
+  maxLogBytes: number;
   private readonly onEvent?: LifecycleOptions['onEvent'];
 
   constructor(o: LifecycleOptions) {
@@ -47,6 +47,13 @@ export class Lifecycle {
     this.stallMs = o.stallMs ?? 30 * 60_000;
     this.maxLogBytes = o.maxLogBytes ?? 1024 * 1024;
     this.onEvent = o.onEvent;
+  }
+
+  /** Applies reloaded settings (SIGHUP); runs already armed keep the token expiry they were given. */
+  configure(o: Pick<LifecycleOptions, 'tokenTtlMs' | 'stallMs' | 'maxLogBytes'>): void {
+    if (o.tokenTtlMs !== undefined) this.tokenTtlMs = o.tokenTtlMs;
+    if (o.stallMs !== undefined) this.stallMs = o.stallMs;
+    if (o.maxLogBytes !== undefined) this.maxLogBytes = o.maxLogBytes;
   }
 
   /** Returns the current time of the lifecycle's clock. */

@@ -60,7 +60,7 @@ export class ProfileRegistry {
   /** Starts reloading when files in the folder change (debounced). */
   watch(debounceMs = 200): void {
     if (this.watcher) return;
-    this.watcher = watch(this.dir, { recursive: false }, () => {
+    this.watcher = watch(this.dir, { recursive: true }, () => {
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => this.reload(), debounceMs);
     });
