@@ -1,5 +1,6 @@
 // Wires configuration, store, profiles, templates, ISOs and the three listeners. Nothing else.
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { Config } from './config/load.ts';
 import type { Logger } from './log.ts';
 import { Artifacts, type ArtifactRenderer } from './boot/artifacts.ts';
@@ -62,7 +63,7 @@ async function start(
   closeAll: () => Promise<void>,
 ): Promise<Running> {
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
-  const loadTemplates = () => loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }));
+  const loadTemplates = () => loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), join(config.data_dir, 'cache', 'templates.json'));
   const renderer = options.renderer ?? (await loadTemplates());
   const store = openSqliteStore(databasePath(config));
   closers.push(() => store.close());

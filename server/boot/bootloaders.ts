@@ -1,6 +1,7 @@
 // Boot loaders from the host's Debian packages: PXELINUX and its COM32 modules (pxelinux,
 // syslinux-common) and iPXE (ipxe). Found where Debian installs them; any path can be overridden.
-import { readdir, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** One boot loader kickstand needs, where Debian puts it, and the package that does. */
@@ -38,9 +39,10 @@ export interface Bootloaders {
   missing: Array<{ name: string; tried: string[]; pkg?: string }>;
 }
 
+// Synchronous: a few dozen stats at start-up cost less than as many thread-pool round trips.
 async function isFile(path: string): Promise<boolean> {
   try {
-    return (await stat(path)).isFile();
+    return statSync(path).isFile();
   } catch {
     return false;
   }

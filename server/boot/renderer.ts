@@ -20,7 +20,7 @@ export function artifactRenderer(r: Renderer): ArtifactRenderer {
   };
 }
 
-/** Loads every template under templatesDir (a template error stops start-up) and adapts it. */
-export async function loadArtifactRenderer(templatesDir: string, log: Logger): Promise<ArtifactRenderer> {
-  return artifactRenderer(await loadRenderer({ templatesDir, log }));
+/** Loads every template under templatesDir (a template error stops start-up) and adapts it; parseCacheFile keeps parsed templates between starts. */
+export async function loadArtifactRenderer(templatesDir: string, log: Logger, parseCacheFile?: string): Promise<ArtifactRenderer> {
+  return artifactRenderer(await loadRenderer({ templatesDir, log, parseCacheFile }));
 }

@@ -48,11 +48,16 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 /** Returns the router serving `/` (a redirect) and everything under `/ui/`. */
 export function createDashboard(o: DashboardOptions): Router {
   const sessions = new SessionStore({ ttlMs: o.sessionTtlMs, clock: o.clock });
+  // The views compile on the first page asked for, not at start-up (they ship with the code and
+  // their tests load every one of them).
+  let views: Views | undefined;
   const c: ActionContext = {
     lifecycle: o.lifecycle,
     registry: o.registry,
     artifacts: o.artifacts,
-    views: new Views(),
+    get views() {
+      return (views ??= new Views());
+    },
     log: o.log,
     isoStatus: o.isoStatus,
     sessions,
