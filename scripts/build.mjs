@@ -6,11 +6,13 @@
 // separate chunk, loaded only when it runs. Native and worker-loaded packages stay external.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
-const dist = join(root, 'dist');
+// `--out DIR` builds somewhere else (the build test); dist/ by default.
+const outAt = process.argv.indexOf('--out');
+const dist = outAt > 0 ? resolve(process.argv[outAt + 1]) : join(root, 'dist');
 const entry = join(dist, 'kickstand', 'main.js');
 
 /** Returns the newest modification time of the files below dir. */
@@ -31,7 +33,9 @@ if (process.argv.includes('--if-stale') && existsSync(entry)) {
 }
 
 rmSync(dist, { recursive: true, force: true });
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+// `--no-check` emits without type-checking (the build test: `npm test` type-checks already).
+const check = process.argv.includes('--no-check') ? ['--noCheck'] : [];
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', dist, ...check], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 for (const dir of ['views', 'assets']) {
@@ -51,6 +55,8 @@ await build({
   // Bundled CommonJS packages call require() for Node's built-ins; ESM has none, so give them one.
   banner: { js: "import { createRequire as __kickstandRequire } from 'node:module'; const require = __kickstandRequire(import.meta.url);" },
   legalComments: 'none',
+  // Packages come from this checkout's node_modules also when --out builds elsewhere.
+  nodePaths: [join(root, 'node_modules')],
   logLevel: 'warning',
 });
 console.log(`built ${dist} (compiled modules) and ${join(dist, 'kickstand')} (bundled CLI)`);

@@ -20,6 +20,7 @@ import { serveTrees } from './boot/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
 import { EventBus } from './http/dashboard/index.ts';
 import { createReloader, type ReloadResult } from './reload.ts';
+import { lockDataDir } from './data-dir.ts';
 
 /** A running kickstand: its bound ports and a close() that stops everything. */
 export interface Running {
@@ -62,6 +63,9 @@ async function start(
   closers: Array<() => Promise<void> | void>,
   closeAll: () => Promise<void>,
 ): Promise<Running> {
+  // One server per data folder; `kickstand restore` takes the same lock (data-dir.ts).
+  const dataLock = lockDataDir(config.data_dir);
+  closers.push(() => dataLock.release());
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
   const loadTemplates = () => loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), join(config.data_dir, 'cache', 'templates.json'));
   const renderer = options.renderer ?? (await loadTemplates());

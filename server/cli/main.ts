@@ -30,6 +30,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { configFile, args } = splitConfig(rest);
   if (cmd === 'serve') return (await import('./serve.ts')).serveCommand(configFile, args);
+  if (cmd === 'backup') return (await import('./backup.ts')).backupCommand(configFile, args, out);
+  if (cmd === 'restore') return (await import('./backup.ts')).restoreCommand(configFile, args, out);
   if (cmd === 'iso' && args[0] === 'inspect') return (await import('./iso.ts')).isoCommand(null, args, out);
   const load = COMMANDS[cmd];
   if (!load) throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);

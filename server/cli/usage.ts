@@ -16,6 +16,8 @@ commands:
   render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe)
   iso list|inspect FILE         ISOs found in the isos folder and what was detected
   buildiso --system NAME -o FILE  a boot ISO with the system's kickstart baked in
+  backup FILE                   a consistent copy of the database (also while a server runs)
+  restore FILE                  put a backup back (refused while a server holds the data folder)
 
 global options:
   --config FILE                 kickstand.yaml to use (default ./kickstand.yaml if present)
@@ -45,6 +47,15 @@ kinds: kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe`,
 
 Builds a small boot ISO (isolinux, the distro's kernel and initrd, a menu with the system's
 kickstart URL) for the CD route (attach as hdc:cdrom, boot="dca"). Needs xorriso.`,
+  backup: `usage: kickstand backup FILE [--force]
+
+Copies the database with SQLite's online backup (consistent while a server writes), checks it
+with PRAGMA integrity_check and writes FILE as one self-contained file. --force overwrites FILE.`,
+  restore: `usage: kickstand restore FILE
+
+Replaces the database with the backup in FILE after checking it. Refused while a kickstand server
+holds the data folder (stop it first); the replaced database is kept beside it as
+kickstand.db.before-restore-<time>.`,
 };
 
 /** Parses argv for a command, turning node's parse errors into UsageError. */
