@@ -61,9 +61,14 @@ export class Lifecycle {
     return this.clock();
   }
 
-  /** Returns the state to show: `stalled` when installing with no event for stallMs. */
+  /**
+   * Returns the state to show: `stalled` when installing with no event for stallMs, or armed and
+   * PXE-booted (its last event `pxe`) with nothing after it for stallMs (a guest that died in the
+   * boot loader or before fetching its kickstart).
+   */
   displayState(s: System): DisplayState {
-    if (s.state === 'installing' && this.now() - (s.lastEventAt ?? s.stateChangedAt) > this.stallMs) return 'stalled';
+    const quiet = this.now() - (s.lastEventAt ?? s.stateChangedAt) > this.stallMs;
+    if (quiet && (s.state === 'installing' || (s.state === 'build' && s.stage === 'pxe'))) return 'stalled';
     return s.state;
   }
 

@@ -16,6 +16,7 @@ import { sendError } from './respond.ts';
 import { openApiDocument } from './openapi.ts';
 import { ROUTES, expressPath } from './routes.ts';
 import { eventsView, systemView } from './views.ts';
+import { MAX_PAGE_SIZE, pageOf, pageRequest, systemFilter, systemsPage } from '../boot/fleet.ts';
 
 export interface ApiOptions {
   lifecycle: Lifecycle;
@@ -75,7 +76,8 @@ export function createApi(o: ApiOptions): Express {
       res.json({ ok: true });
     },
     async listSystems(req, res) {
-      res.json({ systems: (await store.listSystems()).map((s) => systemView(s, lifecycle, base(req))) });
+      const page = await systemsPage(lifecycle, systemFilter(req.query), pageRequest(req.query));
+      res.json({ systems: page.systems.map((s) => systemView(s, lifecycle, base(req))), next_cursor: page.next });
     },
     async createSystem(req, res) {
       const s = await registerSystem(lifecycle, registry, req.body, source(req));
@@ -107,7 +109,9 @@ export function createApi(o: ApiOptions): Express {
       const s = await getOr404(param(req, 'name'));
       const run = req.query.run === undefined ? undefined : Number(req.query.run);
       if (run !== undefined && !Number.isInteger(run)) throw new BadRequestError('run: expected an integer', 'run');
-      res.json({ system: s.name, run: s.run, state: lifecycle.displayState(s), events: eventsView(await store.listEvents(s.name, { run })) });
+      // Timings come from the whole timeline, then one page of it is sent (by event id).
+      const page = pageOf(eventsView(await store.listEvents(s.name, { run })), (e) => String(e.id), pageRequest(req.query, MAX_PAGE_SIZE), (a, b) => Number(a) - Number(b));
+      res.json({ system: s.name, run: s.run, state: lifecycle.displayState(s), events: page.items, next_cursor: page.next });
     },
     async renderArtifact(req, res) {
       const kind = param(req, 'kind');
@@ -115,14 +119,16 @@ export function createApi(o: ApiOptions): Express {
       const s = await getOr404(param(req, 'name'));
       res.type('text/plain').send(artifacts.render(kind, s, base(req)));
     },
-    async listProfiles(_req, res) {
-      res.json({ profiles: registry.profiles().map(maskProfile) });
+    async listProfiles(req, res) {
+      const page = pageOf(registry.profiles(), (p) => p.name, pageRequest(req.query));
+      res.json({ profiles: page.items.map(maskProfile), next_cursor: page.next });
     },
     async getProfile(req, res) {
       res.json(maskProfile(registry.requireProfile(param(req, 'name'))));
     },
-    async listDistros(_req, res) {
-      res.json({ distros: registry.distros(), isos: o.isoStatus?.() ?? [] });
+    async listDistros(req, res) {
+      const page = pageOf(registry.distros(), (d) => d.name, pageRequest(req.query));
+      res.json({ distros: page.items, isos: o.isoStatus?.() ?? [], next_cursor: page.next });
     },
     async openapi(_req, res) {
       res.json(openApiDocument());

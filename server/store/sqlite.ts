@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
-import type { InstallEvent, NewEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+import type { InstallEvent, NewEvent, NewSystem, Store, System, SystemPatch, SystemQuery, TokenRecord, Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -188,6 +188,25 @@ export class SqliteStore implements Store {
 
   async listSystems(): Promise<System[]> {
     return (this.sql('SELECT * FROM systems ORDER BY name').all() as Row[]).map((r) => this.toSystem(r));
+  }
+
+  async listSystemsPage(q: SystemQuery): Promise<System[]> {
+    const where: string[] = ['name > ?'];
+    const values: unknown[] = [q.after ?? ''];
+    if (q.states) {
+      if (q.states.length === 0) return [];
+      where.push(`state IN (${q.states.map(() => '?').join(',')})`);
+      values.push(...q.states);
+    }
+    if (q.search) {
+      // LIKE is case-insensitive for ASCII; the search text's own % and _ match themselves.
+      const like = `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const has = (col: string) => `${col} LIKE ? ESCAPE '\\'`;
+      where.push(`(${has('name')} OR ${has('hostname')} OR ${has('ip')} OR name IN (SELECT system FROM system_macs WHERE ${has('mac')}))`);
+      values.push(like, like, like, like);
+    }
+    values.push(q.limit);
+    return (this.sql(`SELECT * FROM systems WHERE ${where.join(' AND ')} ORDER BY name LIMIT ?`).all(...values) as Row[]).map((r) => this.toSystem(r));
   }
 
   async findSystemsByMacs(macs: string[]): Promise<System[]> {

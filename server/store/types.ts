@@ -102,11 +102,24 @@ export interface Transition {
   retireTokensAt?: number;
 }
 
+/** One page of systems in name order, for operators' lists (fleet.ts). */
+export interface SystemQuery {
+  /** Only names after this one (the cursor). */
+  after?: string;
+  limit: number;
+  /** Case-insensitive substring of the name, hostname, IP or one of the MACs. */
+  search?: string;
+  /** Only these stored states. */
+  states?: readonly SystemState[];
+}
+
 /** Persistence for systems, tokens, events and leases. Every method is atomic. */
 export interface Store {
   createSystem(input: NewSystem, now: number): Promise<System>;
   getSystem(name: string): Promise<System | null>;
   listSystems(): Promise<System[]>;
+  /** Returns one page of systems by name; optional: fleet.ts filters listSystems() where a store has none. */
+  listSystemsPage?(query: SystemQuery): Promise<System[]>;
   findSystemsByMacs(macs: string[]): Promise<System[]>;
   findSystemByIp(ip: string): Promise<System | null>;
   /** Updates fields; throws NotFoundError or ConflictError (duplicate MAC). */
