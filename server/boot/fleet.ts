@@ -111,3 +111,23 @@ function matches(s: System, search: string | undefined): boolean {
   const q = search.toLowerCase();
   return [s.name, s.hostname ?? '', s.ip ?? '', ...s.macs].some((v) => v.toLowerCase().includes(q));
 }
+
+/** Returns how many systems show in each state (stalled apart from the state it is stored in), zero counts left out. */
+export async function stateCounts(lifecycle: Lifecycle): Promise<Map<DisplayState, number>> {
+  const counts = new Map<DisplayState, number>();
+  const store = lifecycle.store;
+  if (store.countSystems) {
+    const c = await store.countSystems(lifecycle.now() - lifecycle.stallMs);
+    for (const [state, n] of Object.entries(c.byState)) counts.set(state as DisplayState, n);
+    counts.set('installing', (counts.get('installing') ?? 0) - c.stalledInstalling);
+    counts.set('build', (counts.get('build') ?? 0) - (c.stalled - c.stalledInstalling));
+    counts.set('stalled', c.stalled);
+  } else {
+    for (const s of await store.listSystems()) {
+      const st = lifecycle.displayState(s);
+      counts.set(st, (counts.get(st) ?? 0) + 1);
+    }
+  }
+  for (const [k, n] of counts) if (n <= 0) counts.delete(k);
+  return counts;
+}

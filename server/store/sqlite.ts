@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
-import type { InstallEvent, NewEvent, NewSystem, Store, System, SystemPatch, SystemQuery, TokenRecord, Transition } from './types.ts';
+import { SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type Store, type System, type SystemCounts, type SystemPatch, type SystemQuery, type SystemState, type TokenRecord, type Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -207,6 +207,16 @@ export class SqliteStore implements Store {
     }
     values.push(q.limit);
     return (this.sql(`SELECT * FROM systems WHERE ${where.join(' AND ')} ORDER BY name LIMIT ?`).all(...values) as Row[]).map((r) => this.toSystem(r));
+  }
+
+  async countSystems(stalledBefore: number): Promise<SystemCounts> {
+    const byState = Object.fromEntries(SYSTEM_STATES.map((st) => [st, 0])) as Record<SystemState, number>;
+    for (const r of this.sql('SELECT state, count(*) AS n FROM systems GROUP BY state').all() as Row[]) byState[r.state as SystemState] = Number(r.n);
+    const quiet = this.sql(
+      `SELECT state, count(*) AS n FROM systems WHERE (state = 'installing' OR (state = 'build' AND stage = 'pxe')) AND COALESCE(last_event_at, state_changed_at) < ? GROUP BY state`,
+    ).all(stalledBefore) as Row[];
+    const stalledInstalling = Number(quiet.find((r) => r.state === 'installing')?.n ?? 0);
+    return { byState, stalled: quiet.reduce((a, r) => a + Number(r.n), 0), stalledInstalling };
   }
 
   async findSystemsByMacs(macs: string[]): Promise<System[]> {

@@ -113,6 +113,15 @@ export interface SystemQuery {
   states?: readonly SystemState[];
 }
 
+/** How many systems are stored in each state, and how many of them show as stalled. */
+export interface SystemCounts {
+  byState: Record<SystemState, number>;
+  /** Quiet since before the time asked about: installing, or armed with `pxe` as the last step. */
+  stalled: number;
+  /** The installing ones among the stalled. */
+  stalledInstalling: number;
+}
+
 /** Persistence for systems, tokens, events and leases. Every method is atomic. */
 export interface Store {
   createSystem(input: NewSystem, now: number): Promise<System>;
@@ -120,6 +129,8 @@ export interface Store {
   listSystems(): Promise<System[]>;
   /** Returns one page of systems by name; optional: fleet.ts filters listSystems() where a store has none. */
   listSystemsPage?(query: SystemQuery): Promise<System[]>;
+  /** Returns the counts by state without reading every system; optional: fleet.ts counts listSystems() where a store has none. */
+  countSystems?(stalledBefore: number): Promise<SystemCounts>;
   findSystemsByMacs(macs: string[]): Promise<System[]>;
   findSystemByIp(ip: string): Promise<System | null>;
   /** Updates fields; throws NotFoundError or ConflictError (duplicate MAC). */

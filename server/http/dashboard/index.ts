@@ -116,7 +116,7 @@ export function createDashboard(o: DashboardOptions): Router {
     res.locals.session = session;
     next();
   });
-  r.get('/ui', async (_req, res) => html(res, await systemsPage(c, sessionOf(res))));
+  r.get('/ui', async (req, res) => html(res, await systemsPage(c, sessionOf(res), req.query as Record<string, unknown>)));
   r.get('/ui/systems/:name', async (req, res) => {
     const s = await o.lifecycle.store.getSystem(String(req.params.name));
     if (!s) throw new NotFoundError(`no system named ${JSON.stringify(req.params.name)}`);
