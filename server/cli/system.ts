@@ -55,6 +55,13 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       out(`added ${s.name} (${s.macs.join(', ')}) profile ${s.profile}${s.build ? ', armed' : ''}\n`);
       return 0;
     }
+    case 'import': {
+      const file = need(parse(rest, {}).positionals);
+      const { importSystems } = await import('./system-import.ts');
+      const done = await importSystems(ctx, file);
+      out(`imported ${done.length} systems from ${file}${done.some((s) => s.build) ? ` (${done.filter((s) => s.build).length} armed)` : ''}\n`);
+      return 0;
+    }
     case 'list': {
       const a = parse(rest, { json: { type: 'boolean' } }, false);
       const all = await store.listSystems();
@@ -103,6 +110,6 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       return 0;
     }
     default:
-      throw new UsageError(sub ? `unknown system command ${JSON.stringify(sub)}` : 'system needs a command: add, list, show, rm, rebuild, disarm, events');
+      throw new UsageError(sub ? `unknown system command ${JSON.stringify(sub)}` : 'system needs a command: add, import, set, list, show, rm, rebuild, disarm, events');
   }
 }

@@ -11,7 +11,7 @@ usage: kickstand <command> [options]
 
 commands:
   serve                         run the service (HTTP, TFTP, DHCP when configured)
-  system add|list|show|rm|rebuild|disarm|events
+  system add|import|set|list|show|rm|rebuild|disarm|events
   profile list|show             resolved profiles (secrets masked)
   render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe)
   iso list|inspect FILE         ISOs found in the isos folder and what was detected
@@ -28,6 +28,9 @@ Runs HTTP (default 8080), TFTP (69 as root, else 6969) and DHCP (when dhcp.mode 
   system: `usage:
   kickstand system add NAME --mac MAC [--mac MAC…] --profile PROFILE [--ip IP] [--hostname HOST]
                        [--override JSON] [--build]
+  kickstand system import FILE        many systems from CSV (header: name,mac,profile,ip,hostname,
+                                      overrides,build; MACs split by space or ;) or YAML (a list of
+                                      maps as for the API); all or nothing, errors name line and field
   kickstand system list [--json]
   kickstand system show NAME [--json]
   kickstand system rm NAME
