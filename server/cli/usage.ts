@@ -28,6 +28,9 @@ Runs HTTP (default 8080), TFTP (69 as root, else 6969) and DHCP (when dhcp.mode 
   system: `usage:
   kickstand system add NAME --mac MAC [--mac MAC…] --profile PROFILE [--ip IP] [--hostname HOST]
                        [--override JSON] [--build]
+  kickstand system set NAME [--profile P] [--name NEW] [--mac MAC…] [--ip IP] [--hostname H] [--override JSON]
+                                      change a system; a profile registers a discovered machine
+                                      (its discovery event stays in its history)
   kickstand system import FILE        many systems from CSV (header: name,mac,profile,ip,hostname,
                                       overrides,build; MACs split by space or ;) or YAML (a list of
                                       maps as for the API); all or nothing, errors name line and field

@@ -9,7 +9,8 @@ import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { System } from '../store/types.ts';
 import { plainIp } from '../boot/match.ts';
 import { maskProfile, type ProfileRegistry } from '../profiles/registry.ts';
-import { newSystemSchema, parseBody, systemPatchSchema, type NewSystemInput, type SystemPatchInput } from '../profiles/system-input.ts';
+import { newSystemSchema, parseBody, type NewSystemInput } from '../profiles/system-input.ts';
+import { checkProfileOverrides, editSystem } from '../boot/system-edit.ts';
 import { requireAdmin } from './auth.ts';
 import { baseUrl } from './boot-routes.ts';
 import { sendError } from './respond.ts';
@@ -33,16 +34,7 @@ export interface ApiOptions {
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
-/** Checks a profile name and overrides resolve; 400 naming the field when not. */
-export function checkProfileOverrides(registry: ProfileRegistry, profile: string, overrides: Record<string, unknown>): void {
-  if (!registry.profile(profile)) throw new BadRequestError(`profile: no profile named ${JSON.stringify(profile)}`, 'profile');
-  try {
-    registry.resolve(profile, overrides, 'overrides');
-  } catch (err) {
-    const e = err as Error & { field?: string };
-    throw new BadRequestError(e.message, e.field ? `overrides.${e.field}` : 'overrides');
-  }
-}
+export { checkProfileOverrides };
 
 /** Registers a system from an API or dashboard body (validated here) and arms it when asked. */
 export async function registerSystem(lifecycle: Lifecycle, registry: ProfileRegistry, input: unknown, source: string | null): Promise<System> {
@@ -69,7 +61,6 @@ export function createApi(o: ApiOptions): Express {
     if (!s) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
     return s;
   };
-  const checkProfile = (profile: string, overrides: Record<string, unknown>) => checkProfileOverrides(registry, profile, overrides);
 
   const handlers: Record<string, Handler> = {
     async healthz(_req, res) {
@@ -87,13 +78,7 @@ export function createApi(o: ApiOptions): Express {
       res.json(systemView(await getOr404(param(req, 'name')), lifecycle, base(req)));
     },
     async updateSystem(req, res) {
-      const name = param(req, 'name');
-      const body = parseBody<SystemPatchInput>(systemPatchSchema, req.body);
-      const cur = await getOr404(name);
-      const profile = body.profile ?? cur.profile;
-      if (profile) checkProfile(profile, body.overrides ?? cur.overrides);
-      const patch = { ...body, ...(cur.state === 'discovered' && body.profile ? { state: 'registered' as const } : {}) };
-      res.json(systemView(await store.updateSystem(name, patch, lifecycle.now()), lifecycle, base(req)));
+      res.json(systemView(await editSystem(lifecycle, registry, param(req, 'name'), req.body), lifecycle, base(req)));
     },
     async deleteSystem(req, res) {
       if (!(await store.deleteSystem(param(req, 'name')))) throw new NotFoundError(`no system named ${JSON.stringify(param(req, 'name'))}`);

@@ -3,7 +3,8 @@
 // the response schemas below. Tests check every real response against it, so it cannot drift.
 import type { ZodTypeAny } from 'zod';
 import { distroFileSchema, profileBodySchema } from '../profiles/schema.ts';
-import { newSystemSchema, systemPatchSchema } from '../profiles/system-input.ts';
+import { newSystemSchema } from '../profiles/system-input.ts';
+import { systemEditSchema } from '../boot/system-edit.ts';
 import { ARTIFACT_KINDS } from '../boot/artifacts.ts';
 import { ROUTES, type RouteSpec } from './routes.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LENGTH } from '../boot/fleet.ts';
@@ -120,7 +121,7 @@ function componentSchemas(): Record<string, JsonSchema> {
     },
     Distro: { ...distro, properties: { ...(distro.properties as object), source: { type: 'string', enum: ['yaml', 'iso'] } }, required: [...(distro.required as string[]), 'source'] },
     NewSystem: zodToJsonSchema(newSystemSchema, 'input'),
-    SystemPatch: zodToJsonSchema(systemPatchSchema, 'input'),
+    SystemPatch: zodToJsonSchema(systemEditSchema, 'input'),
   };
 }
 

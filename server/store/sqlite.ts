@@ -255,6 +255,17 @@ export class SqliteStore implements Store {
     );
   }
 
+  async renameSystem(name: string, newName: string, now: number): Promise<System> {
+    return this.db.transaction(() => {
+      if (!this.row(name)) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+      if (this.row(newName)) throw new ConflictError(`a system named ${JSON.stringify(newName)} exists`, 'name');
+      // MACs, tokens and events follow through ON UPDATE CASCADE.
+      this.sql('UPDATE systems SET name = ?, updated_at = ? WHERE name = ?').run(newName, now, name);
+      this.dirty();
+      return this.row(newName)!;
+    })();
+  }
+
   async deleteSystem(name: string): Promise<boolean> {
     this.dirty();
     return this.sql('DELETE FROM systems WHERE name = ?').run(name).changes > 0;

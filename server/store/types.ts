@@ -136,6 +136,8 @@ export interface Store {
   /** Updates fields; throws NotFoundError or ConflictError (duplicate MAC). */
   updateSystem(name: string, patch: SystemPatch, now: number): Promise<System>;
   deleteSystem(name: string): Promise<boolean>;
+  /** Renames a system, its MACs, tokens and events going with it; throws NotFoundError, or ConflictError when newName is taken. Optional: a store without it cannot rename. */
+  renameSystem?(name: string, newName: string, now: number): Promise<System>;
   /**
    * Reads the system, calls decide(system) and applies what it returns in one transaction;
    * decide returning null changes nothing. Returns the system after, and the event written.

@@ -11,7 +11,7 @@ import type { Artifacts } from '../../boot/artifacts.ts';
 import type { Lifecycle } from '../../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../../profiles/registry.ts';
 import { baseUrl } from '../boot-routes.ts';
-import { lifecycleAction, login, logout, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
+import { adoptAction, lifecycleAction, login, logout, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
 import { EventBus } from './bus.ts';
 import { liveStreams } from './live.ts';
 import { distrosPage, errorPage, leasesPage, registerPage, systemPage, systemsPage } from './pages.ts';
@@ -130,6 +130,7 @@ export function createDashboard(o: DashboardOptions): Router {
   r.post('/ui/register', (req, res) => register(c, req, res, sessionOf(res)));
   r.post('/ui/systems/:name/rebuild', (req, res) => lifecycleAction(c, req, res, 'rebuild'));
   r.post('/ui/systems/:name/disarm', (req, res) => lifecycleAction(c, req, res, 'disarm'));
+  r.post('/ui/systems/:name/set', (req, res) => adoptAction(c, req, res, sessionOf(res), baseUrl(req, o.publicUrl)));
   r.post('/ui/logout', (req, res) => logout(c, req, res, sessionOf(res)));
   r.use('/ui', (req) => {
     throw new NotFoundError(`no page ${req.method} ${req.originalUrl}`);

@@ -65,7 +65,7 @@ export async function systemsPage(c: PageContext, session: Session, query: Recor
 }
 
 /** Returns one system's page: facts, actions, timeline of a run, failure logs, artifacts. */
-export async function systemPage(c: PageContext, session: Session, s: System, base: string, runParam: number | null): Promise<string> {
+export async function systemPage(c: PageContext, session: Session, s: System, base: string, runParam: number | null, adoptError?: string): Promise<string> {
   const { lifecycle } = c;
   const state = lifecycle.displayState(s);
   const all = await lifecycle.store.listEvents(s.name);
@@ -112,6 +112,7 @@ export async function systemPage(c: PageContext, session: Session, s: System, ba
     events: timelineRows(events),
     failures: failureLogs(events),
     artifacts,
+    adopt: s.state === 'discovered' ? { name: s.name, hostname: s.hostname ?? '', profiles: c.registry.profiles().map((p) => ({ name: p.name, description: p.description ?? '' })), error: adoptError ?? '' } : null,
   });
 }
 
