@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Config } from './config/load.ts';
 import type { Logger } from './log.ts';
 import { Artifacts, type ArtifactRenderer } from './boot/artifacts.ts';
-import { catalogDistros, DistroMedia } from './boot/distro-media.ts';
+import { catalogDistros, describeShadowed, DistroMedia, shadowedIsos } from './boot/distro-media.ts';
 import { Lifecycle } from './boot/lifecycle.ts';
 import { createHttpHandler } from './http/app.ts';
 import { ensureAdminToken } from './http/auth.ts';
@@ -88,7 +88,14 @@ async function start(
   const catalog = new IsoCatalog({ dir: config.isos_dir, log: log.child({ subsystem: 'isos' }) });
   closers.push(() => catalog.close());
   await catalog.start();
-  registry.useDistroSource(catalogDistros(catalog));
+  registry.useDistroSource(catalogDistros(catalog, () => registry.yamlDistros()));
+  // An ISO whose distro name a YAML distro takes for another file is served under another name: say so.
+  const warnShadowed = () => {
+    for (const s of shadowedIsos(catalog.list(), registry.yamlDistros())) log.warn({ iso: s.file, distro: s.detected, servedAs: s.servedAs }, describeShadowed(s));
+  };
+  warnShadowed();
+  catalog.on('added', warnShadowed);
+  registry.onReload(warnShadowed);
   const media = new DistroMedia(catalog, registry);
   const artifacts = new Artifacts(registry, renderer);
   registry.onReload(() => artifacts.invalidate());

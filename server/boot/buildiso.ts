@@ -42,7 +42,7 @@ export async function buildBootIso(ctx: CliContext, o: { system: string; output:
   const work = mkdtempSync(join(tmpdir(), 'ks-buildiso-'));
   try {
     await catalog.scan();
-    ctx.registry.useDistroSource(catalogDistros(catalog));
+    ctx.registry.useDistroSource(catalogDistros(catalog, () => ctx.registry.yamlDistros()));
     const media = new DistroMedia(catalog, ctx.registry);
     const artifacts = new Artifacts(ctx.registry, await loadArtifactRenderer(ctx.config.templates_dir, ctx.log));
     const { distro } = artifacts.resolve(system);

@@ -104,6 +104,11 @@ export class ProfileRegistry {
     return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** Returns the distros defined in YAML only (not those detected in ISOs). */
+  yamlDistros(): Distro[] {
+    return [...this.set.distros.values()];
+  }
+
   /** Returns the distro or null. */
   distro(name: string): Distro | null {
     return this.distros().find((d) => d.name === name) ?? null;
