@@ -67,7 +67,8 @@ async function start(
   const dataLock = lockDataDir(config.data_dir);
   closers.push(() => dataLock.release());
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
-  const loadTemplates = () => loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), join(config.data_dir, 'cache', 'templates.json'));
+  const loadTemplates = () =>
+    loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }, join(config.data_dir, 'cache', 'templates.json'));
   const renderer = options.renderer ?? (await loadTemplates());
   const store = openSqliteStore(databasePath(config));
   closers.push(() => store.close());

@@ -34,7 +34,7 @@ export async function renderCommand(ctx: CliContext, args: string[], out: (s: st
   const base = a.values.base ?? ctx.config.public_url ?? `http://localhost:${ctx.config.http.port}`;
   // The template engine loads only for this command, not for `profile list`.
   const { loadArtifactRenderer } = await import('../boot/renderer.ts');
-  const artifacts = new Artifacts(ctx.registry, await loadArtifactRenderer(ctx.config.templates_dir, ctx.log));
+  const artifacts = new Artifacts(ctx.registry, await loadArtifactRenderer(ctx.config.templates_dir, ctx.log, { subnet: ctx.config.dhcp.subnet }));
   out(artifacts.render(kind, system, base.replace(/\/+$/, '')));
   return 0;
 }

@@ -52,7 +52,7 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       registry.resolve(body.profile, body.overrides ?? {}, 'overrides');
       let s = await store.createSystem(body, lifecycle.now());
       if (a.values.build) s = await lifecycle.arm(s.name, null, 'armed at registration');
-      out(`added ${s.name} (${s.macs.join(', ')}) profile ${s.profile}${s.build ? ', armed' : ''}\n`);
+      out(`added ${s.name}${s.displayName ? ` (display name ${s.displayName})` : ''} (${s.macs.join(', ')}) profile ${s.profile}${s.build ? ', armed' : ''}\n`);
       return 0;
     }
     case 'set': {

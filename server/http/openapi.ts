@@ -98,6 +98,7 @@ function componentSchemas(): Record<string, JsonSchema> {
     Error: obj({ error: obj({ code: str, message: str, field: str }, ['code', 'message']) }),
     System: obj({
       name: str,
+      displayName: strOrNull,
       macs: { type: 'array', items: str },
       ip: strOrNull,
       hostname: strOrNull,

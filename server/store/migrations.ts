@@ -57,4 +57,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX leases_ip ON leases(ip);
   `,
+  // 2: a system's display name (mixed case, as the operator wrote it); name stays the lowercase slug.
+  `
+  ALTER TABLE systems ADD COLUMN display_name TEXT;
+  `,
 ];

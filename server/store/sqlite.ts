@@ -125,6 +125,7 @@ export class SqliteStore implements Store {
     const macs = (this.sql('SELECT mac FROM system_macs WHERE system = ? ORDER BY position').all(r.name) as Row[]).map((m) => String(m.mac));
     return {
       name: String(r.name),
+      displayName: (r.display_name as string | null) ?? null,
       macs,
       ip: (r.ip as string | null) ?? null,
       hostname: (r.hostname as string | null) ?? null,
@@ -167,9 +168,9 @@ export class SqliteStore implements Store {
       () =>
         this.db.transaction(() => {
           this.sql(
-            `INSERT INTO systems (name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
-          ).run(input.name, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ? 1 : 0, input.state ?? 'registered', now, now, now);
+            `INSERT INTO systems (name, display_name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+          ).run(input.name, input.displayName ?? null, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ? 1 : 0, input.state ?? 'registered', now, now, now);
           this.writeMacs(input.name, input.macs);
           this.dirty();
           return this.row(input.name)!;

@@ -26,7 +26,10 @@ export type Stage = (typeof STAGES)[number];
 
 /** One guest. Times are epoch milliseconds. */
 export interface System {
+  /** Slug: lowercase, safe in URLs, file names and shell words. */
   name: string;
+  /** The name as the operator wrote it when it has capitals (the notes' `NGTest-hvm`), else null. */
+  displayName: string | null;
   /** Canonical MACs: lowercase, colon-separated. */
   macs: string[];
   ip: string | null;
@@ -54,6 +57,7 @@ export interface System {
 /** Fields a caller supplies to create a system. */
 export interface NewSystem {
   name: string;
+  displayName?: string | null;
   macs: string[];
   ip?: string | null;
   hostname?: string | null;

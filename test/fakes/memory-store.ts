@@ -31,6 +31,7 @@ export class MemoryStore implements Store {
     this.checkUnique(input.name, input.macs, input.ip);
     const s: System = {
       name: input.name,
+      displayName: input.displayName ?? null,
       macs: [...input.macs],
       ip: input.ip ?? null,
       hostname: input.hostname ?? null,

@@ -29,6 +29,15 @@ export function runStoreConformance(label: string, newStore: () => Store): void 
       assert.deepEqual(await store.getSystem('ng'), s);
     });
 
+    test('a display name is kept beside the slug name; without one it is null', async () => {
+      const s = await store.createSystem({ ...base, name: 'ngtest-hvm', displayName: 'NGTest-hvm' }, 1);
+      assert.deepEqual([s.name, s.displayName], ['ngtest-hvm', 'NGTest-hvm']);
+      assert.equal((await store.getSystem('ngtest-hvm'))!.displayName, 'NGTest-hvm');
+      assert.equal((await store.listSystems())[0]!.displayName, 'NGTest-hvm');
+      const plain = await store.createSystem({ ...base, name: 'plain', macs: ['00:16:3e:00:00:01'] }, 2);
+      assert.equal(plain.displayName, null);
+    });
+
     test('a duplicate name is a ConflictError and changes nothing', async () => {
       await store.createSystem(base, 1);
       await assert.rejects(store.createSystem({ ...base, macs: ['00:00:00:00:00:01'] }, 2), (e: unknown) => e instanceof ConflictError && e.field === 'name');
