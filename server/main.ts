@@ -16,7 +16,7 @@ import { databasePath } from './cli/context.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
 import { startDhcp } from './boot/dhcp-part.ts';
-import { serveTrees } from './boot/trees-part.ts';
+import { serveTrees } from './http/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
 import { EventBus } from './http/dashboard/index.ts';
 import { createReloader, type ReloadResult } from './reload.ts';
