@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { silentLogger } from '../log.ts';
 import { IsoCatalog } from '../isos/catalog.ts';
 import { inspectIsoFile } from '../isos/inspect.ts';
-import { buildBootIso } from '../boot/buildiso.ts';
+import { buildBootIso } from './buildiso.ts';
 import { describeShadowed, shadowedIsos } from '../boot/distro-media.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';

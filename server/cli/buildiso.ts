@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ConflictError, KickstandError, NotFoundError } from '../errors.ts';
 import { IsoCatalog } from '../isos/catalog.ts';
-import { Artifacts } from './artifacts.ts';
-import { catalogDistros, DistroMedia } from './distro-media.ts';
-import { loadArtifactRenderer } from './renderer.ts';
-import type { CliContext } from '../cli/context.ts';
+import { Artifacts } from '../boot/artifacts.ts';
+import { catalogDistros, DistroMedia } from '../boot/distro-media.ts';
+import { loadArtifactRenderer } from '../boot/renderer.ts';
+import type { CliContext } from './context.ts';
 
 /** Where Debian puts isolinux.bin and the BIOS modules isolinux needs. */
 export const ISOLINUX_FILES = {
