@@ -1,6 +1,6 @@
 // The DHCP lease row as the store keeps it. The store is below the protocol layer's users and
 // imports no protocol module: this is its own shape. boot/dhcp-part.ts hands the store to the DHCP
-// server as its lease store, so the compiler checks there that the two shapes still agree.
+// server as its lease store and checks there, both ways, that the two shapes still agree.
 export interface DhcpLeaseRecord {
   /** aa:bb:cc:dd:ee:ff, lowercase. */
   mac: string;
