@@ -1,11 +1,10 @@
 // What CLI commands share: configuration, the store, profiles, lifecycle and artifacts, opened
 // directly (SQLite in WAL mode is safe beside a running server).
-import { join } from 'node:path';
 import { loadConfig, type Config } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { Lifecycle } from '../boot/lifecycle.ts';
 import { ProfileRegistry } from '../profiles/registry.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { databasePath, openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 
 export interface CliContext {
@@ -17,10 +16,7 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
-/** Returns the path of the SQLite database inside the data folder. */
-export function databasePath(config: Config): string {
-  return join(config.data_dir, 'kickstand.db');
-}
+export { databasePath };
 
 /**
  * Opens what the configuration names. The logger, store and lifecycle are made on first use, so a

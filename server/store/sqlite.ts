@@ -3,7 +3,7 @@
 import type Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -26,6 +26,11 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
   stateChangedAt: 'state_changed_at',
   lastEventAt: 'last_event_at',
 };
+
+/** Returns the path of the SQLite database inside the data folder. */
+export function databasePath(config: { data_dir: string }): string {
+  return join(config.data_dir, 'kickstand.db');
+}
 
 /** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
 export function openSqliteStore(path: string, options: { recheckMs?: number } = {}): SqliteStore {
