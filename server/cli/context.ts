@@ -37,7 +37,16 @@ export function openContext(configFile: string | undefined): CliContext {
       return (store ??= openSqliteStore(databasePath(config)));
     },
     get registry() {
-      return (registry ??= new ProfileRegistry(config.profiles_dir, ctx.log));
+      // The registry logs only when it reloads, which a CLI command never does: it gets a logger
+      // that is made on its first line, so listing profiles builds no pino redaction.
+      const lazyLog = new Proxy({} as Logger, {
+        get: (_t, key) => {
+          const real = ctx.log as unknown as Record<string | symbol, unknown>;
+          const v = real[key];
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(real) : v;
+        },
+      });
+      return (registry ??= new ProfileRegistry(config.profiles_dir, lazyLog));
     },
     get lifecycle() {
       return (lifecycle ??= new Lifecycle({
