@@ -6,10 +6,12 @@
 # can bind ports 67, 69 and 4011 without root. Node 26 is the active LTS line (LTS since
 # 2026-10-28); the code also runs on Node 20, 22 and 24.
 
-# --- build: install dependencies (better-sqlite3 compiles here, with the toolchain), compile ---
+# --- build: install dependencies (better-sqlite3 and native/netbind compile here, with the
+# toolchain), compile TypeScript to dist/ with the same `npm run build` CI runs ------------------
 FROM node:26-trixie AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY native ./native
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
@@ -19,7 +21,7 @@ RUN npm run build && npm prune --omit=dev
 # --- runtime: Debian's boot loaders for TFTP, xorriso for buildiso; no TypeScript, no tsx -------
 FROM node:26-trixie-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pxelinux syslinux-common isolinux ipxe xorriso libcap2-bin \
+ && apt-get install -y --no-install-recommends pxelinux syslinux-common isolinux ipxe xorriso ipmitool libvirt-clients openssh-client libcap2-bin \
  && setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v node)")" \
  && apt-get purge -y libcap2-bin && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/kickstand --create-home kickstand
@@ -27,6 +29,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/native ./native
 COPY bin ./bin
 COPY templates ./templates
 COPY profiles ./profiles

@@ -21,6 +21,8 @@ export const REDACT_PATHS = [
   '*.vnc.password',
   'password',
   '*.password',
+  'secret',
+  '*.secret',
 ];
 
 export interface LogOptions {

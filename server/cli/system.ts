@@ -4,6 +4,7 @@ import { newSystemSchema, parseBody, type NewSystemInput } from '../profiles/sys
 import { timeline } from '../boot/lifecycle.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';
+import { powerCommand, rebuildCommand } from './power.ts';
 
 const fmtTime = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().replace('.000Z', 'Z'));
 const fmtDur = (ms: number | null) => (ms === null ? '' : ms < 1000 ? `+${ms}ms` : `+${(ms / 1000).toFixed(1)}s`);
@@ -114,11 +115,10 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       out(`removed ${name}\n`);
       return 0;
     }
-    case 'rebuild': {
-      const s = await lifecycle.arm(need(parse(rest, {}).positionals), null, 'rebuild requested (cli)');
-      out(`${s.name}: armed, run ${s.run}; the next network boot installs\n`);
-      return 0;
-    }
+    case 'rebuild':
+      return rebuildCommand(ctx, rest, out);
+    case 'power':
+      return powerCommand(ctx, rest, out);
     case 'disarm': {
       const s = await lifecycle.disarm(need(parse(rest, {}).positionals), null);
       out(`${s.name}: ${s.state}\n`);
@@ -138,6 +138,6 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       return 0;
     }
     default:
-      throw new UsageError(sub ? `unknown system command ${JSON.stringify(sub)}` : 'system needs a command: add, import, set, list, show, rm, rebuild, disarm, events');
+      throw new UsageError(sub ? `unknown system command ${JSON.stringify(sub)}` : 'system needs a command: add, import, set, list, show, rm, rebuild, disarm, events, power');
   }
 }

@@ -4,11 +4,14 @@ import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'expected an IPv4 address');
+/** A Linux interface name: 1-15 characters, no space, '/' or ':' (an alias such as eth0:1 is not an interface). */
+const ifname = z.string().regex(/^[^\s/:]{1,15}$/, "expected an interface name (1-15 characters, no spaces, '/' or ':')");
 
 export const dhcpSchema = z
   .object({
     mode: z.enum(['off', 'proxy', 'full']).default('off'),
-    interface: z.string().min(1).optional(),
+    /** Interface (or list of them) DHCP hears and answers on, nowhere else; required when DHCP is on. */
+    interface: z.union([ifname, z.array(ifname).min(1)]).optional(),
     /** Address kickstand answers from (option 54, siaddr); required when DHCP is on. */
     server_ip: ipv4.optional(),
     subnet: z
@@ -80,6 +83,19 @@ export const configSchema = z
         max_log_bytes: z.number().int().min(1024).default(1024 * 1024),
         /** Record unknown MACs that PXE-boot as `discovered` systems. */
         record_discovered: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+    power: z
+      .object({
+        /** Key that seals power secrets in the store (created 0600 on first use); default <data_dir>/power-secrets.key. */
+        key_file: z.string().min(1).optional(),
+        /** How often the server asks every machine with power settings for its state; 0 turns it off. */
+        poll_seconds: z.number().int().min(0).default(300),
+        /** Machines talked to at once by a bulk rebuild or a poll. */
+        concurrency: z.number().int().min(1).max(64).default(4),
+        /** How long one ipmitool, virsh or xl command may take. */
+        command_timeout_seconds: z.number().int().min(1).max(600).default(30),
       })
       .strict()
       .default({}),

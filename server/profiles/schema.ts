@@ -1,6 +1,7 @@
 // Schemas of distro and profile YAML files. Every value that can reach a kickstart line or a shell
 // script is constrained here first (the render helpers quote as a second line of defence).
 import { z } from 'zod';
+import { powerDefaultsSchema } from '../power/settings.ts';
 
 /** Names of profiles, distros and systems: safe in URLs, file names and shell words. */
 export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -153,6 +154,8 @@ export const profileBodySchema = z
     /** LVM: volume groups of the partitions with role pv, and their logical volumes. */
     volume_groups: z.record(vgName, volumeGroupSchema).default({}),
     xen: xenSchema.optional(),
+    /** Power-control defaults for the profile's systems (driver, address, user, secret_file, …). */
+    power: powerDefaultsSchema.optional(),
   })
   .strict();
 

@@ -61,4 +61,16 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE systems ADD COLUMN display_name TEXT;
   `,
+  // 3: per-system power settings (power control); the secret column holds a sealed value.
+  `
+  CREATE TABLE power_settings (
+    system TEXT PRIMARY KEY REFERENCES systems(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    driver TEXT,
+    address TEXT,
+    username TEXT,
+    secret TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];

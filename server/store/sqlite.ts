@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type Store, type System, type SystemCounts, type SystemPatch, type SystemQuery, type SystemState, type TokenRecord, type Transition } from './types.ts';
+import { BackgroundCheckpointer } from './sqlite-checkpointer.ts';
+import { SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type PowerSettingsRecord, type Store, type System, type SystemCounts, type SystemPatch, type SystemQuery, type SystemState, type TokenRecord, type Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -33,11 +34,14 @@ export function databasePath(config: { data_dir: string }): string {
 }
 
 /** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
-export function openSqliteStore(path: string, options: { recheckMs?: number } = {}): SqliteStore {
+export function openSqliteStore(path: string, options: { recheckMs?: number; backgroundCheckpoint?: boolean; onError?: (message: string) => void } = {}): SqliteStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   // The native addon loads on first open, not on import: CLI commands that never open the store skip it.
   const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
-  return new SqliteStore(new Sqlite(path), options.recheckMs);
+  const store = new SqliteStore(new Sqlite(path), options.recheckMs);
+  // The server's store: WAL checkpoints (and their fsyncs) run on a worker, never on the loop.
+  if (options.backgroundCheckpoint && path !== ':memory:') store.checkpointInBackground(path, options.onError);
+  return store;
 }
 
 /** SQLite implementation of Store. */
@@ -51,6 +55,7 @@ export class SqliteStore implements Store {
    */
   private readonly cache = { version: -1, checkedAt: -Infinity, systems: new Map<string, System>(), tokens: new Map<string, TokenRecord>() };
   private static readonly CACHE_MAX = 10_000;
+  private checkpointer: BackgroundCheckpointer | null = null;
 
   /**
    * @param recheckMs how often cached reads look for other connections' commits (PRAGMA
@@ -114,6 +119,11 @@ export class SqliteStore implements Store {
     for (const v of Object.values(value)) if (v && typeof v === 'object') Object.freeze(v);
     map.set(key, value);
     return value;
+  }
+
+  /** Moves WAL checkpoints of this file onto a worker thread (see sqlite-checkpointer.ts). */
+  checkpointInBackground(path: string, onError?: (message: string) => void): void {
+    this.checkpointer ??= new BackgroundCheckpointer(this.db, path, { onError });
   }
 
   /** Returns the schema version (number of migrations applied). */
@@ -337,6 +347,43 @@ export class SqliteStore implements Store {
     }));
   }
 
+  private toPower(r: Row): PowerSettingsRecord {
+    return {
+      system: String(r.system),
+      driver: (r.driver as string | null) ?? null,
+      address: (r.address as string | null) ?? null,
+      user: (r.username as string | null) ?? null,
+      secret: (r.secret as string | null) ?? null,
+      options: JSON.parse(String(r.options)) as Record<string, unknown>,
+      updatedAt: Number(r.updated_at),
+    };
+  }
+
+  async getPowerSettings(name: string): Promise<PowerSettingsRecord | null> {
+    const r = this.sql('SELECT * FROM power_settings WHERE system = ?').get(name) as Row | undefined;
+    return r ? this.toPower(r) : null;
+  }
+
+  async listPowerSettings(): Promise<PowerSettingsRecord[]> {
+    return (this.sql('SELECT * FROM power_settings ORDER BY system').all() as Row[]).map((r) => this.toPower(r));
+  }
+
+  async setPowerSettings(p: Omit<PowerSettingsRecord, 'updatedAt'>, now: number): Promise<PowerSettingsRecord> {
+    return this.db.transaction(() => {
+      if (!this.sql('SELECT 1 FROM systems WHERE name = ?').get(p.system)) throw new NotFoundError(`no system named ${JSON.stringify(p.system)}`);
+      this.sql(
+        `INSERT INTO power_settings (system, driver, address, username, secret, options, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(system) DO UPDATE SET driver = excluded.driver, address = excluded.address, username = excluded.username,
+           secret = excluded.secret, options = excluded.options, updated_at = excluded.updated_at`,
+      ).run(p.system, p.driver, p.address, p.user, p.secret, JSON.stringify(p.options), now);
+      return { ...p, options: structuredClone(p.options), updatedAt: now };
+    })();
+  }
+
+  async deletePowerSettings(name: string): Promise<boolean> {
+    return this.sql('DELETE FROM power_settings WHERE system = ?').run(name).changes > 0;
+  }
+
   async loadLeases(): Promise<DhcpLeaseRecord[]> {
     return (this.sql('SELECT * FROM leases ORDER BY mac').all() as Row[]).map((r) => ({
       mac: String(r.mac),
@@ -360,6 +407,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     this.db.close();
   }
 }

@@ -126,6 +126,18 @@ export interface SystemCounts {
   stalledInstalling: number;
 }
 
+/** A system's own power settings as stored; the secret is sealed (power/secret-box.ts), never plain. */
+export interface PowerSettingsRecord {
+  system: string;
+  driver: string | null;
+  address: string | null;
+  user: string | null;
+  secret: string | null;
+  /** Driver options: port, domain, uefi, boot, config_dir. */
+  options: Record<string, unknown>;
+  updatedAt: number;
+}
+
 /** Persistence for systems, tokens, events and leases. Every method is atomic. */
 export interface Store {
   createSystem(input: NewSystem, now: number): Promise<System>;
@@ -149,6 +161,13 @@ export interface Store {
   transition(name: string, now: number, decide: (s: System) => Transition | null): Promise<{ system: System; event: InstallEvent | null; changed: boolean }>;
   findToken(token: string): Promise<TokenRecord | null>;
   listEvents(name: string, options?: { run?: number; limit?: number }): Promise<InstallEvent[]>;
+  /** Returns a system's power settings, or null when it has none. */
+  getPowerSettings(name: string): Promise<PowerSettingsRecord | null>;
+  /** Returns the power settings of every system that has some, by system name. */
+  listPowerSettings(): Promise<PowerSettingsRecord[]>;
+  /** Replaces a system's power settings; NotFoundError when the system does not exist. Removed with the system. */
+  setPowerSettings(settings: Omit<PowerSettingsRecord, 'updatedAt'>, now: number): Promise<PowerSettingsRecord>;
+  deletePowerSettings(name: string): Promise<boolean>;
   loadLeases(): Promise<DhcpLeaseRecord[]>;
   saveLeases(leases: DhcpLeaseRecord[]): Promise<void>;
   close(): Promise<void>;

@@ -151,5 +151,25 @@ export function runStoreConformance(label: string, newStore: () => Store): void 
       assert.equal(all[0]!.state, 'released');
       assert.equal(all[1]!.ip, '10.0.0.51');
     });
+
+    test('power settings round-trip, replace the previous ones, and go with their system', async () => {
+      await store.createSystem(base, 1);
+      await store.createSystem({ ...base, name: 'aa', macs: ['00:00:00:00:00:0d'] }, 1);
+      const p = { system: 'ng', driver: 'ipmi', address: '10.0.0.5', user: 'admin', secret: 'v1:sealed', options: { port: 623, uefi: true } };
+      const saved = await store.setPowerSettings(p, 5);
+      assert.deepEqual(saved, { ...p, updatedAt: 5 });
+      assert.deepEqual(await store.getPowerSettings('ng'), { ...p, updatedAt: 5 });
+      await store.setPowerSettings({ ...p, system: 'aa', driver: null, secret: null, options: {} }, 6);
+      assert.deepEqual((await store.listPowerSettings()).map((s) => s.system), ['aa', 'ng']);
+      await store.setPowerSettings({ ...p, address: '10.0.0.6', secret: null, options: {} }, 7);
+      assert.deepEqual(await store.getPowerSettings('ng'), { ...p, address: '10.0.0.6', secret: null, options: {}, updatedAt: 7 });
+      assert.equal(await store.getPowerSettings('nobody'), null);
+      await assert.rejects(store.setPowerSettings({ ...p, system: 'nobody' }, 8), NotFoundError);
+      assert.equal(await store.deletePowerSettings('aa'), true);
+      assert.equal(await store.deletePowerSettings('aa'), false);
+      await store.deleteSystem('ng');
+      assert.equal(await store.getPowerSettings('ng'), null);
+      assert.deepEqual(await store.listPowerSettings(), []);
+    });
   });
 }

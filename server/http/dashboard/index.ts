@@ -11,7 +11,8 @@ import type { Artifacts } from '../../boot/artifacts.ts';
 import type { Lifecycle } from '../../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../../profiles/registry.ts';
 import { baseUrl } from '../boot-routes.ts';
-import { adoptAction, lifecycleAction, login, logout, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
+import { adoptAction, lifecycleAction, login, logout, powerAction, rebuildReboot, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
+import type { PowerControl } from '../../boot/power-control.ts';
 import { EventBus } from './bus.ts';
 import { liveStreams } from './live.ts';
 import { distrosPage, errorPage, leasesPage, registerPage, systemPage, systemsPage } from './pages.ts';
@@ -39,6 +40,7 @@ export interface DashboardOptions {
   heartbeatMs?: number;
   maxStreams?: number;
   clock?: () => number;
+  power?: PowerControl;
 }
 
 const ASSETS_DIR = dashboardDir('assets');
@@ -64,6 +66,7 @@ export function createDashboard(o: DashboardOptions): Router {
     throttle: new LoginThrottle({ max: o.loginFailures, clock: o.clock }),
     adminToken: o.adminToken,
     secureCookies: o.secureCookies ?? Boolean(o.publicUrl?.startsWith('https:')),
+    power: o.power,
   };
   const live = liveStreams({ bus: o.bus ?? new EventBus(), lifecycle: o.lifecycle, sessions, heartbeatMs: o.heartbeatMs, maxStreams: o.maxStreams });
   const assets = new Map(Object.entries(ASSET_TYPES).map(([name, type]) => {
@@ -129,6 +132,9 @@ export function createDashboard(o: DashboardOptions): Router {
   r.get('/ui/events', (req, res) => live.handle(req, res, sessionOf(res).id));
   r.post('/ui/register', (req, res) => register(c, req, res, sessionOf(res)));
   r.post('/ui/systems/:name/rebuild', (req, res) => lifecycleAction(c, req, res, 'rebuild'));
+  r.post('/ui/systems/:name/rebuild-reboot', (req, res) => rebuildReboot(c, req, res));
+  r.post('/ui/systems/:name/power', (req, res) => powerAction(c, req, res));
+  r.post('/ui/systems/:name/power/:action', (req, res) => powerAction(c, req, res));
   r.post('/ui/systems/:name/disarm', (req, res) => lifecycleAction(c, req, res, 'disarm'));
   r.post('/ui/systems/:name/set', (req, res) => adoptAction(c, req, res, sessionOf(res), baseUrl(req, o.publicUrl)));
   r.post('/ui/logout', (req, res) => logout(c, req, res, sessionOf(res)));
