@@ -26,7 +26,7 @@ function copy(args: string, dir: string, buildDir: string): void {
   }
 }
 
-test('the Dockerfile build stage builds dist/ in a clean copy and the runtime stage serves from it with plain node', { timeout: 900_000 }, async () => {
+test('the Dockerfile build stage builds dist/ in a clean copy and the runtime stage serves from it with plain node', { timeout: 1_800_000 }, async () => {
   const [build, runtime] = dockerStages(text);
   assert.ok(build && runtime);
   const tmp = mkdtempSync(join(tmpdir(), 'ks-docker-'));
