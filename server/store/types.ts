@@ -106,6 +106,26 @@ export interface Transition {
   retireTokensAt?: number;
 }
 
+/** One page of systems in name order, for operators' lists (fleet.ts). */
+export interface SystemQuery {
+  /** Only names after this one (the cursor). */
+  after?: string;
+  limit: number;
+  /** Case-insensitive substring of the name, hostname, IP or one of the MACs. */
+  search?: string;
+  /** Only these stored states. */
+  states?: readonly SystemState[];
+}
+
+/** How many systems are stored in each state, and how many of them show as stalled. */
+export interface SystemCounts {
+  byState: Record<SystemState, number>;
+  /** Quiet since before the time asked about: installing, or armed with `pxe` as the last step. */
+  stalled: number;
+  /** The installing ones among the stalled. */
+  stalledInstalling: number;
+}
+
 /** A system's own power settings as stored; the secret is sealed (power/secret-box.ts), never plain. */
 export interface PowerSettingsRecord {
   system: string;
@@ -123,11 +143,17 @@ export interface Store {
   createSystem(input: NewSystem, now: number): Promise<System>;
   getSystem(name: string): Promise<System | null>;
   listSystems(): Promise<System[]>;
+  /** Returns one page of systems by name; optional: fleet.ts filters listSystems() where a store has none. */
+  listSystemsPage?(query: SystemQuery): Promise<System[]>;
+  /** Returns the counts by state without reading every system; optional: fleet.ts counts listSystems() where a store has none. */
+  countSystems?(stalledBefore: number): Promise<SystemCounts>;
   findSystemsByMacs(macs: string[]): Promise<System[]>;
   findSystemByIp(ip: string): Promise<System | null>;
   /** Updates fields; throws NotFoundError or ConflictError (duplicate MAC). */
   updateSystem(name: string, patch: SystemPatch, now: number): Promise<System>;
   deleteSystem(name: string): Promise<boolean>;
+  /** Renames a system, its MACs, tokens and events going with it; throws NotFoundError, or ConflictError when newName is taken. Optional: a store without it cannot rename. */
+  renameSystem?(name: string, newName: string, now: number): Promise<System>;
   /**
    * Reads the system, calls decide(system) and applies what it returns in one transaction;
    * decide returning null changes nothing. Returns the system after, and the event written.
