@@ -1,9 +1,10 @@
 // Wires configuration, store, profiles, templates, ISOs and the three listeners. Nothing else.
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { Config } from './config/load.ts';
 import type { Logger } from './log.ts';
 import { Artifacts, type ArtifactRenderer } from './boot/artifacts.ts';
-import { catalogDistros, DistroMedia } from './boot/distro-media.ts';
+import { catalogDistros, describeShadowed, DistroMedia, shadowedIsos } from './boot/distro-media.ts';
 import { Lifecycle } from './boot/lifecycle.ts';
 import { BootPolicy } from './boot/boot-policy.ts';
 import { Refusals } from './boot/refusals.ts';
@@ -16,15 +17,15 @@ import { ensureAdminToken } from './http/auth.ts';
 import { listen } from './http/server.ts';
 import { IsoCatalog } from './isos/catalog.ts';
 import { ProfileRegistry } from './profiles/registry.ts';
-import { openSqliteStore } from './store/sqlite.ts';
-import { databasePath } from './cli/context.ts';
+import { databasePath, openSqliteStore } from './store/sqlite.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
 import { startDhcp } from './boot/dhcp-part.ts';
 import { loadLoaderFiles } from './boot/loader-files.ts';
-import { serveTrees } from './boot/trees-part.ts';
+import { serveTrees } from './http/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
 import { EventBus } from './http/dashboard/index.ts';
+import { createReloader, type ReloadResult } from './reload.ts';
 import { openPowerControl, startPowerPoll } from './boot/power-part.ts';
 import type { PowerControl } from './boot/power-control.ts';
 
@@ -34,11 +35,20 @@ export interface Running {
   tftpPort: number | null;
   adminTokenPath: string | null;
   lifecycle: Lifecycle;
+  /** Reloads profiles, templates and the reloadable configuration (SIGHUP); a bad reload keeps the running set. */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** A renderer given in code (tests); templates are then not reloaded. */
+  renderer?: ArtifactRenderer;
+  /** Reads the configuration again for a reload; without it a reload keeps the configuration. */
+  reloadConfig?: () => Config;
+}
+
 /** Starts every part named by the configuration; a template, profile or bind error stops start-up and closes what was opened. */
-export async function startKickstand(config: Config, log: Logger, options: { renderer?: ArtifactRenderer } = {}): Promise<Running> {
+export async function startKickstand(config: Config, log: Logger, options: StartOptions = {}): Promise<Running> {
   // Everything opened is pushed here, so a failure half-way closes it all and the process can exit.
   const closers: Array<() => Promise<void> | void> = [];
   const closeAll = async () => {
@@ -56,15 +66,18 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
 async function start(
   config: Config,
   log: Logger,
-  options: { renderer?: ArtifactRenderer },
+  options: StartOptions,
   closers: Array<() => Promise<void> | void>,
   closeAll: () => Promise<void>,
 ): Promise<Running> {
   prepareDataDir(config.data_dir, log);
-  const lock = lockDataDir(config.data_dir);
-  closers.push(() => lock.release());
+  // One server per data folder; `kickstand restore` takes the same lock (data-dir.ts).
+  const dataLock = lockDataDir(config.data_dir);
+  closers.push(() => dataLock.release());
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
-  const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }));
+  const loadTemplates = () =>
+    loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }, join(config.data_dir, 'cache', 'templates.json'));
+  const renderer = options.renderer ?? (await loadTemplates());
   const storeLog = log.child({ subsystem: 'store' });
   const store = openSqliteStore(databasePath(config), { backgroundCheckpoint: true, onError: (message) => storeLog.warn(message) });
   closers.push(() => store.close());
@@ -95,7 +108,14 @@ async function start(
   const catalog = new IsoCatalog({ dir: config.isos_dir, log: log.child({ subsystem: 'isos' }) });
   closers.push(() => catalog.close());
   await catalog.start();
-  registry.useDistroSource(catalogDistros(catalog));
+  registry.useDistroSource(catalogDistros(catalog, () => registry.yamlDistros()));
+  // An ISO whose distro name a YAML distro takes for another file is served under another name: say so.
+  const warnShadowed = () => {
+    for (const s of shadowedIsos(catalog.list(), registry.yamlDistros())) log.warn({ iso: s.file, distro: s.detected, servedAs: s.servedAs }, describeShadowed(s));
+  };
+  warnShadowed();
+  catalog.on('added', warnShadowed);
+  registry.onReload(warnShadowed);
   const media = new DistroMedia(catalog, registry);
   const artifacts = new Artifacts(registry, renderer);
   registry.onReload(() => artifacts.invalidate());
@@ -169,6 +189,15 @@ async function start(
     tftpPort: tftp?.port ?? null,
     adminTokenPath: admin.path,
     lifecycle,
+    reload: createReloader({
+      config,
+      loadConfig: options.reloadConfig ?? null,
+      loadRenderer: options.renderer ? null : loadTemplates,
+      registry,
+      artifacts,
+      lifecycle,
+      log,
+    }),
     close: closeAll,
   };
 }

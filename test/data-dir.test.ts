@@ -43,7 +43,7 @@ test('a second lock on a held data folder is a ConflictError naming the holder; 
   const dir = mkdtempSync(join(tmpdir(), 'ks-lock-'));
   try {
     const lock = lockDataDir(dir);
-    assert.throws(() => lockDataDir(dir), (e: unknown) => e instanceof ConflictError && e.message === `data folder ${dir} is in use by another kickstand server (pid ${process.pid}); stop it or give this one another data_dir`);
+    assert.throws(() => lockDataDir(dir), (e: unknown) => e instanceof ConflictError && e.message === `data folder ${dir} is in use by another kickstand process (pid ${process.pid}); stop it first, or give this one another data_dir`);
     lock.release();
     lock.release();
     lockDataDir(dir).release();
@@ -74,7 +74,7 @@ test('kickstand serve on a held data folder exits 1 with one line naming the PID
     const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'server/cli/main.ts'), ...args, '--config', cfg], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
     const second = cli(['serve']);
     assert.equal(second.status, 1, second.stderr);
-    assert.equal(second.stderr, `kickstand: data folder ${join(dir, 'var')} is in use by another kickstand server (pid ${process.pid}); stop it or give this one another data_dir\n`);
+    assert.equal(second.stderr, `kickstand: data folder ${join(dir, 'var')} is in use by another kickstand process (pid ${process.pid}); stop it first, or give this one another data_dir\n`);
     const add = cli(['system', 'add', 'ng', '--mac', '00:16:3e:84:b5:99', '--profile', 'centos44-hvm']);
     assert.equal(add.status, 0, add.stderr);
     assert.equal((await running.lifecycle.store.getSystem('ng'))?.name, 'ng', 'the server sees what the CLI wrote');

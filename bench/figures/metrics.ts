@@ -1,4 +1,4 @@
-// Figure 6: what a Prometheus scrape of /metrics costs with 10,000 systems in the store (issue 14:
+// Figure 8: what a Prometheus scrape of /metrics costs with 10,000 systems in the store (issue 14:
 // it listed every system twice with a MAC query per row, ~420 ms per scrape, and four scrapers
 // pushed /healthz to 4.8 s). The store is filled before `kickstand serve` starts (built,
 // registered, discovered, failed and installing systems, half of the installing ones stalled);

@@ -7,6 +7,14 @@ import type { BootPolicy } from './boot-policy.ts';
 import { createDhcpBooter } from './dhcp-booter.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { LoaderFiles } from './loader-files.ts';
+import type { DhcpLease } from '../dhcp/leases.ts';
+import type { DhcpLeaseRecord } from '../store/leases.ts';
+
+// The store keeps the DHCP module's leases as rows of its own shape (store/leases.ts imports no
+// protocol module); here, where the two meet, the compiler checks they are the same both ways.
+type SameShape<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const leaseShapesAgree: SameShape<DhcpLease, DhcpLeaseRecord> = true;
+void leaseShapesAgree;
 
 /** A running DHCP server. */
 export interface DhcpPart {

@@ -65,9 +65,9 @@ export class Lifecycle {
   readonly store: Store;
   private readonly log: Logger;
   private readonly clock: () => number;
-  private readonly tokenTtlMs: number;
-  readonly stallMs: number;
-  readonly maxLogBytes: number;
+  private tokenTtlMs: number;
+  stallMs: number;
+  maxLogBytes: number;
   readonly trust: Trust | null;
   readonly limits: LifecycleLimits;
   readonly refusals: Refusals;
@@ -87,14 +87,26 @@ export class Lifecycle {
     this.refusals = o.refusals ?? new Refusals({ log: o.log, clock: this.clock });
   }
 
+  /** Applies reloaded settings (SIGHUP); runs already armed keep the token expiry they were given. */
+  configure(o: Pick<LifecycleOptions, 'tokenTtlMs' | 'stallMs' | 'maxLogBytes'>): void {
+    if (o.tokenTtlMs !== undefined) this.tokenTtlMs = o.tokenTtlMs;
+    if (o.stallMs !== undefined) this.stallMs = o.stallMs;
+    if (o.maxLogBytes !== undefined) this.maxLogBytes = o.maxLogBytes;
+  }
+
   /** Returns the current time of the lifecycle's clock. */
   now(): number {
     return this.clock();
   }
 
-  /** Returns the state to show: `stalled` when installing with no event for stallMs. */
+  /**
+   * Returns the state to show: `stalled` when installing with no event for stallMs, or armed and
+   * PXE-booted (its last event `pxe`) with nothing after it for stallMs (a guest that died in the
+   * boot loader or before fetching its kickstart).
+   */
   displayState(s: System): DisplayState {
-    if (s.state === 'installing' && this.now() - (s.lastEventAt ?? s.stateChangedAt) > this.stallMs) return 'stalled';
+    const quiet = this.now() - (s.lastEventAt ?? s.stateChangedAt) > this.stallMs;
+    if (quiet && (s.state === 'installing' || (s.state === 'build' && s.stage === 'pxe'))) return 'stalled';
     return s.state;
   }
 

@@ -9,13 +9,15 @@ import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { System } from '../store/types.ts';
 import { plainIp } from '../boot/match.ts';
 import { maskProfile, type ProfileRegistry } from '../profiles/registry.ts';
-import { newSystemSchema, parseBody, systemPatchSchema, type NewSystemInput, type SystemPatchInput } from '../profiles/system-input.ts';
+import { newSystemSchema, parseBody, type NewSystemInput } from '../profiles/system-input.ts';
+import { checkProfileOverrides, editSystem } from '../boot/system-edit.ts';
 import { requireAdmin, requireMetricsToken } from './auth.ts';
 import { baseUrl } from './boot-routes.ts';
 import { fromBodyParser, sendError } from './respond.ts';
 import { openApiDocument } from './openapi.ts';
 import { ROUTES, expressPath } from './routes.ts';
 import { eventsView, systemView } from './views.ts';
+import { MAX_PAGE_SIZE, pageOf, pageRequest, systemFilter, systemsPage } from '../boot/fleet.ts';
 import type { PowerControl } from '../boot/power-control.ts';
 import { powerHandlers, wantsReboot } from './power-routes.ts';
 
@@ -41,16 +43,7 @@ export const API_BODY_LIMIT = '256kb';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
-/** Checks a profile name and overrides resolve; 400 naming the field when not. */
-export function checkProfileOverrides(registry: ProfileRegistry, profile: string, overrides: Record<string, unknown>): void {
-  if (!registry.profile(profile)) throw new BadRequestError(`profile: no profile named ${JSON.stringify(profile)}`, 'profile');
-  try {
-    registry.resolve(profile, overrides, 'overrides');
-  } catch (err) {
-    const e = err as Error & { field?: string };
-    throw new BadRequestError(e.message, e.field ? `overrides.${e.field}` : 'overrides');
-  }
-}
+export { checkProfileOverrides };
 
 /** Registers a system from an API or dashboard body (validated here) and arms it when asked. */
 export async function registerSystem(lifecycle: Lifecycle, registry: ProfileRegistry, input: unknown, source: string | null): Promise<System> {
@@ -78,7 +71,6 @@ export function createApi(o: ApiOptions): Express {
     if (!s) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
     return s;
   };
-  const checkProfile = (profile: string, overrides: Record<string, unknown>) => checkProfileOverrides(registry, profile, overrides);
 
   const handlers: Record<string, Handler> = {
     ...powerHandlers({ power: o.power, lifecycle }),
@@ -86,7 +78,8 @@ export function createApi(o: ApiOptions): Express {
       res.json({ ok: true });
     },
     async listSystems(req, res) {
-      res.json({ systems: (await store.listSystems()).map((s) => systemView(s, lifecycle, base(req))) });
+      const page = await systemsPage(lifecycle, systemFilter(req.query), pageRequest(req.query));
+      res.json({ systems: page.systems.map((s) => systemView(s, lifecycle, base(req))), next_cursor: page.next });
     },
     async createSystem(req, res) {
       const s = await registerSystem(lifecycle, registry, req.body, source(req));
@@ -96,13 +89,7 @@ export function createApi(o: ApiOptions): Express {
       res.json(systemView(await getOr404(param(req, 'name')), lifecycle, base(req)));
     },
     async updateSystem(req, res) {
-      const name = param(req, 'name');
-      const body = parseBody<SystemPatchInput>(systemPatchSchema, req.body);
-      const cur = await getOr404(name);
-      const profile = body.profile ?? cur.profile;
-      if (profile) checkProfile(profile, body.overrides ?? cur.overrides);
-      const patch = { ...body, ...(cur.state === 'discovered' && body.profile ? { state: 'registered' as const } : {}) };
-      res.json(systemView(await store.updateSystem(name, patch, lifecycle.now()), lifecycle, base(req)));
+      res.json(systemView(await editSystem(lifecycle, registry, param(req, 'name'), req.body), lifecycle, base(req)));
     },
     async deleteSystem(req, res) {
       if (!(await store.deleteSystem(param(req, 'name')))) throw new NotFoundError(`no system named ${JSON.stringify(param(req, 'name'))}`);
@@ -124,7 +111,9 @@ export function createApi(o: ApiOptions): Express {
       const s = await getOr404(param(req, 'name'));
       const run = req.query.run === undefined ? undefined : Number(req.query.run);
       if (run !== undefined && !Number.isInteger(run)) throw new BadRequestError('run: expected an integer', 'run');
-      res.json({ system: s.name, run: s.run, state: lifecycle.displayState(s), events: eventsView(await store.listEvents(s.name, { run })) });
+      // Timings come from the whole timeline, then one page of it is sent (by event id).
+      const page = pageOf(eventsView(await store.listEvents(s.name, { run })), (e) => String(e.id), pageRequest(req.query, MAX_PAGE_SIZE), (a, b) => Number(a) - Number(b));
+      res.json({ system: s.name, run: s.run, state: lifecycle.displayState(s), events: page.items, next_cursor: page.next });
     },
     async renderArtifact(req, res) {
       const kind = param(req, 'kind');
@@ -132,14 +121,16 @@ export function createApi(o: ApiOptions): Express {
       const s = await getOr404(param(req, 'name'));
       res.type('text/plain').send(artifacts.render(kind, s, base(req)));
     },
-    async listProfiles(_req, res) {
-      res.json({ profiles: registry.profiles().map(maskProfile) });
+    async listProfiles(req, res) {
+      const page = pageOf(registry.profiles(), (p) => p.name, pageRequest(req.query));
+      res.json({ profiles: page.items.map(maskProfile), next_cursor: page.next });
     },
     async getProfile(req, res) {
       res.json(maskProfile(registry.requireProfile(param(req, 'name'))));
     },
-    async listDistros(_req, res) {
-      res.json({ distros: registry.distros(), isos: o.isoStatus?.() ?? [] });
+    async listDistros(req, res) {
+      const page = pageOf(registry.distros(), (d) => d.name, pageRequest(req.query));
+      res.json({ distros: page.items, isos: o.isoStatus?.() ?? [], next_cursor: page.next });
     },
     async openapi(_req, res) {
       res.json(openApiDocument());

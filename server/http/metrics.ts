@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DhcpStats } from '../dhcp/server.ts';
 import type { TftpStats, TransferSummary } from '../tftp/index.ts';
 import type { InstallEvent, Store, System, SystemCounts } from '../store/types.ts';
+import { displayedCounts } from '../boot/fleet.ts';
 import { ROUTES, compilePattern } from './routes.ts';
 
 /** Install duration buckets in seconds: one minute to two hours. */
@@ -121,22 +122,20 @@ export class Metrics {
     const self = this;
     new Gauge({
       name: 'kickstand_systems',
-      help: 'Systems by displayed state (stalled: installing with no event for the stall time)',
+      help: 'Systems by displayed state (stalled: installing, or armed with pxe as the last step, with no event for the stall time)',
       labelNames: ['state'],
       registers,
       async collect() {
         this.reset();
         const c = await self.systemCounts();
         if (!c) return;
-        for (const state of SYSTEM_STATES) {
-          const n = state === 'stalled' ? c.stalled : state === 'installing' ? c.byState.installing - c.stalled : c.byState[state as keyof SystemCounts['byState']];
-          this.set({ state }, n ?? 0);
-        }
+        const shown = displayedCounts(c);
+        for (const state of SYSTEM_STATES) this.set({ state }, shown[state as keyof typeof shown] ?? 0);
       },
     });
     new Gauge({
       name: 'kickstand_systems_stalled',
-      help: 'Systems installing with no event for the stall time, counted at scrape time',
+      help: 'Systems installing, or armed with pxe as the last step, with no event for the stall time, counted at scrape time',
       registers,
       async collect() {
         this.set((await self.systemCounts())?.stalled ?? 0);

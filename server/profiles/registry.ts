@@ -72,7 +72,7 @@ export class ProfileRegistry {
   /** Starts reloading when files in the folder change (debounced). */
   watch(debounceMs = 200): void {
     if (this.watcher) return;
-    this.watcher = watch(this.dir, { recursive: false }, () => {
+    this.watcher = watch(this.dir, { recursive: true }, () => {
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => this.reload(), debounceMs);
     });
@@ -117,6 +117,11 @@ export class ProfileRegistry {
     for (const d of this.isoDistros?.distros() ?? []) byName.set(d.name, d);
     for (const d of this.set.distros.values()) byName.set(d.name, d);
     return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Returns the distros defined in YAML only (not those detected in ISOs). */
+  yamlDistros(): Distro[] {
+    return [...this.set.distros.values()];
   }
 
   /** Returns the distro or null. */

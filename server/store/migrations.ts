@@ -74,8 +74,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   `,
   // 4: the address a run is bound to (trust model); systems counted by state as they change, so
-  // /metrics reads a handful of rows however many systems there are; stalled systems found by
-  // index; events counted per run (caps).
+  // /metrics and the fleet counts read a handful of rows however many systems there are; stalled
+  // systems (quiet installs, and armed ones quiet since pxe) found by index; events counted per run (caps).
   `
   ALTER TABLE tokens ADD COLUMN bound_ip TEXT;
   CREATE TABLE system_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL);
@@ -91,6 +91,7 @@ export const MIGRATIONS: readonly string[] = [
     INSERT INTO system_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
   END;
   CREATE INDEX systems_quiet ON systems(state, COALESCE(last_event_at, state_changed_at));
+  CREATE INDEX systems_pxe_quiet ON systems(COALESCE(last_event_at, state_changed_at)) WHERE state = 'build' AND stage = 'pxe';
   CREATE INDEX events_run ON events(system, run, stage);
   `,
 ];

@@ -1,13 +1,14 @@
 // The SQLite Store: better-sqlite3 in WAL mode with foreign keys, numbered migrations, and every
 // transition in one transaction.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { BackgroundCheckpointer } from './sqlite-checkpointer.ts';
-import { SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type PowerSettingsRecord, type Store, type System, type SystemCounts, type SystemPatch, type TokenRecord, type Transition } from './types.ts';
+import { SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type PowerSettingsRecord, type Store, type System, type SystemCounts, type SystemPatch, type SystemQuery, type TokenRecord, type Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -27,10 +28,17 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
   lastEventAt: 'last_event_at',
 };
 
+/** Returns the path of the SQLite database inside the data folder. */
+export function databasePath(config: { data_dir: string }): string {
+  return join(config.data_dir, 'kickstand.db');
+}
+
 /** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
 export function openSqliteStore(path: string, options: { recheckMs?: number; backgroundCheckpoint?: boolean; onError?: (message: string) => void } = {}): SqliteStore {
   if (path !== ':memory:') privateFiles(path);
-  const store = new SqliteStore(new Database(path), options.recheckMs);
+  // The native addon loads on first open, not on import: CLI commands that never open the store skip it.
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  const store = new SqliteStore(new Sqlite(path), options.recheckMs);
   // The server's store: WAL checkpoints (and their fsyncs) run on a worker, never on the loop.
   if (options.backgroundCheckpoint && path !== ':memory:') store.checkpointInBackground(path, options.onError);
   return store;
@@ -215,6 +223,25 @@ export class SqliteStore implements Store {
     return (this.sql('SELECT * FROM systems ORDER BY name').all() as Row[]).map((r) => this.toSystem(r));
   }
 
+  async listSystemsPage(q: SystemQuery): Promise<System[]> {
+    const where: string[] = ['name > ?'];
+    const values: unknown[] = [q.after ?? ''];
+    if (q.states) {
+      if (q.states.length === 0) return [];
+      where.push(`state IN (${q.states.map(() => '?').join(',')})`);
+      values.push(...q.states);
+    }
+    if (q.search) {
+      // LIKE is case-insensitive for ASCII; the search text's own % and _ match themselves.
+      const like = `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const has = (col: string) => `${col} LIKE ? ESCAPE '\\'`;
+      where.push(`(${has('name')} OR ${has('hostname')} OR ${has('ip')} OR name IN (SELECT system FROM system_macs WHERE ${has('mac')}))`);
+      values.push(like, like, like, like);
+    }
+    values.push(q.limit);
+    return (this.sql(`SELECT * FROM systems WHERE ${where.join(' AND ')} ORDER BY name LIMIT ?`).all(...values) as Row[]).map((r) => this.toSystem(r));
+  }
+
   async findSystemsByMacs(macs: string[]): Promise<System[]> {
     if (macs.length === 0) return [];
     const rows = this.sql(`SELECT DISTINCT system FROM system_macs WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY system`).all(...macs) as Row[];
@@ -249,6 +276,17 @@ export class SqliteStore implements Store {
         })(),
       { macs: patch.macs, ip: patch.ip },
     );
+  }
+
+  async renameSystem(name: string, newName: string, now: number): Promise<System> {
+    return this.db.transaction(() => {
+      if (!this.row(name)) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+      if (this.row(newName)) throw new ConflictError(`a system named ${JSON.stringify(newName)} exists`, 'name');
+      // MACs, tokens and events follow through ON UPDATE CASCADE.
+      this.sql('UPDATE systems SET name = ?, updated_at = ? WHERE name = ?').run(newName, now, name);
+      this.dirty();
+      return this.row(newName)!;
+    })();
   }
 
   async deleteSystem(name: string): Promise<boolean> {
@@ -328,8 +366,10 @@ export class SqliteStore implements Store {
     for (const r of this.sql('SELECT state, n FROM system_counts').all() as Row[]) {
       if (String(r.state) in byState) byState[r.state as keyof typeof byState] = Number(r.n);
     }
-    const stalled = this.sql("SELECT COUNT(*) FROM systems WHERE state = 'installing' AND COALESCE(last_event_at, state_changed_at) < ?").pluck().get(stalledBefore) as number;
-    return { byState, stalled };
+    // The quiet ones are index ranges (migration 4): installing, and armed with pxe as the last step.
+    const stalledInstalling = this.sql("SELECT COUNT(*) FROM systems WHERE state = 'installing' AND COALESCE(last_event_at, state_changed_at) < ?").pluck().get(stalledBefore) as number;
+    const stalledArmed = this.sql("SELECT COUNT(*) FROM systems INDEXED BY systems_pxe_quiet WHERE state = 'build' AND stage = 'pxe' AND COALESCE(last_event_at, state_changed_at) < ?").pluck().get(stalledBefore) as number;
+    return { byState, stalled: stalledInstalling + stalledArmed, stalledInstalling };
   }
 
   async findLeases(macs: string[]): Promise<DhcpLeaseRecord[]> {

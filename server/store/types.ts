@@ -98,13 +98,6 @@ export interface TokenRecord {
   boundIp: string | null;
 }
 
-/** Systems counted by stored state, and installing ones quiet since before a time (metrics, caps). */
-export interface SystemCounts {
-  byState: Record<SystemState, number>;
-  /** Installing systems whose last event (or state change) is older than the time asked about. */
-  stalled: number;
-}
-
 /** What a transition function decides, applied atomically by the store. */
 export interface Transition {
   patch?: SystemPatch;
@@ -113,6 +106,26 @@ export interface Transition {
   issueToken?: Omit<TokenRecord, 'system' | 'retiredAt' | 'boundIp'>;
   /** Retire every live token of the system at this time. */
   retireTokensAt?: number;
+}
+
+/** One page of systems in name order, for operators' lists (fleet.ts). */
+export interface SystemQuery {
+  /** Only names after this one (the cursor). */
+  after?: string;
+  limit: number;
+  /** Case-insensitive substring of the name, hostname, IP or one of the MACs. */
+  search?: string;
+  /** Only these stored states. */
+  states?: readonly SystemState[];
+}
+
+/** How many systems are stored in each state, and how many of them show as stalled (metrics, fleet counts, caps). */
+export interface SystemCounts {
+  byState: Record<SystemState, number>;
+  /** Quiet (last event, or state change) since before the time asked about: installing, or armed with `pxe` as the last step. */
+  stalled: number;
+  /** The installing ones among the stalled. */
+  stalledInstalling: number;
 }
 
 /** A system's own power settings as stored; the secret is sealed (power/secret-box.ts), never plain. */
@@ -132,11 +145,15 @@ export interface Store {
   createSystem(input: NewSystem, now: number): Promise<System>;
   getSystem(name: string): Promise<System | null>;
   listSystems(): Promise<System[]>;
+  /** Returns one page of systems by name; optional: fleet.ts filters listSystems() where a store has none. */
+  listSystemsPage?(query: SystemQuery): Promise<System[]>;
   findSystemsByMacs(macs: string[]): Promise<System[]>;
   findSystemByIp(ip: string): Promise<System | null>;
   /** Updates fields; throws NotFoundError or ConflictError (duplicate MAC). */
   updateSystem(name: string, patch: SystemPatch, now: number): Promise<System>;
   deleteSystem(name: string): Promise<boolean>;
+  /** Renames a system, its MACs, tokens and events going with it; throws NotFoundError, or ConflictError when newName is taken. Optional: a store without it cannot rename. */
+  renameSystem?(name: string, newName: string, now: number): Promise<System>;
   /**
    * Reads the system, calls decide(system) and applies what it returns in one transaction;
    * decide returning null changes nothing. Returns the system after, and the event written.
@@ -150,7 +167,7 @@ export interface Store {
   countEvents(name: string, run: number, stages?: readonly string[]): Promise<number>;
   /** Drops the installer logs of a system's oldest events until the rest hold at most maxBytes (UTF-8); returns how many were dropped. */
   trimLogs(name: string, maxBytes: number): Promise<number>;
-  /** Returns systems counted by state, and installing ones whose last event is older than stalledBefore (one aggregate query). */
+  /** Returns systems counted by state and the stalled ones (quiet since before stalledBefore) without reading every system. */
   countSystems(stalledBefore: number): Promise<SystemCounts>;
   /** Returns the stored leases of these MACs (any state). */
   findLeases(macs: string[]): Promise<DhcpLeaseRecord[]>;

@@ -84,6 +84,17 @@ export class MemoryStore implements Store {
     return clone(this.patch(name, patch, now));
   }
 
+  async renameSystem(name: string, newName: string, now: number) {
+    const s = this.systems.get(name);
+    if (!s) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+    if (this.systems.has(newName)) throw new ConflictError(`a system named ${JSON.stringify(newName)} exists`, 'name');
+    this.systems.delete(name);
+    this.systems.set(newName, { ...s, name: newName, updatedAt: now });
+    for (const e of this.events) if (e.system === name) e.system = newName;
+    for (const t of this.tokens.values()) if (t.system === name) t.system = newName;
+    return clone(this.systems.get(newName)!);
+  }
+
   async deleteSystem(name: string) {
     const had = this.systems.delete(name);
     this.power.delete(name);
@@ -146,11 +157,14 @@ export class MemoryStore implements Store {
   async countSystems(stalledBefore: number): Promise<SystemCounts> {
     const byState = Object.fromEntries(SYSTEM_STATES.map((s) => [s, 0])) as SystemCounts['byState'];
     let stalled = 0;
+    let stalledInstalling = 0;
     for (const s of this.systems.values()) {
       byState[s.state]++;
-      if (s.state === 'installing' && (s.lastEventAt ?? s.stateChangedAt) < stalledBefore) stalled++;
+      if ((s.lastEventAt ?? s.stateChangedAt) >= stalledBefore) continue;
+      if (s.state === 'installing') stalledInstalling++;
+      if (s.state === 'installing' || (s.state === 'build' && s.stage === 'pxe')) stalled++;
     }
-    return { byState, stalled };
+    return { byState, stalled, stalledInstalling };
   }
 
   async findLeases(macs: string[]) {

@@ -183,7 +183,7 @@ export function runStoreConformance(label: string, newStore: () => Store): void 
       assert.equal((await store.listEvents('two'))[0]!.log!.length, 100, 'another system is untouched');
     });
 
-    test('countSystems counts by state and the installing systems quiet since before a time', async () => {
+    test('countSystems counts by state, and the systems quiet since before a time: installing, or armed with pxe last', async () => {
       await store.createSystem(base, 1);
       await store.createSystem({ ...base, name: 'd1', macs: ['00:00:00:00:00:d1'], profile: null, state: 'discovered' }, 1);
       await store.createSystem({ ...base, name: 'i1', macs: ['00:00:00:00:00:01'] }, 1);
@@ -193,7 +193,18 @@ export function runStoreConformance(label: string, newStore: () => Store): void 
       const c = await store.countSystems(300);
       assert.deepEqual(c.byState, { registered: 1, build: 0, installing: 2, built: 0, failed: 0, discovered: 1 });
       assert.equal(c.stalled, 1, 'i2: no event, state changed at 100 < 300; i1: last event at 500');
+      assert.equal(c.stalledInstalling, 1);
       assert.equal((await store.countSystems(1000)).stalled, 2);
+      // Armed: quiet after pxe is stalled; armed and never booted, or booted since, is not.
+      await store.createSystem({ ...base, name: 'a1', macs: ['00:00:00:00:00:a1'] }, 1);
+      await store.createSystem({ ...base, name: 'a2', macs: ['00:00:00:00:00:a2'] }, 1);
+      await store.transition('a1', 100, () => ({ patch: { state: 'build', stage: 'pxe', stateChangedAt: 50, lastEventAt: 100 } }));
+      await store.transition('a2', 100, () => ({ patch: { state: 'build', stateChangedAt: 50 } }));
+      const armed = await store.countSystems(300);
+      assert.deepEqual([armed.byState.build, armed.stalled, armed.stalledInstalling], [2, 2, 1], 'a1 stalled at pxe; a2 armed, not booted');
+      assert.equal((await store.countSystems(80)).stalled, 0, 'a1 booted at 100, after 80');
+      await store.deleteSystem('a1');
+      await store.deleteSystem('a2');
       // Counts follow every change: state patches (same state twice counts once), deletes, new systems.
       await store.updateSystem('d1', { state: 'registered', profile: 'p' }, 2);
       await store.transition('i1', 600, () => ({ patch: { state: 'built' } }));

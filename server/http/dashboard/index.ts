@@ -12,13 +12,14 @@ import type { Lifecycle } from '../../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../../profiles/registry.ts';
 import { baseUrl } from '../boot-routes.ts';
 import { fromBodyParser } from '../respond.ts';
-import { lifecycleAction, login, logout, powerAction, rebuildReboot, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
+import { adoptAction, lifecycleAction, login, logout, powerAction, rebuildReboot, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
 import type { PowerControl } from '../../boot/power-control.ts';
 import { EventBus } from './bus.ts';
 import { liveStreams } from './live.ts';
 import { distrosPage, errorPage, leasesPage, registerPage, systemPage, systemsPage } from './pages.ts';
 import { Views } from './render.ts';
 import { csrfMatches, LoginThrottle, readCookies, SESSION_COOKIE, SessionStore, type Session } from './session.ts';
+import { dashboardDir } from './files.ts';
 
 export { EventBus } from './bus.ts';
 
@@ -43,18 +44,23 @@ export interface DashboardOptions {
   power?: PowerControl;
 }
 
-const ASSETS_DIR = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'assets');
+const ASSETS_DIR = dashboardDir('assets');
 const ASSET_TYPES: Record<string, string> = { 'app.css': 'text/css; charset=utf-8', 'live.js': 'text/javascript; charset=utf-8' };
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** Returns the router serving `/` (a redirect) and everything under `/ui/`. */
 export function createDashboard(o: DashboardOptions): Router {
   const sessions = new SessionStore({ ttlMs: o.sessionTtlMs, clock: o.clock });
+  // The views compile on the first page asked for, not at start-up (they ship with the code and
+  // their tests load every one of them).
+  let views: Views | undefined;
   const c: ActionContext = {
     lifecycle: o.lifecycle,
     registry: o.registry,
     artifacts: o.artifacts,
-    views: new Views(),
+    get views() {
+      return (views ??= new Views());
+    },
     log: o.log,
     isoStatus: o.isoStatus,
     sessions,
@@ -118,7 +124,7 @@ export function createDashboard(o: DashboardOptions): Router {
     }
     next();
   });
-  r.get('/ui', async (_req, res) => html(res, await systemsPage(c, sessionOf(res))));
+  r.get('/ui', async (req, res) => html(res, await systemsPage(c, sessionOf(res), req.query as Record<string, unknown>)));
   r.get('/ui/systems/:name', async (req, res) => {
     const s = await o.lifecycle.store.getSystem(String(req.params.name));
     if (!s) throw new NotFoundError(`no system named ${JSON.stringify(req.params.name)}`);
@@ -135,6 +141,7 @@ export function createDashboard(o: DashboardOptions): Router {
   r.post('/ui/systems/:name/power', (req, res) => powerAction(c, req, res));
   r.post('/ui/systems/:name/power/:action', (req, res) => powerAction(c, req, res));
   r.post('/ui/systems/:name/disarm', (req, res) => lifecycleAction(c, req, res, 'disarm'));
+  r.post('/ui/systems/:name/set', (req, res) => adoptAction(c, req, res, sessionOf(res), baseUrl(req, o.publicUrl)));
   r.post('/ui/logout', (req, res) => logout(c, req, res, sessionOf(res)));
   r.use('/ui', (req) => {
     throw new NotFoundError(`no page ${req.method} ${req.originalUrl}`);
