@@ -3,7 +3,7 @@
 // temporary file, switched to a self-contained rollback journal, checked with PRAGMA
 // integrity_check and only then renamed into place. A restore checks the file the same way, keeps
 // the database it replaces beside it, and copies the backup in with the same API.
-import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -23,8 +23,10 @@ export interface DatabaseSummary {
 
 const sqlite = () => createRequire(import.meta.url)('better-sqlite3') as typeof Database;
 
-/** Copies the whole database behind source into a new file at target with the online backup API. */
+/** Copies the whole database behind source into a new file at target (mode 0600: it holds tokens and secrets) with the online backup API. */
 async function copyDatabase(source: Database.Database, target: string): Promise<void> {
+  // Made before SQLite opens it, so the copy (and the journal SQLite makes beside it) is never readable by others.
+  closeSync(openSync(target, 'w', 0o600));
   // After the first step, everything left goes in one step: a write by another connection between
   // steps restarts the backup, and small steps under a steady write load would restart forever.
   await source.backup(target, { progress: ({ remainingPages }) => Math.max(remainingPages, FIRST_STEP_PAGES) });

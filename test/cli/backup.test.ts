@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -92,6 +92,7 @@ test('backup during a write load, restore refused while serving, restored databa
     for (const t of saved.tokens!) assert.ok(names.has((t as { system: string }).system));
     assert.equal(saved.tokens!.length, saved.systems!.length);
     assert.ok(!existsSync(`${backup}-wal`), 'the backup is one file');
+    assert.equal(statSync(backup).mode & 0o777, 0o600, 'the backup holds tokens and secrets: private like the data folder');
 
     const refused = await cli(env, 'restore', backup);
     assert.equal(refused.code, 1);
