@@ -43,7 +43,12 @@ for (const dir of ['views', 'assets']) {
 }
 
 await build({
-  entryPoints: [join(dist, 'cli/main.js')],
+  // The TFTP transfer worker is loaded by URL (./transfer-worker.js beside the chunk that spawns it),
+  // so it is an entry point of its own under that name.
+  entryPoints: [
+    { in: join(dist, 'cli/main.js'), out: 'main' },
+    { in: join(dist, 'tftp/transfer-worker.js'), out: 'transfer-worker' },
+  ],
   outdir: join(dist, 'kickstand'),
   bundle: true,
   splitting: true,

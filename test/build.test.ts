@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tftpGet } from './tftp/client.ts';
 
 const ROOT = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 
@@ -61,6 +62,11 @@ test('the build runs with plain node: CLI commands and serve with dashboard view
       assert.match(await login.text(), /<form/);
       assert.equal((await fetch(`http://127.0.0.1:${port}/ui/assets/app.css`)).status, 200);
       assert.match(await (await fetch(`http://127.0.0.1:${port}/boot.ipxe`)).text(), /^#!ipxe/);
+      // TFTP transfers run on worker threads loaded from the build, not from TypeScript sources.
+      const tftpPort = Number(/"tftp":(\d+)/.exec(out)?.[1]);
+      const menu = await tftpGet({ port: tftpPort, host: '127.0.0.1', filename: 'pxelinux.cfg/01-52-54-00-aa-bb-01' });
+      assert.equal(menu.error, null, out);
+      assert.match(menu.data.toString(), /ks=|inst\.ks=/);
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
