@@ -70,7 +70,16 @@ export class SqliteStore implements Store {
    * another connection (the CLI beside a running server) change PRAGMA data_version, which every
    * cached read checks first. This keeps the boot path's per-request reads off SQLite.
    */
-  private readonly cache = { version: -1, checkedAt: -Infinity, systems: new Map<string, System>(), tokens: new Map<string, TokenRecord>() };
+  private readonly cache = {
+    version: -1,
+    checkedAt: -Infinity,
+    systems: new Map<string, System>(),
+    tokens: new Map<string, TokenRecord>(),
+    /** Cached tokens by system, so a write to one system drops only its own. */
+    tokensOf: new Map<string, Set<string>>(),
+    /** Owner of each MAC looked up (null: no system has it); cleared whenever any system's MACs or name change. */
+    macs: new Map<string, string | null>(),
+  };
   private static readonly CACHE_MAX = 10_000;
   private checkpointer: BackgroundCheckpointer | null = null;
 
@@ -123,15 +132,32 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Empties the read cache (after any write of ours). */
+  /** Empties the read cache (another connection's commit, a rename or a delete). */
   private dirty(): void {
     this.cache.systems.clear();
     this.cache.tokens.clear();
+    this.cache.tokensOf.clear();
+    this.cache.macs.clear();
   }
 
-  /** Keeps a frozen copy in a cache map, bounded so lookups of many names cannot grow it forever. */
+  /**
+   * Drops what a write to one system can have changed: its row, its token records when they were
+   * retired, and every MAC's owner when its MACs changed. A boot storm writes thousands of systems
+   * a minute; emptying the whole cache on each write made every other machine's next read a miss.
+   */
+  private dirtySystem(name: string, changed: { macs?: boolean; tokens?: boolean } = {}): void {
+    this.cache.systems.delete(name);
+    if (changed.macs) this.cache.macs.clear();
+    const toks = changed.tokens ? this.cache.tokensOf.get(name) : undefined;
+    if (toks) {
+      for (const t of toks) this.cache.tokens.delete(t);
+      this.cache.tokensOf.delete(name);
+    }
+  }
+
+  /** Keeps a frozen copy in a cache map, bounded (oldest out first) so lookups of many names cannot grow it forever. */
   private remember<T extends object>(map: Map<string, T>, key: string, value: T): T {
-    if (map.size >= SqliteStore.CACHE_MAX) map.clear();
+    if (map.size >= SqliteStore.CACHE_MAX) map.delete(map.keys().next().value as string);
     Object.freeze(value);
     for (const v of Object.values(value)) if (v && typeof v === 'object') Object.freeze(v);
     map.set(key, value);
@@ -204,7 +230,7 @@ export class SqliteStore implements Store {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
           ).run(input.name, input.displayName ?? null, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ? 1 : 0, input.state ?? 'registered', now, now, now);
           this.writeMacs(input.name, input.macs);
-          this.dirty();
+          this.dirtySystem(input.name, { macs: true });
           return this.row(input.name)!;
         })(),
       input,
@@ -244,6 +270,19 @@ export class SqliteStore implements Store {
 
   async findSystemsByMacs(macs: string[]): Promise<System[]> {
     if (macs.length === 0) return [];
+    // One MAC (DHCP, TFTP menus, iPXE): its owner from the cache, the system from getSystem's.
+    if (macs.length === 1) {
+      this.fresh();
+      const mac = macs[0]!;
+      let owner = this.cache.macs.get(mac);
+      if (owner === undefined) {
+        owner = (this.sql('SELECT system FROM system_macs WHERE mac = ?').pluck().get(mac) as string | undefined) ?? null;
+        if (this.cache.macs.size >= SqliteStore.CACHE_MAX) this.cache.macs.delete(this.cache.macs.keys().next().value as string);
+        this.cache.macs.set(mac, owner);
+      }
+      const s = owner === null ? null : await this.getSystem(owner);
+      return s ? [s] : [];
+    }
     const rows = this.sql(`SELECT DISTINCT system FROM system_macs WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY system`).all(...macs) as Row[];
     return rows.map((r) => this.row(String(r.system))!);
   }
@@ -271,7 +310,7 @@ export class SqliteStore implements Store {
       () =>
         this.db.transaction(() => {
           this.applyPatch(name, patch, now);
-          this.dirty();
+          this.dirtySystem(name, { macs: patch.macs !== undefined });
           return this.row(name)!;
         })(),
       { macs: patch.macs, ip: patch.ip },
@@ -295,12 +334,19 @@ export class SqliteStore implements Store {
   }
 
   async transition(name: string, now: number, decide: (s: System) => Transition | null) {
+    const r = this.transact(name, now, decide);
+    // The row read inside the transaction is the freshest there is: the next read of it is a hit.
+    if (!this.cache.systems.has(name)) this.remember(this.cache.systems, name, r.system);
+    return r;
+  }
+
+  private transact(name: string, now: number, decide: (s: System) => Transition | null) {
     return this.db.transaction(() => {
       const before = this.row(name);
       if (!before) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
       const t = decide(before);
       if (!t) return { system: before, event: null, changed: false };
-      this.dirty();
+      this.dirtySystem(name, { macs: t.patch?.macs !== undefined, tokens: t.retireTokensAt !== undefined });
       if (t.retireTokensAt !== undefined) {
         this.sql('UPDATE tokens SET retired_at = ? WHERE system = ? AND retired_at IS NULL').run(t.retireTokensAt, name);
       }
@@ -327,6 +373,11 @@ export class SqliteStore implements Store {
     if (hit) return hit;
     const r = this.sql('SELECT * FROM tokens WHERE token = ?').get(token) as Row | undefined;
     if (!r) return null;
+    const system = String(r.system);
+    let toks = this.cache.tokensOf.get(system);
+    if (!toks) this.cache.tokensOf.set(system, (toks = new Set()));
+    // An evicted token may stay named here: dropping a name that is no longer cached is harmless.
+    toks.add(token);
     return this.remember(this.cache.tokens, token, {
       token: String(r.token),
       system: String(r.system),

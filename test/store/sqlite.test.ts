@@ -97,3 +97,35 @@ test('with the default recheck interval, another connection\'s commit is seen wi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a write to one system keeps the others cached; MAC owners follow creates, MAC edits, renames and deletes', async () => {
+  const store = openSqliteStore(':memory:');
+  const a = 'aa:00:00:00:00:01';
+  const b = 'aa:00:00:00:00:02';
+  await store.createSystem({ name: 'one', macs: [a], profile: 'p' }, 1);
+  await store.createSystem({ name: 'two', macs: [b], profile: 'p' }, 1);
+  await store.transition('two', 2, () => ({ patch: { build: true, state: 'build', token: 't2', run: 1 }, issueToken: { token: 't2', run: 1, createdAt: 2, expiresAt: 99 } }));
+  const one = (await store.getSystem('one'))!;
+  const tok2 = (await store.findToken('t2'))!;
+  const [byMac] = await store.findSystemsByMacs([a]);
+  assert.equal(byMac, one, 'the MAC lookup answers with the cached system');
+  // A boot storm's writes to other systems must not evict this one (its render is found by identity).
+  await store.transition('two', 3, () => ({ patch: { stage: 'pxe' }, event: { run: 1, time: 3, stage: 'pxe', message: null, source: null, log: null } }));
+  assert.equal(await store.getSystem('one'), one, 'a write to another system keeps this one cached');
+  assert.equal((await store.getSystem('two'))!.stage, 'pxe', 'the written system is read anew');
+  assert.equal(await store.findToken('t2'), tok2, 'a write that leaves the tokens alone keeps them cached');
+  await store.transition('two', 4, () => ({ retireTokensAt: 4, patch: { build: false, state: 'built', token: null } }));
+  assert.equal((await store.findToken('t2'))!.retiredAt, 4, 'retiring a system\'s tokens drops them from the cache');
+  // MAC owners: an unknown MAC is remembered as nobody's until a system takes it.
+  const c = 'aa:00:00:00:00:03';
+  assert.deepEqual(await store.findSystemsByMacs([c]), []);
+  await store.createSystem({ name: 'three', macs: [c], profile: 'p' }, 5);
+  assert.equal((await store.findSystemsByMacs([c]))[0]!.name, 'three', 'a new system\'s MAC is found');
+  await store.updateSystem('three', { macs: ['aa:00:00:00:00:04'] }, 6);
+  assert.deepEqual(await store.findSystemsByMacs([c]), [], 'a MAC taken off a system is nobody\'s');
+  await store.renameSystem('one', 'uno', 7);
+  assert.equal((await store.findSystemsByMacs([a]))[0]!.name, 'uno', 'a renamed system keeps its MAC');
+  await store.deleteSystem('uno');
+  assert.deepEqual(await store.findSystemsByMacs([a]), [], 'a deleted system\'s MAC is nobody\'s');
+  await store.close();
+});
