@@ -129,3 +129,39 @@ test('a write to one system keeps the others cached; MAC owners follow creates, 
   assert.deepEqual(await store.findSystemsByMacs([a]), [], 'a deleted system\'s MAC is nobody\'s');
   await store.close();
 });
+
+test('transitions asked for together commit together; one that throws is rolled back alone', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-store-'));
+  try {
+    const path = join(dir, 'kickstand.db');
+    const store = openSqliteStore(path);
+    for (const n of ['a', 'b', 'c']) await store.createSystem({ name: n, macs: [], profile: 'p', ip: n === 'a' ? '10.0.0.1' : null }, 1);
+    const ev = (stage: string) => ({ run: 0, time: 2, stage, message: null, source: null, log: null });
+    const a = store.transition('a', 2, () => ({ patch: { stage: 'pxe' }, event: ev('pxe') }));
+    const b = store.transition('b', 2, () => {
+      throw new Error('b refuses');
+    });
+    const c = store.transition('c', 2, () => ({ patch: { stage: 'pxe', hostname: 'x'.repeat(3) }, event: ev('pxe'), issueToken: { token: 'dup', run: 1, createdAt: 2, expiresAt: 9 } }));
+    // The second c issues a token, then clashes on a's address: its token must not survive.
+    const c2 = store.transition('c', 2, () => ({ issueToken: { token: 'c2', run: 2, createdAt: 2, expiresAt: 9 }, patch: { ip: '10.0.0.1' }, event: ev('late') }));
+    const [ra, rb, rc, rc2] = await Promise.allSettled([a, b, c, c2]);
+    assert.equal(ra.status, 'fulfilled');
+    assert.equal(rb.status, 'rejected');
+    assert.match(String((rb as PromiseRejectedResult).reason), /b refuses/);
+    assert.equal(rc.status, 'fulfilled', 'c issued the token first');
+    assert.equal(rc2.status, 'rejected', 'the second c clashes on the address: only it is undone');
+    assert.equal(await store.findToken('c2'), null);
+    assert.deepEqual((await store.listEvents('c')).map((e) => e.stage), ['pxe']);
+    assert.deepEqual((await store.listEvents('a')).map((e) => e.stage), ['pxe']);
+    assert.equal((await store.getSystem('b'))!.stage, null);
+    // Queued and not yet run when the store closes: written before it closes.
+    const late = store.transition('a', 3, () => ({ event: ev('closing') }));
+    await store.close();
+    await late;
+    const again = openSqliteStore(path);
+    assert.deepEqual((await again.listEvents('a')).map((e) => e.stage), ['pxe', 'closing']);
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
