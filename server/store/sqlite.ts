@@ -66,12 +66,11 @@ export const DEFAULT_MAX_TRANSITION_BATCH = 64;
 
 type TransitionResult = { system: System; event: InstallEvent | null; changed: boolean };
 
-/** A transition waiting for the next group commit, and its caller's promise. */
-interface PendingTransition {
-  name: string;
-  now: number;
-  decide: (s: System) => Transition | null;
-  resolve: (r: TransitionResult) => void;
+/** A write waiting for the next group commit, and its caller's promise. */
+interface PendingWrite {
+  write: () => unknown;
+  committed?: (r: unknown) => void;
+  resolve: (r: unknown) => void;
   reject: (err: unknown) => void;
 }
 
@@ -96,8 +95,8 @@ export class SqliteStore implements Store {
   };
   private static readonly CACHE_MAX = 10_000;
   private checkpointer: BackgroundCheckpointer | null = null;
-  /** Transitions waiting for the next group commit. */
-  private readonly pending: PendingTransition[] = [];
+  /** Transitions and token bindings waiting for the next group commit. */
+  private readonly pending: PendingWrite[] = [];
   private readonly maxBatch: number;
 
   /**
@@ -353,31 +352,39 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Applies one lifecycle transition atomically. Transitions asked for in the same turn of the
-   * event loop are committed together (group commit, at most maxBatch): each runs in a savepoint of
-   * its own, so one that throws is rolled back alone and the others still commit, and every caller
-   * learns its result only once the commit holding it is done. In a boot storm the COMMIT (WAL page
+   * Applies one lifecycle transition atomically. Transitions (and token bindings) asked for in the
+   * same turn of the event loop are committed together (group commit, at most maxBatch): each runs
+   * in a savepoint of its own, so one that throws is rolled back alone and the others still commit,
+   * and every caller learns its result only once the commit holding it is done. In a boot storm the COMMIT (WAL page
    * writes) was most of each transition's cost; shared, it is paid once per batch.
    */
   transition(name: string, now: number, decide: (s: System) => Transition | null): Promise<TransitionResult> {
+    return this.batched(
+      () => this.transact(name, now, decide),
+      // The row read inside the transaction is the freshest there is: the next read of it is a hit.
+      (r) => void (this.cache.systems.has(name) || this.remember(this.cache.systems, name, r.system)),
+    );
+  }
+
+  /** Queues one write (a transaction function: nested, it runs in a savepoint) for the next group commit. */
+  private batched<T>(write: () => T, committed?: (r: T) => void): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ name, now, decide, resolve, reject });
+      this.pending.push({ write, committed, resolve, reject } as PendingWrite);
       if (this.pending.length === 1) setImmediate(() => this.commitPending());
     });
   }
 
-  /** Runs the queued transitions, up to maxBatch in one transaction; the rest wait for the next turn. */
+  /** Runs the queued writes, up to maxBatch in one transaction; the rest wait for the next turn. */
   private commitPending(): void {
     const batch = this.pending.splice(0, this.maxBatch);
     if (this.pending.length > 0) setImmediate(() => this.commitPending());
     if (batch.length === 0) return;
-    const results: Array<{ ok: true; r: TransitionResult } | { ok: false; err: unknown }> = [];
+    const results: Array<{ ok: true; r: unknown } | { ok: false; err: unknown }> = [];
     try {
       this.db.transaction(() => {
-        for (const t of batch) {
+        for (const w of batch) {
           try {
-            // A nested transaction function runs in a savepoint: a throw rolls back this one only.
-            results.push({ ok: true, r: this.transact(t.name, t.now, t.decide) });
+            results.push({ ok: true, r: w.write() });
           } catch (err) {
             results.push({ ok: false, err });
           }
@@ -386,15 +393,14 @@ export class SqliteStore implements Store {
     } catch (err) {
       // The commit failed: nothing of the batch was written.
       this.dirty();
-      for (const t of batch) t.reject(err);
+      for (const w of batch) w.reject(err);
       return;
     }
-    batch.forEach((t, i) => {
+    batch.forEach((w, i) => {
       const out = results[i]!;
-      if (!out.ok) return t.reject(out.err);
-      // The row read inside the transaction is the freshest there is: the next read of it is a hit.
-      if (!this.cache.systems.has(t.name)) this.remember(this.cache.systems, t.name, out.r.system);
-      t.resolve(out.r);
+      if (!out.ok) return w.reject(out.err);
+      w.committed?.(out.r);
+      w.resolve(out.r);
     });
   }
 
@@ -447,11 +453,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  async bindToken(token: string, ip: string): Promise<string | null> {
-    return this.db.transaction(() => {
+  bindToken(token: string, ip: string): Promise<string | null> {
+    // Every first fetch binds its run: committed with the transitions of the same turn.
+    return this.batched(this.db.transaction(() => {
       if (this.sql('UPDATE tokens SET bound_ip = ? WHERE token = ? AND bound_ip IS NULL').run(ip, token).changes > 0) this.cache.tokens.delete(token);
       return (this.sql('SELECT bound_ip FROM tokens WHERE token = ?').pluck().get(token) as string | null | undefined) ?? null;
-    })();
+    }));
   }
 
   async countEvents(name: string, run: number, stages?: readonly string[]): Promise<number> {
