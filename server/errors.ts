@@ -108,6 +108,13 @@ export class IsoError extends KickstandError {
   }
 }
 
+/** The store cannot be used: unreachable, read-only, or holding a schema this kickstand does not know. */
+export class StoreError extends KickstandError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('unavailable', message, options);
+  }
+}
+
 /** Returns the HTTP status for an error code. */
 export function statusFor(code: ErrorCode): number {
   return STATUS[code];

@@ -10,8 +10,7 @@ import { ensureAdminToken } from './http/auth.ts';
 import { listen } from './http/server.ts';
 import { IsoCatalog } from './isos/catalog.ts';
 import { ProfileRegistry } from './profiles/registry.ts';
-import { openSqliteStore } from './store/sqlite.ts';
-import { databasePath } from './cli/context.ts';
+import { describeStore, openStore } from './store/open.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
 import { startDhcp } from './boot/dhcp-part.ts';
@@ -53,8 +52,9 @@ async function start(
 ): Promise<Running> {
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
   const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' })));
-  const store = openSqliteStore(databasePath(config));
+  const store = await openStore(config, { log: log.child({ subsystem: 'store' }) });
   closers.push(() => store.close());
+  log.info({ store: describeStore(config) }, `store: ${describeStore(config)}`);
   const metrics = new Metrics({ processMetrics: true });
   const bus = new EventBus();
   const lifecycle = new Lifecycle({
@@ -69,6 +69,17 @@ async function start(
     },
   });
   metrics.collectSystems(lifecycle);
+  // Events other instances record reach this instance's live dashboard too (PostgreSQL LISTEN/NOTIFY).
+  let remote = Promise.resolve();
+  const unsubscribe = store.onRemoteChange?.((change) => {
+    for (const e of change.events) {
+      remote = remote.then(async () => {
+        const s = await store.getSystem(e.system).catch(() => null);
+        if (s) bus.publish(s, e);
+      });
+    }
+  });
+  if (unsubscribe) closers.push(unsubscribe);
   const catalog = new IsoCatalog({ dir: config.isos_dir, log: log.child({ subsystem: 'isos' }) });
   closers.push(() => catalog.close());
   await catalog.start();

@@ -1,12 +1,14 @@
 // What CLI commands share: configuration, the store, profiles, lifecycle and artifacts, opened
-// directly (SQLite in WAL mode is safe beside a running server).
-import { join } from 'node:path';
+// directly (SQLite in WAL mode is safe beside a running server; PostgreSQL tells running servers
+// of each change).
 import { loadConfig, type Config } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { Lifecycle } from '../boot/lifecycle.ts';
 import { ProfileRegistry } from '../profiles/registry.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
+
+export { databasePath } from '../store/open.ts';
 
 export interface CliContext {
   config: Config;
@@ -17,16 +19,11 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
-/** Returns the path of the SQLite database inside the data folder. */
-export function databasePath(config: Config): string {
-  return join(config.data_dir, 'kickstand.db');
-}
-
 /** Opens the store and profiles named by the configuration. */
-export function openContext(configFile: string | undefined): CliContext {
+export async function openContext(configFile: string | undefined): Promise<CliContext> {
   const config = loadConfig({ file: configFile });
   const log = createLogger({ level: config.log_level === 'info' ? 'warn' : config.log_level, pretty: false, destination: process.stderr as never });
-  const store = openSqliteStore(databasePath(config));
+  const store = await openStore(config, { log, listen: false });
   const registry = new ProfileRegistry(config.profiles_dir, log);
   const lifecycle = new Lifecycle({
     store,

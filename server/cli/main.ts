@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
   const { configFile, args } = splitConfig(rest);
   if (cmd === 'serve') return serveCommand(configFile, args);
   if (cmd === 'iso' && args[0] === 'inspect') return isoCommand(null, args, out);
-  const ctx = openContext(configFile);
+  const ctx = await openContext(configFile);
   try {
     switch (cmd) {
       case 'system':

@@ -63,6 +63,18 @@ export const configSchema = z
       .strict()
       .default({}),
     dhcp: dhcpSchema.default({}),
+    store: z
+      .object({
+        /** PostgreSQL URL (postgres://user:password@host:5432/db) for several instances on one database; unset: SQLite in data_dir. */
+        url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'expected postgres://user:password@host:5432/database').optional(),
+        /** Connections each instance keeps to PostgreSQL at most. */
+        pool_size: z.number().int().min(1).max(200).default(10),
+        connect_timeout_ms: z.number().int().min(100).default(5000),
+        /** Longest one statement may run before it fails (and the request with it). */
+        query_timeout_ms: z.number().int().min(100).default(10_000),
+      })
+      .strict()
+      .default({}),
     auth: z
       .object({
         /** Admin bearer token; generated into the data folder on first start when unset. */

@@ -3,8 +3,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConflictError, NotFoundError } from '../errors.ts';
-import type { DhcpLeaseRecord } from './leases.ts';
+import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
+import { leaseWriteAllowed, type DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
 import type { InstallEvent, NewEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
 
@@ -28,8 +28,16 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
 
 /** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
 export function openSqliteStore(path: string, options: { recheckMs?: number } = {}): SqliteStore {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return new SqliteStore(new Database(path), options.recheckMs);
+  let db: Database.Database | null = null;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path);
+    return new SqliteStore(db, options.recheckMs);
+  } catch (err) {
+    db?.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`store: ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** SQLite implementation of Store. */
@@ -60,9 +68,12 @@ export class SqliteStore implements Store {
     this.migrate();
   }
 
-  /** Applies the migrations newer than the database's user_version. */
+  /** Applies the migrations newer than the database's user_version; refuses a database from a newer kickstand. */
   private migrate(): void {
     const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new StoreError(`store: ${this.db.name}: schema version ${current} is newer than this kickstand knows (${MIGRATIONS.length}); upgrade kickstand or restore a matching backup`);
+    }
     for (let v = current; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[v]!);
@@ -289,28 +300,57 @@ export class SqliteStore implements Store {
   }
 
   async loadLeases(): Promise<DhcpLeaseRecord[]> {
-    return (this.sql('SELECT * FROM leases ORDER BY mac').all() as Row[]).map((r) => ({
-      mac: String(r.mac),
-      ip: String(r.ip),
-      hostname: (r.hostname as string | null) ?? null,
-      state: r.state as DhcpLeaseRecord['state'],
-      expiresAt: Number(r.expires_at),
-      updatedAt: Number(r.updated_at),
-    }));
+    return (this.sql('SELECT * FROM leases ORDER BY ip').all() as Row[]).map(toLease);
   }
 
   async saveLeases(leases: DhcpLeaseRecord[]): Promise<void> {
     const up = this.sql(
-      `INSERT INTO leases (mac, ip, hostname, state, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip, hostname = excluded.hostname, state = excluded.state,
+      `INSERT INTO leases (ip, mac, hostname, state, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, hostname = excluded.hostname, state = excluded.state,
          expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
     );
     this.db.transaction(() => {
-      for (const l of leases) up.run(l.mac, l.ip, l.hostname, l.state, l.expiresAt, l.updatedAt);
+      for (const l of leases) up.run(l.ip, l.mac, l.hostname, l.state, l.expiresAt, l.updatedAt);
+    })();
+  }
+
+  async claimLeases(leases: DhcpLeaseRecord[], now: number): Promise<string[]> {
+    const at = this.sql('SELECT * FROM leases WHERE ip = ?');
+    const up = this.sql(
+      `INSERT INTO leases (ip, mac, hostname, state, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, hostname = excluded.hostname, state = excluded.state,
+         expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+    );
+    const free = this.sql(
+      `UPDATE leases SET state = 'released', expires_at = ?, updated_at = ? WHERE mac = ? AND ip <> ? AND state IN ('offered', 'bound')`,
+    );
+    return this.db.transaction(() => {
+      const refused: string[] = [];
+      for (const l of leases) {
+        const row = at.get(l.ip) as Row | undefined;
+        if (!leaseWriteAllowed(row ? toLease(row) : undefined, l, now)) {
+          refused.push(l.ip);
+          continue;
+        }
+        up.run(l.ip, l.mac, l.hostname, l.state, l.expiresAt, l.updatedAt);
+        if (l.state === 'offered' || l.state === 'bound') free.run(now, now, l.mac, l.ip);
+      }
+      return refused;
     })();
   }
 
   async close(): Promise<void> {
     this.db.close();
   }
+}
+
+function toLease(r: Row): DhcpLeaseRecord {
+  return {
+    mac: String(r.mac),
+    ip: String(r.ip),
+    hostname: (r.hostname as string | null) ?? null,
+    state: r.state as DhcpLeaseRecord['state'],
+    expiresAt: Number(r.expires_at),
+    updatedAt: Number(r.updated_at),
+  };
 }

@@ -1,0 +1,122 @@
+// The PostgreSQL store's read cache: frozen answers to the boot path's lookups (system by name, token,
+// systems by MACs, system by address), so a boot storm's repeated reads never leave the process.
+//
+// Reads are asynchronous here, which SQLite's cache never had to think about: a read that started
+// before a write committed may come back after it. Every change bumps a generation, and a read
+// only fills the cache when no change arrived while it was in flight. Changes are told per system
+// (this process's commits, and other instances' through LISTEN/NOTIFY), so a write to one system
+// keeps every other system's entries. While the change feed is down the cache is not trusted: reads
+// go to the database and the entries only stand in when the database cannot be reached.
+
+/** Entries kept at most; past this the cache starts again empty (lookups of many names cannot grow it). */
+export const DEFAULT_CACHE_MAX = 10_000;
+
+interface Entry {
+  value: unknown;
+  /** Systems the answer depends on; an empty list marks a "none found" answer. */
+  names: readonly string[];
+}
+
+/** Returns value deep-frozen (one level into arrays and objects of objects). */
+function freeze<T>(value: T): T {
+  if (!value || typeof value !== 'object') return value;
+  const freezeOne = (v: object) => {
+    Object.freeze(v);
+    for (const inner of Object.values(v)) if (inner && typeof inner === 'object' && !Object.isFrozen(inner)) Object.freeze(inner);
+  };
+  if (Array.isArray(value)) for (const v of value) if (v && typeof v === 'object') freezeOne(v);
+  freezeOne(value);
+  return value;
+}
+
+/** A cache of lookups keyed by string, invalidated per system name. */
+export class ReadCache {
+  private gen = 0;
+  private trusted = false;
+  private readonly entries = new Map<string, Entry>();
+  private readonly byName = new Map<string, Set<string>>();
+  private readonly empties = new Set<string>();
+
+  constructor(private readonly max = DEFAULT_CACHE_MAX) {}
+
+  /** Returns the generation a read must quote to put() its answer. */
+  begin(): number {
+    return this.gen;
+  }
+
+  /** Returns a cached answer while the cache is trusted. */
+  get<T>(key: string): T | undefined {
+    return this.trusted ? (this.entries.get(key)?.value as T | undefined) : undefined;
+  }
+
+  /** Returns a cached answer even when it may be stale (the database is out of reach). */
+  stale<T>(key: string): T | undefined {
+    return this.entries.get(key)?.value as T | undefined;
+  }
+
+  /** Returns true when key has an entry, trusted or not. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** Stores a read's answer unless a change arrived since begin() returned gen; returns the (frozen) value. */
+  put<T>(key: string, value: T, names: readonly string[], gen: number): T {
+    freeze(value);
+    if (gen !== this.gen) return value;
+    if (this.entries.size >= this.max) this.drop();
+    this.forget(key);
+    this.entries.set(key, { value, names });
+    if (names.length === 0) this.empties.add(key);
+    for (const n of names) {
+      let keys = this.byName.get(n);
+      if (!keys) this.byName.set(n, (keys = new Set()));
+      keys.add(key);
+    }
+    return value;
+  }
+
+  /** Drops every entry that depends on these systems, and every "none found" answer (a new system may now match). */
+  invalidate(names: Iterable<string>): void {
+    this.gen++;
+    for (const n of names) {
+      const keys = this.byName.get(n);
+      if (!keys) continue;
+      for (const k of [...keys]) this.forget(k);
+      this.byName.delete(n);
+    }
+    for (const k of [...this.empties]) this.forget(k);
+  }
+
+  /** Drops everything (a change of unknown extent). */
+  drop(): void {
+    this.gen++;
+    this.entries.clear();
+    this.byName.clear();
+    this.empties.clear();
+  }
+
+  /** Trusts the cache (the change feed is up) or stops trusting it; starting to trust drops what may have been missed. */
+  setTrusted(trusted: boolean): void {
+    if (trusted && !this.trusted) this.drop();
+    this.gen++;
+    this.trusted = trusted;
+  }
+
+  /** Returns whether cached answers are served without asking the database. */
+  get isTrusted(): boolean {
+    return this.trusted;
+  }
+
+  /** Returns the number of entries. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private forget(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    this.empties.delete(key);
+    for (const n of e.names) this.byName.get(n)?.delete(key);
+  }
+}
