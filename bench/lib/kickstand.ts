@@ -27,6 +27,8 @@ export interface Service {
   logFile: string;
   /** The command line that started it, for the report. */
   command: string;
+  /** The API bearer token it was started with. */
+  adminToken: string;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
@@ -72,6 +74,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     base,
     logFile,
     command,
+    adminToken: token,
     async api<T>(method: string, path: string, body?: unknown) {
       const res = await fetch(`${base}${path}`, {
         method,

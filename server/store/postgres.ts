@@ -55,6 +55,8 @@ const COLUMNS: Record<Exclude<keyof SystemPatch, 'macs'>, string> = {
 class Touched {
   readonly systems = new Set<string>();
   readonly events: InstallEvent[] = [];
+  /** Systems as the transaction left them: cached once it commits, so the cache holds what this instance wrote. */
+  readonly after: System[] = [];
 }
 
 /** Connects, checks the database is writable, migrates it and starts listening; throws StoreError or ConfigError with one clear line. */
@@ -210,6 +212,7 @@ export class PgStore implements Store {
       }
       const touched = new Touched();
       let broken: unknown = null;
+      let committed = false;
       try {
         await c.query('BEGIN');
         const result = await fn(c, touched);
@@ -217,6 +220,7 @@ export class PgStore implements Store {
           await c.query('SELECT pg_notify($1, $2)', [CHANNEL, encodeNotice({ i: this.instanceId, s: [...touched.systems], e: touched.events })]);
         }
         await c.query('COMMIT');
+        committed = true;
         return result;
       } catch (err) {
         if (isUnreachable(err)) broken = err;
@@ -227,6 +231,10 @@ export class PgStore implements Store {
         c.release(broken ? (broken as Error) : undefined);
         // Also after a failed COMMIT: whether it landed is unknown, so forget what it touched.
         if (touched.systems.size > 0) this.cache.invalidate(touched.systems);
+        if (committed) {
+          const gen = this.cache.begin();
+          for (const s of touched.after) this.cache.put(`s:${s.name}`, structuredClone(s), [s.name], gen);
+        }
       }
     }
   }
@@ -279,7 +287,9 @@ export class PgStore implements Store {
           [input.name, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ?? false, input.state ?? 'registered', now],
         );
         await this.writeMacs(c, input.name, input.macs);
-        return (await this.row(c, input.name))!;
+        const s = (await this.row(c, input.name))!;
+        touched.after.push(s);
+        return s;
       });
     } catch (err) {
       return this.conflict(err, input);
@@ -337,7 +347,9 @@ export class PgStore implements Store {
       return await this.tx(async (c, touched) => {
         touched.systems.add(name);
         await this.applyPatch(c, name, patch, now);
-        return (await this.row(c, name))!;
+        const s = (await this.row(c, name))!;
+        touched.after.push(s);
+        return s;
       });
     } catch (err) {
       return this.conflict(err, { macs: patch.macs, ip: patch.ip });
@@ -373,6 +385,7 @@ export class PgStore implements Store {
         touched.events.push(event);
       }
       const after = t.patch ? (await this.row(c, name))! : before;
+      touched.after.push(after);
       return { system: after, event, changed: true };
     });
   }

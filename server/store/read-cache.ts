@@ -6,7 +6,8 @@
 // only fills the cache when no change arrived while it was in flight. Changes are told per system
 // (this process's commits, and other instances' through LISTEN/NOTIFY), so a write to one system
 // keeps every other system's entries. While the change feed is down the cache is not trusted: reads
-// go to the database and the entries only stand in when the database cannot be reached.
+// go to the database and the entries (also those a change made stale) only stand in when the
+// database cannot be reached.
 
 /** Entries kept at most; past this the cache starts again empty (lookups of many names cannot grow it). */
 export const DEFAULT_CACHE_MAX = 10_000;
@@ -15,6 +16,8 @@ interface Entry {
   value: unknown;
   /** Systems the answer depends on; an empty list marks a "none found" answer. */
   names: readonly string[];
+  /** False once a change may have made it wrong: kept only to stand in while the database is out of reach. */
+  fresh: boolean;
 }
 
 /** Returns value deep-frozen (one level into arrays and objects of objects). */
@@ -46,7 +49,9 @@ export class ReadCache {
 
   /** Returns a cached answer while the cache is trusted. */
   get<T>(key: string): T | undefined {
-    return this.trusted ? (this.entries.get(key)?.value as T | undefined) : undefined;
+    if (!this.trusted) return undefined;
+    const e = this.entries.get(key);
+    return e?.fresh ? (e.value as T) : undefined;
   }
 
   /** Returns a cached answer even when it may be stale (the database is out of reach). */
@@ -64,8 +69,8 @@ export class ReadCache {
     freeze(value);
     if (gen !== this.gen) return value;
     if (this.entries.size >= this.max) this.drop();
-    this.forget(key);
-    this.entries.set(key, { value, names });
+    this.unindex(key);
+    this.entries.set(key, { value, names, fresh: true });
     if (names.length === 0) this.empties.add(key);
     for (const n of names) {
       let keys = this.byName.get(n);
@@ -75,16 +80,19 @@ export class ReadCache {
     return value;
   }
 
-  /** Drops every entry that depends on these systems, and every "none found" answer (a new system may now match). */
+  /**
+   * Marks stale every entry that depends on these systems, and every "none found" answer (a new
+   * system may now match). Stale entries are no longer served, only kept to stand in for the database.
+   */
   invalidate(names: Iterable<string>): void {
     this.gen++;
     for (const n of names) {
       const keys = this.byName.get(n);
       if (!keys) continue;
-      for (const k of [...keys]) this.forget(k);
+      for (const k of [...keys]) this.unindex(k);
       this.byName.delete(n);
     }
-    for (const k of [...this.empties]) this.forget(k);
+    for (const k of [...this.empties]) this.unindex(k);
   }
 
   /** Drops everything (a change of unknown extent). */
@@ -107,15 +115,18 @@ export class ReadCache {
     return this.trusted;
   }
 
-  /** Returns the number of entries. */
+  /** Returns the number of entries served as hits (stale ones not counted). */
   get size(): number {
-    return this.entries.size;
+    let n = 0;
+    for (const e of this.entries.values()) if (e.fresh) n++;
+    return n;
   }
 
-  private forget(key: string): void {
+  /** Marks an entry stale and takes it out of the invalidation indexes. */
+  private unindex(key: string): void {
     const e = this.entries.get(key);
-    if (!e) return;
-    this.entries.delete(key);
+    if (!e || !e.fresh) return;
+    e.fresh = false;
     this.empties.delete(key);
     for (const n of e.names) this.byName.get(n)?.delete(key);
   }
