@@ -6,6 +6,7 @@ import { systemCommand } from './system.ts';
 import { profileCommand, renderCommand } from './profile.ts';
 import { isoCommand, buildisoCommand } from './iso.ts';
 import { serveCommand } from './serve.ts';
+import { storeCommand } from './store.ts';
 
 const out = (s: string) => void process.stdout.write(s);
 
@@ -24,6 +25,7 @@ export async function run(argv: string[]): Promise<number> {
   const { configFile, args } = splitConfig(rest);
   if (cmd === 'serve') return serveCommand(configFile, args);
   if (cmd === 'iso' && args[0] === 'inspect') return isoCommand(null, args, out);
+  if (cmd === 'store') return storeCommand(args, out);
   const ctx = await openContext(configFile);
   try {
     switch (cmd) {

@@ -16,6 +16,7 @@ commands:
   render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe)
   iso list|inspect FILE         ISOs found in the isos folder and what was detected
   buildiso --system NAME -o FILE  a boot ISO with the system's kickstart baked in
+  store copy --from FILE --to URL  move an installation from SQLite to PostgreSQL
 
 global options:
   --config FILE                 kickstand.yaml to use (default ./kickstand.yaml if present)
@@ -45,6 +46,12 @@ kinds: kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe`,
 
 Builds a small boot ISO (isolinux, the distro's kernel and initrd, a menu with the system's
 kickstart URL) for the CD route (attach as hdc:cdrom, boot="dca"). Needs xorriso.`,
+  store: `usage: kickstand store copy --from FILE --to URL
+
+Copies every system, MAC, token, install event and DHCP lease from the SQLite database FILE
+(e.g. var/kickstand.db; migrated to this kickstand's schema first) into the empty PostgreSQL
+database at URL (postgres://user:password@host:5432/database), in one transaction, and lists
+the rows copied per table. Stop kickstand serve on the SQLite store first.`,
 };
 
 /** Parses argv for a command, turning node's parse errors into UsageError. */
