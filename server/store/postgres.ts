@@ -239,10 +239,8 @@ export class PgStore implements Store {
     }
   }
 
-  /** Reads through the cache: a trusted hit, else the database (filling the cache), else a stale entry when the database is out of reach. */
+  /** Reads a cache miss from the database (filling the cache), or a stale entry when the database is out of reach. */
   private async cached<T>(key: string, load: () => Promise<{ value: T; names: readonly string[] }>): Promise<T> {
-    const hit = this.cache.get<T>(key);
-    if (hit !== undefined) return hit;
     const gen = this.cache.begin();
     try {
       const { value, names } = await load();
@@ -297,7 +295,11 @@ export class PgStore implements Store {
   }
 
   async getSystem(name: string): Promise<System | null> {
-    return this.cached(`s:${name}`, async () => {
+    const key = `s:${name}`;
+    // The boot path's hit: no closure, no second await.
+    const hit = this.cache.get<System | null>(key);
+    if (hit !== undefined) return hit;
+    return this.cached(key, async () => {
       this.checkUp();
       try {
         return { value: await this.row(this.pool, name), names: [name] };
@@ -313,7 +315,10 @@ export class PgStore implements Store {
 
   async findSystemsByMacs(macs: string[]): Promise<System[]> {
     if (macs.length === 0) return [];
-    return this.cached(`m:${macs.join(',')}`, async () => {
+    const key = macs.length === 1 ? `m:${macs[0]}` : `m:${macs.join(',')}`;
+    const hit = this.cache.get<System[]>(key);
+    if (hit !== undefined) return hit;
+    return this.cached(key, async () => {
       const r = await this.query(`SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name IN (SELECT system FROM system_macs WHERE mac = ANY($1::text[])) ORDER BY s.name`, [macs]);
       const value = r.rows.map(toSystem);
       return { value, names: value.map((s) => s.name) };
@@ -321,6 +326,8 @@ export class PgStore implements Store {
   }
 
   async findSystemByIp(ip: string): Promise<System | null> {
+    const hit = this.cache.get<System | null>(`i:${ip}`);
+    if (hit !== undefined) return hit;
     return this.cached(`i:${ip}`, async () => {
       const r = await this.query(`SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.ip = $1`, [ip]);
       const value = r.rows[0] ? toSystem(r.rows[0]) : null;
