@@ -69,8 +69,11 @@ function cli(config: string, args: string[]): string {
   });
 }
 
-/** Starts `kickstand serve` in the lab's namespace, registers the guest; returns the server the test drives. */
-export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E2eProfile): Promise<ServerUnderTest> {
+/**
+ * Starts `kickstand serve` in the lab's namespace, registers the guest; returns the server the test
+ * drives. `extra` adds configuration keys (e.g. `store`, to run on PostgreSQL).
+ */
+export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E2eProfile, extra: Record<string, unknown> = {}): Promise<ServerUnderTest> {
   const dir = join(lab.dir, 'kickstand');
   for (const d of ['profiles', 'isos', 'var']) mkdirSync(join(dir, d), { recursive: true });
   const iso = join(dir, 'isos/kickstand-e2e.iso');
@@ -109,6 +112,7 @@ export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E
           },
         },
         auth: { admin_token: randomBytes(16).toString('hex') },
+        ...extra,
       },
       null,
       2,
