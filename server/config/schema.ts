@@ -4,6 +4,7 @@ import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'expected an IPv4 address');
+const instanceName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a name of letters, digits, ".", "_" and "-"');
 
 export const dhcpSchema = z
   .object({
@@ -30,6 +31,19 @@ export const dhcpSchema = z
       .object({ server: port.default(67), client: port.default(68), proxy: port.default(4011) })
       .strict()
       .default({}),
+    /** Several instances on one network and one PostgreSQL store split clients by RFC 3074 hash buckets. */
+    load_balancing: z
+      .object({
+        /** This instance's name; one of peers. */
+        this_server: instanceName,
+        /** Every instance serving this network, in the same order on each. */
+        peers: z.array(instanceName).min(2).max(16),
+        heartbeat_ms: z.number().int().min(100).default(1000),
+        /** A peer with no heartbeat for this long is down: the others answer its clients until it is back. */
+        max_response_delay_ms: z.number().int().min(500).default(5000),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -51,6 +51,10 @@ export interface DhcpServerOptions {
   /** Requests being answered at once; more are dropped (a client retries). */
   maxInFlight?: number;
   recvBufferBytes?: number;
+  /** Answers only requests this returns true for (RFC 3074 load balancing: the client's bucket is ours). */
+  accept?: (req: DhcpPacket, onPxePort: boolean) => boolean;
+  /** Full mode: other servers hand out addresses from the same pool through the same lease store. */
+  sharedPool?: { slice: { index: number; count: number } | null };
 }
 
 /** Counters since start. */
@@ -62,6 +66,8 @@ export interface DhcpStats {
   poolFull: number;
   overloaded: number;
   sendErrors: number;
+  /** Requests left to another server (load balancing). */
+  notOurs?: number;
   inFlight: number;
   leases?: { size: number; offered: number; bound: number; declined: number };
 }
@@ -79,7 +85,7 @@ export class DhcpServer {
   private main: Socket | null = null;
   private sender: Socket | null = null;
   private pxe: Socket | null = null;
-  private readonly counters: Omit<DhcpStats, 'inFlight' | 'leases'> = { received: 0, malformed: 0, ignored: 0, replies: {}, poolFull: 0, overloaded: 0, sendErrors: 0 };
+  private readonly counters: Omit<DhcpStats, 'inFlight' | 'leases'> = { received: 0, malformed: 0, ignored: 0, replies: {}, poolFull: 0, overloaded: 0, sendErrors: 0, notOurs: 0 };
   private inFlight = 0;
   private lastPoolFullLog = -Infinity;
   private poolFullSuppressed = 0;
@@ -96,7 +102,13 @@ export class DhcpServer {
     }
     const s = options.subnet;
     if (!s) throw new ConfigError('dhcp full mode: a subnet is required', 'dhcp.subnet');
-    this.pool = new LeasePool({ ...s, exclude: [options.serverIp, ...(s.router ? [s.router] : [])], clock: this.clock, sweepIntervalMs: options.sweepIntervalMs });
+    this.pool = new LeasePool({
+      ...s,
+      exclude: [options.serverIp, ...(s.router ? [s.router] : [])],
+      clock: this.clock,
+      sweepIntervalMs: options.sweepIntervalMs,
+      slice: options.sharedPool?.slice ?? undefined,
+    });
     this.writer = options.leaseStore ? new LeaseWriter(options.leaseStore, { delayMs: options.leaseWriteDelayMs }) : null;
     this.full = new FullResponder({
       booter: options.booter,
@@ -107,7 +119,16 @@ export class DhcpServer {
       clock: this.clock,
       offerHoldMs: options.offerHoldMs ?? DEFAULT_OFFER_HOLD_MS,
       declineQuarantineMs: options.declineQuarantineMs ?? DEFAULT_DECLINE_QUARANTINE_MS,
+      sharedPool: options.sharedPool !== undefined,
     });
+  }
+
+  /** Full mode: merges the lease store's rows into the pool (another server's clients were just taken over). */
+  async reloadLeases(): Promise<number> {
+    if (!this.pool || !this.o.leaseStore) return 0;
+    const leases = await this.o.leaseStore.loadLeases();
+    this.pool.load(leases);
+    return leases.length;
   }
 
   /** Loads leases (full mode), binds the sockets and returns the ports bound. */
@@ -183,6 +204,10 @@ export class DhcpServer {
       this.counters.malformed++;
       const reason = req.op !== BOOTREQUEST ? `op ${req.op} is not a bootrequest` : 'no option 53 (plain bootp is not served)';
       this.o.log.debug({ from: `${rinfo.address}:${rinfo.port}`, reason }, 'dhcp packet dropped');
+      return;
+    }
+    if (this.o.accept && !this.o.accept(req, pxePort)) {
+      this.counters.notOurs = (this.counters.notOurs ?? 0) + 1;
       return;
     }
     if (this.inFlight >= (this.o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)) {
