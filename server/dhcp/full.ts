@@ -184,9 +184,7 @@ export class FullResponder {
 
   /** Writes a lease; resolves false when the database refused it (the address belongs to another client). */
   private async persist(lease: DhcpLease): Promise<boolean> {
-    if (!this.o.writer) return true;
-    const written: unknown = await this.o.writer.write(lease);
-    return written !== false;
+    return this.o.writer ? this.o.writer.write(lease) : true;
   }
 
   private nak(req: DhcpPacket, reason: string): Outcome {

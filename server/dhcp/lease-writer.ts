@@ -6,12 +6,16 @@ import type { DhcpLease, LeaseStore } from './leases.ts';
 export interface LeaseWriterOptions {
   /** Wait this long before writing a batch (0: the next turn of the event loop). */
   delayMs?: number;
+  /** Write through LeaseStore.claimLeases, so the store refuses addresses other servers' clients hold (a shared pool). */
+  claims?: boolean;
+  clock?: () => number;
 }
 
 interface Batch {
   leases: Map<string, DhcpLease>;
-  done: Promise<void>;
-  resolve: () => void;
+  /** Resolves with the MACs whose lease the store refused (claimLeases). */
+  done: Promise<Set<string>>;
+  resolve: (refused: Set<string>) => void;
   reject: (err: unknown) => void;
 }
 
@@ -24,17 +28,20 @@ export class LeaseWriter {
 
   constructor(
     private readonly store: LeaseStore,
-    options: LeaseWriterOptions = {},
+    private readonly options: LeaseWriterOptions = {},
   ) {
     this.delayMs = options.delayMs ?? 0;
   }
 
-  /** Queues a lease (the latest state per MAC wins); resolves when a saveLeases call holding its current state has returned. */
-  write(lease: DhcpLease): Promise<void> {
+  /**
+   * Queues a lease (the latest state per MAC wins); resolves when a store call holding its current
+   * state has returned: true when written, false when the store refused it (another client holds the address).
+   */
+  write(lease: DhcpLease): Promise<boolean> {
     if (!this.batch) this.batch = newBatch();
     this.batch.leases.set(lease.mac, lease);
     this.schedule();
-    return this.batch.done;
+    return this.batch.done.then((refused) => !refused.has(lease.mac));
   }
 
   /** Resolves when everything queued so far has been written (or failed). */
@@ -52,6 +59,16 @@ export class LeaseWriter {
     else setImmediate(() => this.run());
   }
 
+  /** Writes a batch: claims where the store decides who holds an address, else plain saves. Returns the refused MACs. */
+  private async save(leases: DhcpLease[]): Promise<Set<string>> {
+    if (!this.options.claims || !this.store.claimLeases) {
+      await this.store.saveLeases(leases);
+      return new Set();
+    }
+    const refused = new Set(await this.store.claimLeases(leases, (this.options.clock ?? Date.now)()));
+    return new Set(leases.filter((l) => refused.has(l.ip)).map((l) => l.mac));
+  }
+
   private run(): void {
     this.scheduled = false;
     const b = this.batch;
@@ -59,7 +76,7 @@ export class LeaseWriter {
     this.batch = null;
     const snapshot = [...b.leases.values()].map((l) => ({ ...l }));
     this.inflight = Promise.resolve()
-      .then(() => this.store.saveLeases(snapshot))
+      .then(() => this.save(snapshot))
       .then(b.resolve, b.reject)
       .finally(() => {
         this.inflight = null;
@@ -69,9 +86,9 @@ export class LeaseWriter {
 }
 
 function newBatch(): Batch {
-  let resolve!: () => void;
+  let resolve!: (refused: Set<string>) => void;
   let reject!: (err: unknown) => void;
-  const done = new Promise<void>((res, rej) => {
+  const done = new Promise<Set<string>>((res, rej) => {
     resolve = res;
     reject = rej;
   });

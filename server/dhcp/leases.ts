@@ -23,6 +23,11 @@ export interface DhcpLease {
 export interface LeaseStore {
   loadLeases(): Promise<DhcpLease[]>;
   saveLeases(leases: DhcpLease[]): Promise<void>;
+  /**
+   * Writes each lease unless the store says its address belongs to another client at now; returns
+   * the addresses refused. Stores shared by several servers decide there, not in any one process.
+   */
+  claimLeases?(leases: DhcpLease[], now: number): Promise<string[]>;
 }
 
 export interface LeasePoolOptions {

@@ -109,7 +109,9 @@ export class DhcpServer {
       sweepIntervalMs: options.sweepIntervalMs,
       slice: options.sharedPool?.slice ?? undefined,
     });
-    this.writer = options.leaseStore ? new LeaseWriter(options.leaseStore, { delayMs: options.leaseWriteDelayMs }) : null;
+    this.writer = options.leaseStore
+      ? new LeaseWriter(options.leaseStore, { delayMs: options.leaseWriteDelayMs, claims: options.sharedPool !== undefined, clock: this.clock })
+      : null;
     this.full = new FullResponder({
       booter: options.booter,
       serverIp: options.serverIp,
