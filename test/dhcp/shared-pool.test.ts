@@ -7,7 +7,7 @@ import { MsgType, Opt } from '../../server/dhcp/options.ts';
 import { ipBytes } from '../../server/dhcp/addr.ts';
 import { LoadBalancer } from '../../server/dhcp/load-balance.ts';
 import { memoryStore } from '../fakes/memory-store.ts';
-import { request, startServer, waitFor, type Harness } from './helpers.ts';
+import { arch, pxeVendor, request, startServer, waitFor, type Harness } from './helpers.ts';
 
 const shared = { slice: null };
 
@@ -57,6 +57,27 @@ test('with load balancing, the same DISCOVER sent to both servers is answered by
     }
     assert.ok(answeredBy.includes(0) && answeredBy.includes(1), 'both servers answer some clients');
     assert.equal(servers[0]!.server.stats().notOurs! + servers[1]!.server.stats().notOurs!, 16);
+  } finally {
+    for (const s of servers) await s.close();
+  }
+});
+
+test('ProxyDHCP with load balancing: each PXE client gets one proxy offer, and its port-4011 request is answered by whoever it asks', async () => {
+  const balancers = [new LoadBalancer(['a', 'b'], 'a', '127.0.0.1'), new LoadBalancer(['a', 'b'], 'b', '127.0.0.1')];
+  for (const lb of balancers) lb.hold(false);
+  const servers: Harness[] = [];
+  for (const lb of balancers) servers.push(await startServer({ mode: 'proxy', accept: (req, pxe) => lb.accepts(req, pxe) }));
+  try {
+    for (let i = 0; i < 12; i++) {
+      const mac = `02:00:00:00:0c:${i.toString(16).padStart(2, '0')}`;
+      const pxe = (type: number) => request(type, { mac, xid: 300 + i, options: [[Opt.VENDOR_CLASS, pxeVendor(0)], [Opt.CLIENT_ARCH, arch(0)]] });
+      for (const s of servers) await s.client.send(pxe(MsgType.DISCOVER), s.port);
+      const got = await Promise.all(servers.map((s) => s.client.next(300 + i, 300).then(() => true, () => false)));
+      assert.equal(got.filter(Boolean).length, 1, `${mac}: offers from ${got}`);
+      const other = servers[got.indexOf(false)]!;
+      await other.client.send(pxe(MsgType.REQUEST), other.proxyPort!);
+      assert.equal((await other.client.next(300 + i)).options.messageType(), MsgType.ACK, 'port 4011 is addressed, not balanced');
+    }
   } finally {
     for (const s of servers) await s.close();
   }
