@@ -17,7 +17,7 @@ import { ROOT } from './lib/kickstand.ts';
 import type { FigureContext, FigureOutput } from './figures/types.ts';
 
 /** Debian packages the figures need. */
-export const BENCH_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux', 'syslinux-common', 'iproute2'];
+export const BENCH_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux', 'syslinux-common', 'iproute2', 'postgresql'];
 /** A figure that runs longer than this is stopped and reported as failed. */
 export const FIGURE_TIMEOUT_MS = 15 * 60_000;
 /** Addresses of the veth pair for the figures that need two namespaces (private to those namespaces). */

@@ -18,6 +18,8 @@ export interface ServiceOptions {
   port?: number;
   /** Write a V8 CPU profile here at exit (`node --cpu-prof`). */
   cpuProfileDir?: string;
+  /** Run inside this network namespace (the API is then reached at host). */
+  ns?: string;
 }
 
 /** A running service and how to reach its API. */
@@ -53,7 +55,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   env.KICKSTAND_AUTH__ADMIN_TOKEN = token;
   const nodeArgs = [...(o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`] : []), '--import', 'tsx', 'server/cli/main.ts', 'serve'];
   const logFile = join(o.dir, 'kickstand.log');
-  const proc = start('kickstand', process.execPath, nodeArgs, { env, cwd: ROOT, logFile });
+  const proc = start('kickstand', process.execPath, nodeArgs, { env, cwd: ROOT, logFile, ns: o.ns });
   const base = `http://${host}:${port}`;
   const shown = Object.entries(settings).map(([k, v]) => [k, v.split(o.dir).join('$TMP')] as const);
   const command = `${shown.map(([k, v]) => `KICKSTAND_${k}=${/^[\w.:/$,-]+$/.test(v) ? v : `'${v}'`}`).join(' ')} node --import tsx server/cli/main.ts serve`;

@@ -2,62 +2,17 @@
 // migrations, each transition one transaction holding the system's row lock (two instances taking
 // the same `built` report make one transition), leases claimed by address in the database itself,
 // and a read cache kept honest by LISTEN/NOTIFY (see read-cache.ts and pg-notify.ts).
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import pg from 'pg';
 import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
-import type { Logger } from '../log.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
-import { ReadCache } from './read-cache.ts';
-import { CHANNEL, ChangeFeed, encodeNotice, type ChangeNotice } from './pg-notify.ts';
-import { checkPgUrl, isReadOnly, isRetryable, isUnreachable, PG_TYPES, redactUrl, SYSTEM_COLUMNS, toEvent, toLease, toSystem, toToken, type Row } from './pg-rows.ts';
+import { PgConnection, type PgStoreOptions } from './pg-base.ts';
+import { checkPgUrl, isRetryable, isUnreachable, redactUrl, SYSTEM_COLUMNS, toEvent, toLease, toSystem, toToken, type Row } from './pg-rows.ts';
 import { checkWritable, migrate } from './pg-schema.ts';
+import { PATCH_COLUMNS, lockSql, writeSql } from './pg-transition.ts';
 import { CLAIM_LEASES_SQL, HEARTBEAT_SQL, SAVE_LEASES_SQL, leaseArrays, uniqueByIp } from './pg-leases.ts';
-import type { InstallEvent, InstanceBeat, NewEvent, NewSystem, RemoteChange, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+import type { InstallEvent, InstanceBeat, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
 
-export const DEFAULT_POOL_SIZE = 10;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
-/** After the database was found out of reach, calls fail at once for this long instead of each waiting for a timeout. */
-export const DEFAULT_RETRY_AFTER_MS = 1000;
-
-export interface PgStoreOptions {
-  url: string;
-  poolSize?: number;
-  connectTimeoutMs?: number;
-  /** Longest a statement may run (server side) before it fails. */
-  queryTimeoutMs?: number;
-  /** LISTEN for other instances' changes and trust the read cache while listening (false: one-shot CLI commands). */
-  listen?: boolean;
-  log?: Logger;
-  retryAfterMs?: number;
-  /** How often the change feed reconnects and checks its connection. */
-  feedRetryMs?: number;
-  feedPingMs?: number;
-}
-
-const COLUMNS: Record<Exclude<keyof SystemPatch, 'macs'>, string> = {
-  ip: 'ip',
-  hostname: 'hostname',
-  profile: 'profile',
-  overrides: 'overrides',
-  build: 'build',
-  state: 'state',
-  stage: 'stage',
-  run: 'run',
-  token: 'token',
-  tokenExpiresAt: 'token_expires_at',
-  stateChangedAt: 'state_changed_at',
-  lastEventAt: 'last_event_at',
-};
-
-/** What a write transaction touched, sent over NOTIFY before it commits and dropped from the cache after. */
-class Touched {
-  readonly systems = new Set<string>();
-  readonly events: InstallEvent[] = [];
-  /** Systems as the transaction left them: cached once it commits, so the cache holds what this instance wrote. */
-  readonly after: System[] = [];
-}
+export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POOL_SIZE, DEFAULT_QUERY_TIMEOUT_MS, type PgStoreOptions } from './pg-base.ts';
 
 /** Connects, checks the database is writable, migrates it and starts listening; throws StoreError or ConfigError with one clear line. */
 export async function openPgStore(o: PgStoreOptions): Promise<PgStore> {
@@ -89,170 +44,9 @@ export async function openPgStore(o: PgStoreOptions): Promise<PgStore> {
 }
 
 /** PostgreSQL implementation of Store. */
-export class PgStore implements Store {
-  readonly pool: pg.Pool;
-  /** This process's id in NOTIFY payloads (its own notices are not delivered back). */
-  readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  version = 0;
-  private readonly cache = new ReadCache();
-  private readonly listeners = new Set<(c: RemoteChange) => void>();
-  private feed: ChangeFeed | null = null;
-  private downUntil = 0;
-  private downReason = '';
-  private closed = false;
-  private readonly where: string;
-
-  constructor(private readonly o: PgStoreOptions) {
-    this.where = redactUrl(o.url);
-    const queryTimeoutMs = o.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-    this.pool = new pg.Pool({
-      connectionString: o.url,
-      max: o.poolSize ?? DEFAULT_POOL_SIZE,
-      connectionTimeoutMillis: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      statement_timeout: queryTimeoutMs,
-      // The client gives up a little after the server would, so a peer gone silent cannot hold a request forever.
-      query_timeout: queryTimeoutMs + 1000,
-      keepAlive: true,
-      application_name: 'kickstand',
-      types: PG_TYPES,
-    });
-    // An idle connection dropped by the server must not crash the process; the next use reconnects.
-    this.pool.on('error', (err) => this.o.log?.warn({ err: err.message }, 'store: idle PostgreSQL connection lost'));
-  }
-
-  /** Starts the change feed (when listening); the cache is trusted only while it runs. */
-  async startFeed(): Promise<void> {
-    if (this.o.listen === false) return;
-    const params = this.pool.options as pg.PoolConfig;
-    this.feed = new ChangeFeed({
-      client: { connectionString: params.connectionString, connectionTimeoutMillis: params.connectionTimeoutMillis, application_name: 'kickstand-listen' },
-      instance: this.instanceId,
-      retryMs: this.o.feedRetryMs,
-      pingMs: this.o.feedPingMs,
-      onNotice: (n) => this.onNotice(n),
-      onState: (up, reason) => {
-        this.cache.setTrusted(up);
-        if (up) this.downUntil = 0;
-        this.o.log?.[up ? 'info' : 'warn']({ reason }, up ? 'store: change feed listening' : 'store: change feed lost; reading through to PostgreSQL until it is back');
-      },
-    });
-    try {
-      await this.feed.start();
-    } catch (err) {
-      throw new StoreError(`store: cannot LISTEN on PostgreSQL at ${this.where}: ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  /** Returns whether the read cache is trusted (the change feed is listening). */
-  get cacheTrusted(): boolean {
-    return this.cache.isTrusted;
-  }
-
-  /** Returns the schema version (number of migrations applied). */
-  schemaVersion(): number {
-    return this.version;
-  }
-
-  onRemoteChange(fn: (c: RemoteChange) => void): () => void {
-    this.listeners.add(fn);
-    return () => void this.listeners.delete(fn);
-  }
-
-  private onNotice(n: ChangeNotice): void {
-    if (n.all) this.cache.drop();
-    else this.cache.invalidate(n.s ?? []);
-    const change: RemoteChange = { systems: n.s ?? [], events: n.e ?? [] };
-    for (const fn of [...this.listeners]) {
-      try {
-        fn(change);
-      } catch (err) {
-        this.o.log?.warn({ err: (err as Error).message }, 'store: a change listener failed');
-      }
-    }
-  }
-
-  /** Turns driver errors into StoreError (unreachable, read-only) and opens the short "known down" window. */
-  private fail(err: unknown): never {
-    if (isUnreachable(err)) {
-      this.downUntil = Date.now() + (this.o.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS);
-      this.downReason = (err as Error).message;
-      throw new StoreError(`store unavailable: PostgreSQL at ${this.where}: ${this.downReason}`, { cause: err });
-    }
-    if (isReadOnly(err)) throw new StoreError(`store: PostgreSQL at ${this.where} refused a write (read-only)`, { cause: err });
-    throw err;
-  }
-
-  private checkUp(): void {
-    if (this.closed) throw new StoreError('store: closed');
-    if (Date.now() < this.downUntil) throw new StoreError(`store unavailable: PostgreSQL at ${this.where}: ${this.downReason}`);
-  }
-
-  /** Runs one statement on any pooled connection. */
-  private async query(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
-    this.checkUp();
-    try {
-      return await this.pool.query<Row>(text, values);
-    } catch (err) {
-      return this.fail(err);
-    }
-  }
-
-  /**
-   * Runs fn in one transaction; what it touched is announced (NOTIFY, delivered on commit) and
-   * dropped from this process's cache once the commit is known. Deadlocks are retried.
-   */
-  private async tx<T>(fn: (c: pg.PoolClient, touched: Touched) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      this.checkUp();
-      let c: pg.PoolClient;
-      try {
-        c = await this.pool.connect();
-      } catch (err) {
-        return this.fail(err);
-      }
-      const touched = new Touched();
-      let broken: unknown = null;
-      let committed = false;
-      try {
-        await c.query('BEGIN');
-        const result = await fn(c, touched);
-        if (touched.systems.size > 0 || touched.events.length > 0) {
-          await c.query('SELECT pg_notify($1, $2)', [CHANNEL, encodeNotice({ i: this.instanceId, s: [...touched.systems], e: touched.events })]);
-        }
-        await c.query('COMMIT');
-        committed = true;
-        return result;
-      } catch (err) {
-        if (isUnreachable(err)) broken = err;
-        else await c.query('ROLLBACK').catch((e: unknown) => (broken = e));
-        if (isRetryable(err) && attempt < 3) continue;
-        return this.fail(err);
-      } finally {
-        c.release(broken ? (broken as Error) : undefined);
-        // Also after a failed COMMIT: whether it landed is unknown, so forget what it touched.
-        if (touched.systems.size > 0) this.cache.invalidate(touched.systems);
-        if (committed) {
-          const gen = this.cache.begin();
-          for (const s of touched.after) this.cache.put(`s:${s.name}`, structuredClone(s), [s.name], gen);
-        }
-      }
-    }
-  }
-
-  /** Reads a cache miss from the database (filling the cache), or a stale entry when the database is out of reach. */
-  private async cached<T>(key: string, load: () => Promise<{ value: T; names: readonly string[] }>): Promise<T> {
-    const gen = this.cache.begin();
-    try {
-      const { value, names } = await load();
-      return this.cache.put(key, value, names, gen);
-    } catch (err) {
-      if (err instanceof StoreError && err.message.startsWith('store unavailable') && this.cache.has(key)) return this.cache.stale<T>(key)!;
-      throw err;
-    }
-  }
-
-  private async row(c: pg.ClientBase | pg.Pool, name: string, lock = false): Promise<System | null> {
-    const r = await c.query<Row>(`SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name = $1${lock ? ' FOR UPDATE' : ''}`, [name]);
+export class PgStore extends PgConnection implements Store {
+  private async row(c: pg.ClientBase | pg.Pool, name: string): Promise<System | null> {
+    const r = await c.query<Row>(`SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name = $1`, [name]);
     return r.rows[0] ? toSystem(r.rows[0]) : null;
   }
 
@@ -341,7 +135,7 @@ export class PgStore implements Store {
     for (const [k, v] of Object.entries(patch) as Array<[keyof SystemPatch, unknown]>) {
       if (k === 'macs' || v === undefined) continue;
       values.push(k === 'overrides' ? JSON.stringify(v) : v);
-      sets.push(`${COLUMNS[k]} = $${values.length}`);
+      sets.push(`${PATCH_COLUMNS[k]} = $${values.length}`);
     }
     values.push(name);
     const r = await c.query(`UPDATE systems SET ${sets.join(', ')} WHERE name = $${values.length}`, values);
@@ -373,41 +167,47 @@ export class PgStore implements Store {
   }
 
   async transition(name: string, now: number, decide: (s: System) => Transition | null) {
-    return this.tx(async (c, touched) => {
-      // The row lock makes concurrent transitions of one system (on any instance) take turns, each deciding on the state the previous one left.
-      const before = await this.row(c, name, true);
-      if (!before) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
-      const t = decide(before);
-      if (!t) return { system: before, event: null as InstallEvent | null, changed: false };
-      touched.systems.add(name);
-      if (t.retireTokensAt !== undefined) await c.query('UPDATE tokens SET retired_at = $1 WHERE system = $2 AND retired_at IS NULL', [t.retireTokensAt, name]);
-      if (t.issueToken) {
-        const k = t.issueToken;
-        await c.query('INSERT INTO tokens (token, system, run, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [k.token, name, k.run, k.createdAt, k.expiresAt]);
+    // Two round trips (pg-transition.ts): lock and read, then every write with NOTIFY and COMMIT.
+    for (let attempt = 1; ; attempt++) {
+      this.checkUp();
+      let c: pg.PoolClient;
+      try {
+        c = await this.pool.connect();
+      } catch (err) {
+        return this.fail(err);
       }
-      if (t.patch) await this.applyPatch(c, name, t.patch, now);
-      let event: InstallEvent | null = null;
-      if (t.event) {
-        event = await this.insertEvent(c, name, t.event);
-        touched.events.push(event);
+      let broken: unknown = null;
+      let wrote = false;
+      let after: System | null = null;
+      try {
+        // The row lock makes concurrent transitions of one system (on any instance) take turns, each deciding on the state the previous one left.
+        const locked = (await c.query(lockSql(name))) as unknown as pg.QueryResult<Row>[];
+        const row = locked[1]?.rows[0];
+        if (!row) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+        const before = toSystem(row);
+        const t = decide(before);
+        if (!t) {
+          await c.query('ROLLBACK');
+          return { system: before, event: null as InstallEvent | null, changed: false };
+        }
+        wrote = true;
+        const w = writeSql(name, t, now, this.instanceId);
+        const results = (await c.query(w.sql)) as unknown as pg.QueryResult<Row>[];
+        after = w.afterResult === null ? before : toSystem(results[w.afterResult]!.rows[0]!);
+        const event = w.eventResult === null || !t.event ? null : { id: Number(results[w.eventResult]!.rows[0]!.id), system: name, ...t.event };
+        return { system: after, event, changed: true };
+      } catch (err) {
+        after = null;
+        if (isUnreachable(err)) broken = err;
+        else await c.query('ROLLBACK').catch((e: unknown) => (broken = e));
+        if (isRetryable(err) && attempt < 3) continue;
+        return this.fail(err);
+      } finally {
+        c.release(broken ? (broken as Error) : undefined);
+        if (wrote) this.cache.invalidate([name]);
+        if (after) this.cache.put(`s:${name}`, structuredClone(after), [name], this.cache.begin());
       }
-      const after = t.patch ? (await this.row(c, name))! : before;
-      touched.after.push(after);
-      return { system: after, event, changed: true };
-    });
-  }
-
-  private async insertEvent(c: pg.ClientBase, name: string, e: NewEvent): Promise<InstallEvent> {
-    const r = await c.query<Row>('INSERT INTO events (system, run, time, stage, message, source, log) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id', [
-      name,
-      e.run,
-      e.time,
-      e.stage,
-      e.message,
-      e.source,
-      e.log,
-    ]);
-    return { id: Number(r.rows[0]!.id), system: name, ...e };
+    }
   }
 
   async findToken(token: string): Promise<TokenRecord | null> {
@@ -472,12 +272,5 @@ export class PgStore implements Store {
   async heartbeat(name: string): Promise<InstanceBeat[]> {
     const r = await this.query(HEARTBEAT_SQL, [name]);
     return r.rows.map((x) => ({ name: String(x.name), ageMs: Number(x.age_ms) }));
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.feed?.close();
-    await this.pool.end().catch(() => undefined);
   }
 }

@@ -55,8 +55,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Installs PostgreSQL if needed, creates a cluster in a temporary folder and starts it. */
-export async function startPostgres(): Promise<TestPostgres> {
+/** Installs PostgreSQL if needed, creates a cluster in a temporary folder and starts it; onStart hears each server PID. */
+export async function startPostgres(options: { onStart?: (pid: number) => void } = {}): Promise<TestPostgres> {
   ensurePackages(['postgresql']);
   const bin = postgresBin();
   const dir = mkdtempSync(join(tmpdir(), 'ks-pg-'));
@@ -80,6 +80,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       stderr = (stderr + c.toString('utf8')).slice(-4000);
     });
     proc = child;
+    if (child.pid !== undefined) options.onStart?.(child.pid);
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`postgres exited at start (${child.exitCode}): ${stderr}`);

@@ -1,0 +1,209 @@
+// What the PostgreSQL store's statements go through: the pool, the read cache and the change feed
+// that keeps it honest, and one rule for errors (unreachable: StoreError and a short window in which
+// calls fail at once; read-only: StoreError; deadlocks: tried again).
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import pg from 'pg';
+import { StoreError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { ReadCache } from './read-cache.ts';
+import { CHANNEL, ChangeFeed, encodeNotice, type ChangeNotice } from './pg-notify.ts';
+import { isReadOnly, isRetryable, isUnreachable, PG_TYPES, redactUrl, type Row } from './pg-rows.ts';
+import type { RemoteChange, System } from './types.ts';
+
+export const DEFAULT_POOL_SIZE = 10;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+/** After the database was found out of reach, calls fail at once for this long instead of each waiting for a timeout. */
+export const DEFAULT_RETRY_AFTER_MS = 1000;
+
+export interface PgStoreOptions {
+  url: string;
+  poolSize?: number;
+  connectTimeoutMs?: number;
+  /** Longest a statement may run (server side) before it fails. */
+  queryTimeoutMs?: number;
+  /** LISTEN for other instances' changes and trust the read cache while listening (false: one-shot CLI commands). */
+  listen?: boolean;
+  log?: Logger;
+  retryAfterMs?: number;
+  /** How often the change feed reconnects and checks its connection. */
+  feedRetryMs?: number;
+  feedPingMs?: number;
+}
+
+/** What a write transaction touched, sent over NOTIFY before it commits and dropped from the cache after. */
+export class Touched {
+  readonly systems = new Set<string>();
+  /** Systems as the transaction left them: cached once it commits, so the cache holds what this instance wrote. */
+  readonly after: System[] = [];
+}
+
+/** A PostgreSQL connection pool with the read cache, the change feed and the error rules every statement goes through. */
+export class PgConnection {
+  readonly pool: pg.Pool;
+  /** This process's id in NOTIFY payloads (its own notices are not delivered back). */
+  readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  version = 0;
+  protected readonly cache = new ReadCache();
+  protected readonly where: string;
+  private readonly listeners = new Set<(c: RemoteChange) => void>();
+  private feed: ChangeFeed | null = null;
+  private downUntil = 0;
+  private downReason = '';
+  private closed = false;
+
+  constructor(protected readonly o: PgStoreOptions) {
+    this.where = redactUrl(o.url);
+    const queryTimeoutMs = o.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    this.pool = new pg.Pool({
+      connectionString: o.url,
+      max: o.poolSize ?? DEFAULT_POOL_SIZE,
+      connectionTimeoutMillis: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      statement_timeout: queryTimeoutMs,
+      // The client gives up a little after the server would, so a peer gone silent cannot hold a request forever.
+      query_timeout: queryTimeoutMs + 1000,
+      keepAlive: true,
+      application_name: 'kickstand',
+      types: PG_TYPES,
+    });
+    // An idle connection dropped by the server must not crash the process; the next use reconnects.
+    this.pool.on('error', (err) => this.o.log?.warn({ err: err.message }, 'store: idle PostgreSQL connection lost'));
+  }
+
+  /** Starts the change feed (when listening); the cache is trusted only while it runs. */
+  async startFeed(): Promise<void> {
+    if (this.o.listen === false) return;
+    const params = this.pool.options as pg.PoolConfig;
+    this.feed = new ChangeFeed({
+      client: { connectionString: params.connectionString, connectionTimeoutMillis: params.connectionTimeoutMillis, application_name: 'kickstand-listen' },
+      instance: this.instanceId,
+      retryMs: this.o.feedRetryMs,
+      pingMs: this.o.feedPingMs,
+      onNotice: (n) => this.onNotice(n),
+      onState: (up, reason) => {
+        this.cache.setTrusted(up);
+        if (up) this.downUntil = 0;
+        this.o.log?.[up ? 'info' : 'warn']({ reason }, up ? 'store: change feed listening' : 'store: change feed lost; reading through to PostgreSQL until it is back');
+      },
+    });
+    try {
+      await this.feed.start();
+    } catch (err) {
+      throw new StoreError(`store: cannot LISTEN on PostgreSQL at ${this.where}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Returns whether the read cache is trusted (the change feed is listening). */
+  get cacheTrusted(): boolean {
+    return this.cache.isTrusted;
+  }
+
+  /** Returns the schema version (number of migrations applied). */
+  schemaVersion(): number {
+    return this.version;
+  }
+
+  onRemoteChange(fn: (c: RemoteChange) => void): () => void {
+    this.listeners.add(fn);
+    return () => void this.listeners.delete(fn);
+  }
+
+  private onNotice(n: ChangeNotice): void {
+    if (n.all) this.cache.drop();
+    else this.cache.invalidate(n.s ?? []);
+    const change: RemoteChange = { systems: n.s ?? [], events: n.e ?? [] };
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(change);
+      } catch (err) {
+        this.o.log?.warn({ err: (err as Error).message }, 'store: a change listener failed');
+      }
+    }
+  }
+
+  /** Turns driver errors into StoreError (unreachable, read-only) and opens the short "known down" window. */
+  protected fail(err: unknown): never {
+    if (isUnreachable(err)) {
+      this.downUntil = Date.now() + (this.o.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS);
+      this.downReason = (err as Error).message;
+      throw new StoreError(`store unavailable: PostgreSQL at ${this.where}: ${this.downReason}`, { cause: err });
+    }
+    if (isReadOnly(err)) throw new StoreError(`store: PostgreSQL at ${this.where} refused a write (read-only)`, { cause: err });
+    throw err;
+  }
+
+  protected checkUp(): void {
+    if (this.closed) throw new StoreError('store: closed');
+    if (Date.now() < this.downUntil) throw new StoreError(`store unavailable: PostgreSQL at ${this.where}: ${this.downReason}`);
+  }
+
+  /** Runs one statement on any pooled connection. */
+  protected async query(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
+    this.checkUp();
+    try {
+      return await this.pool.query<Row>(text, values);
+    } catch (err) {
+      return this.fail(err);
+    }
+  }
+
+  /**
+   * Runs fn in one transaction; what it touched is announced (NOTIFY, delivered on commit) and
+   * dropped from this process's cache once the commit is known. Deadlocks are retried.
+   */
+  protected async tx<T>(fn: (c: pg.PoolClient, touched: Touched) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.checkUp();
+      let c: pg.PoolClient;
+      try {
+        c = await this.pool.connect();
+      } catch (err) {
+        return this.fail(err);
+      }
+      const touched = new Touched();
+      let broken: unknown = null;
+      let committed = false;
+      try {
+        await c.query('BEGIN');
+        const result = await fn(c, touched);
+        if (touched.systems.size > 0) await c.query('SELECT pg_notify($1, $2)', [CHANNEL, encodeNotice({ i: this.instanceId, s: [...touched.systems] })]);
+        await c.query('COMMIT');
+        committed = true;
+        return result;
+      } catch (err) {
+        if (isUnreachable(err)) broken = err;
+        else await c.query('ROLLBACK').catch((e: unknown) => (broken = e));
+        if (isRetryable(err) && attempt < 3) continue;
+        return this.fail(err);
+      } finally {
+        c.release(broken ? (broken as Error) : undefined);
+        // Also after a failed COMMIT: whether it landed is unknown, so forget what it touched.
+        if (touched.systems.size > 0) this.cache.invalidate(touched.systems);
+        if (committed) {
+          const gen = this.cache.begin();
+          for (const s of touched.after) this.cache.put(`s:${s.name}`, structuredClone(s), [s.name], gen);
+        }
+      }
+    }
+  }
+
+  /** Reads a cache miss from the database (filling the cache), or a stale entry when the database is out of reach. */
+  protected async cached<T>(key: string, load: () => Promise<{ value: T; names: readonly string[] }>): Promise<T> {
+    const gen = this.cache.begin();
+    try {
+      const { value, names } = await load();
+      return this.cache.put(key, value, names, gen);
+    } catch (err) {
+      if (err instanceof StoreError && err.message.startsWith('store unavailable') && this.cache.has(key)) return this.cache.stale<T>(key)!;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.feed?.close();
+    await this.pool.end().catch(() => undefined);
+  }
+}
