@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import { ReadCache } from './read-cache.ts';
 import { CHANNEL, ChangeFeed, encodeNotice, type ChangeNotice } from './pg-notify.ts';
 import { isReadOnly, isRetryable, isUnreachable, PG_TYPES, redactUrl, type Row } from './pg-rows.ts';
-import type { RemoteChange, System } from './types.ts';
+import type { InstallEvent, RemoteChange, System } from './types.ts';
 
 export const DEFAULT_POOL_SIZE = 10;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -32,11 +32,56 @@ export interface PgStoreOptions {
   feedPingMs?: number;
 }
 
+/** What a write changed of one system: its row always; maybe its tokens; maybe its MACs or address (who a lookup finds). */
+export interface SystemChange {
+  name: string;
+  tokens: boolean;
+  membership: boolean;
+}
+
+/** Cache dependency names: a system's row, its tokens, and its MACs and address. */
+export const dep = {
+  row: (name: string) => `row:${name}`,
+  tokens: (name: string) => `tokens:${name}`,
+  member: (name: string) => `member:${name}`,
+};
+
+/** Returns the NOTIFY payload telling other instances about changes (with events, when given). */
+export function changeNotice(instance: string, changes: Iterable<SystemChange>, events?: InstallEvent[]): string {
+  const list = [...changes];
+  const t = list.filter((c) => c.tokens).map((c) => c.name);
+  const m = list.filter((c) => c.membership).map((c) => c.name);
+  return encodeNotice({ i: instance, s: list.map((c) => c.name), ...(t.length ? { t } : {}), ...(m.length ? { m } : {}), ...(events?.length ? { e: events } : {}) });
+}
+
+/** Marks stale what changes made wrong in the cache. */
+export function invalidateChanges(cache: ReadCache, changes: Iterable<SystemChange>): void {
+  const deps: string[] = [];
+  let membership = false;
+  for (const c of changes) {
+    deps.push(dep.row(c.name));
+    if (c.tokens) deps.push(dep.tokens(c.name));
+    if (c.membership) {
+      deps.push(dep.member(c.name));
+      membership = true;
+    }
+  }
+  cache.invalidate(deps, membership);
+}
+
 /** What a write transaction touched, sent over NOTIFY before it commits and dropped from the cache after. */
 export class Touched {
-  readonly systems = new Set<string>();
+  readonly changes = new Map<string, SystemChange>();
   /** Systems as the transaction left them: cached once it commits, so the cache holds what this instance wrote. */
   readonly after: System[] = [];
+
+  /** Records a change to a system (merged with earlier ones of the same transaction). */
+  mark(name: string, what: { tokens?: boolean; membership?: boolean } = {}): void {
+    const c = this.changes.get(name) ?? { name, tokens: false, membership: false };
+    c.tokens ||= what.tokens ?? false;
+    c.membership ||= what.membership ?? false;
+    this.changes.set(name, c);
+  }
 }
 
 /** A PostgreSQL connection pool with the read cache, the change feed and the error rules every statement goes through. */
@@ -111,7 +156,7 @@ export class PgConnection {
 
   private onNotice(n: ChangeNotice): void {
     if (n.all) this.cache.drop();
-    else this.cache.invalidate(n.s ?? []);
+    else invalidateChanges(this.cache, (n.s ?? []).map((name) => ({ name, tokens: n.t?.includes(name) ?? false, membership: n.m?.includes(name) ?? false })));
     const change: RemoteChange = { systems: n.s ?? [], events: n.e ?? [] };
     for (const fn of [...this.listeners]) {
       try {
@@ -167,7 +212,7 @@ export class PgConnection {
       try {
         await c.query('BEGIN');
         const result = await fn(c, touched);
-        if (touched.systems.size > 0) await c.query('SELECT pg_notify($1, $2)', [CHANNEL, encodeNotice({ i: this.instanceId, s: [...touched.systems] })]);
+        if (touched.changes.size > 0) await c.query('SELECT pg_notify($1, $2)', [CHANNEL, changeNotice(this.instanceId, touched.changes.values())]);
         await c.query('COMMIT');
         committed = true;
         return result;
@@ -179,21 +224,24 @@ export class PgConnection {
       } finally {
         c.release(broken ? (broken as Error) : undefined);
         // Also after a failed COMMIT: whether it landed is unknown, so forget what it touched.
-        if (touched.systems.size > 0) this.cache.invalidate(touched.systems);
-        if (committed) {
-          const gen = this.cache.begin();
-          for (const s of touched.after) this.cache.put(`s:${s.name}`, structuredClone(s), [s.name], gen);
-        }
+        if (touched.changes.size > 0) invalidateChanges(this.cache, touched.changes.values());
+        if (committed) this.remember(touched.after);
       }
     }
   }
 
+  /** Caches systems as this instance just wrote them (a copy, frozen). */
+  protected remember(systems: System[]): void {
+    const gen = this.cache.begin();
+    for (const s of systems) this.cache.put(`s:${s.name}`, structuredClone(s), [dep.row(s.name)], gen);
+  }
+
   /** Reads a cache miss from the database (filling the cache), or a stale entry when the database is out of reach. */
-  protected async cached<T>(key: string, load: () => Promise<{ value: T; names: readonly string[] }>): Promise<T> {
+  protected async cached<T>(key: string, load: () => Promise<{ value: T; deps: readonly string[] }>): Promise<T> {
     const gen = this.cache.begin();
     try {
-      const { value, names } = await load();
-      return this.cache.put(key, value, names, gen);
+      const { value, deps } = await load();
+      return this.cache.put(key, value, deps, gen);
     } catch (err) {
       if (err instanceof StoreError && err.message.startsWith('store unavailable') && this.cache.has(key)) return this.cache.stale<T>(key)!;
       throw err;

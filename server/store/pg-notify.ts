@@ -16,8 +16,12 @@ export const DEFAULT_PING_MS = 5000;
 export interface ChangeNotice {
   /** Sending instance (its own notices are skipped). */
   i: string;
-  /** Systems touched. */
+  /** Systems whose row changed. */
   s?: string[];
+  /** Of those, systems whose build tokens changed. */
+  t?: string[];
+  /** Of those, systems whose MACs or address changed, or that were created or deleted. */
+  m?: string[];
   /** Events recorded (no installer log). */
   e?: InstallEvent[];
   /** Changes too large to list: drop everything cached. */

@@ -6,7 +6,8 @@
 // scheduled, so a report costs two waits instead of seven.
 import pg from 'pg';
 import { SYSTEM_COLUMNS } from './pg-rows.ts';
-import { CHANNEL, encodeNotice } from './pg-notify.ts';
+import { CHANNEL } from './pg-notify.ts';
+import { changeNotice, type SystemChange } from './pg-base.ts';
 import type { InstallEvent, SystemPatch, Transition } from './types.ts';
 
 /** Returns v as an SQL literal: NULL, a finite number, TRUE/FALSE, quoted text, or a text array. */
@@ -51,7 +52,7 @@ const EVENT_ID = '"__kickstand_event_id__"';
  * event's id), the system as it is after (when patched) and COMMIT. `results` says which of the
  * query's results hold the event id and the system after.
  */
-export function writeSql(name: string, t: Transition, now: number, instance: string): { sql: string; eventResult: number | null; afterResult: number | null } {
+export function writeSql(name: string, t: Transition, change: SystemChange, now: number, instance: string): { sql: string; eventResult: number | null; afterResult: number | null } {
   const n = sqlLiteral(name);
   const parts: string[] = [];
   if (t.retireTokensAt !== undefined) parts.push(`UPDATE tokens SET retired_at = ${sqlLiteral(t.retireTokensAt)} WHERE system = ${n} AND retired_at IS NULL`);
@@ -74,7 +75,7 @@ export function writeSql(name: string, t: Transition, now: number, instance: str
   let eventResult: number | null = null;
   if (t.event) {
     const e = t.event;
-    const notice = encodeNotice({ i: instance, s: [name], e: [{ id: 0, system: name, ...e } as InstallEvent] }).replace('"id":0', `"id":${EVENT_ID}`);
+    const notice = changeNotice(instance, [change], [{ id: 0, system: name, ...e } as InstallEvent]).replace('"id":0', `"id":${EVENT_ID}`);
     const values = [name, e.run, e.time, e.stage, e.message, e.source, e.log].map(sqlLiteral).join(', ');
     eventResult = parts.length;
     parts.push(
@@ -82,7 +83,7 @@ export function writeSql(name: string, t: Transition, now: number, instance: str
        SELECT id, pg_notify(${sqlLiteral(CHANNEL)}, replace(${sqlLiteral(notice)}, ${sqlLiteral(EVENT_ID)}, id::text)) FROM ev`,
     );
   } else {
-    parts.push(`SELECT pg_notify(${sqlLiteral(CHANNEL)}, ${sqlLiteral(encodeNotice({ i: instance, s: [name] }))})`);
+    parts.push(`SELECT pg_notify(${sqlLiteral(CHANNEL)}, ${sqlLiteral(changeNotice(instance, [change]))})`);
   }
   let afterResult: number | null = null;
   if (t.patch) {

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
-import { PgConnection, type PgStoreOptions } from './pg-base.ts';
+import { PgConnection, dep, invalidateChanges, type PgStoreOptions, type SystemChange } from './pg-base.ts';
 import { checkPgUrl, isRetryable, isUnreachable, redactUrl, SYSTEM_COLUMNS, toEvent, toLease, toSystem, toToken, type Row } from './pg-rows.ts';
 import { checkWritable, migrate } from './pg-schema.ts';
 import { PATCH_COLUMNS, lockSql, writeSql } from './pg-transition.ts';
@@ -72,7 +72,7 @@ export class PgStore extends PgConnection implements Store {
   async createSystem(input: NewSystem, now: number): Promise<System> {
     try {
       return await this.tx(async (c, touched) => {
-        touched.systems.add(input.name);
+        touched.mark(input.name, { tokens: true, membership: true });
         await c.query(
           `INSERT INTO systems (name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $8)`,
@@ -96,7 +96,7 @@ export class PgStore extends PgConnection implements Store {
     return this.cached(key, async () => {
       this.checkUp();
       try {
-        return { value: await this.row(this.pool, name), names: [name] };
+        return { value: await this.row(this.pool, name), deps: [dep.row(name)] };
       } catch (err) {
         return this.fail(err);
       }
@@ -107,26 +107,45 @@ export class PgStore extends PgConnection implements Store {
     return (await this.query(`SELECT ${SYSTEM_COLUMNS} FROM systems s ORDER BY s.name`)).rows.map(toSystem);
   }
 
+  /**
+   * Looks systems up by a key whose cached answer is their names only (MACs and addresses change
+   * rarely; rows with every report), then each system by name from the cache.
+   */
+  private async lookup(key: string, text: string, values: unknown[]): Promise<System[]> {
+    let names = this.cache.get<string[]>(key);
+    if (names === undefined) {
+      const gen = this.cache.begin();
+      let rows: System[];
+      try {
+        rows = (await this.query(text, values)).rows.map(toSystem);
+      } catch (err) {
+        const stale = this.cache.stale<string[]>(key);
+        if (!(err instanceof StoreError) || stale === undefined) throw err;
+        names = stale;
+        rows = [];
+      }
+      if (names === undefined) {
+        for (const r of rows) this.cache.put(`s:${r.name}`, r, [dep.row(r.name)], gen);
+        this.cache.put(key, rows.map((r) => r.name), rows.map((r) => dep.member(r.name)), gen);
+        return rows;
+      }
+    }
+    const out: System[] = [];
+    for (const n of names) {
+      const s = await this.getSystem(n);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
   async findSystemsByMacs(macs: string[]): Promise<System[]> {
     if (macs.length === 0) return [];
     const key = macs.length === 1 ? `m:${macs[0]}` : `m:${macs.join(',')}`;
-    const hit = this.cache.get<System[]>(key);
-    if (hit !== undefined) return hit;
-    return this.cached(key, async () => {
-      const r = await this.query(`SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name IN (SELECT system FROM system_macs WHERE mac = ANY($1::text[])) ORDER BY s.name`, [macs]);
-      const value = r.rows.map(toSystem);
-      return { value, names: value.map((s) => s.name) };
-    });
+    return this.lookup(key, `SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name IN (SELECT system FROM system_macs WHERE mac = ANY($1::text[])) ORDER BY s.name`, [macs]);
   }
 
   async findSystemByIp(ip: string): Promise<System | null> {
-    const hit = this.cache.get<System | null>(`i:${ip}`);
-    if (hit !== undefined) return hit;
-    return this.cached(`i:${ip}`, async () => {
-      const r = await this.query(`SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.ip = $1`, [ip]);
-      const value = r.rows[0] ? toSystem(r.rows[0]) : null;
-      return { value, names: value ? [value.name] : [] };
-    });
+    return (await this.lookup(`i:${ip}`, `SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.ip = $1`, [ip]))[0] ?? null;
   }
 
   private async applyPatch(c: pg.ClientBase, name: string, patch: SystemPatch, now: number): Promise<void> {
@@ -146,7 +165,7 @@ export class PgStore extends PgConnection implements Store {
   async updateSystem(name: string, patch: SystemPatch, now: number): Promise<System> {
     try {
       return await this.tx(async (c, touched) => {
-        touched.systems.add(name);
+        touched.mark(name, { membership: patch.macs !== undefined || patch.ip !== undefined });
         await this.applyPatch(c, name, patch, now);
         const s = (await this.row(c, name))!;
         touched.after.push(s);
@@ -161,7 +180,7 @@ export class PgStore extends PgConnection implements Store {
     return this.tx(async (c, touched) => {
       const r = await c.query('DELETE FROM systems WHERE name = $1', [name]);
       if (r.rowCount === 0) return false;
-      touched.systems.add(name);
+      touched.mark(name, { tokens: true, membership: true });
       return true;
     });
   }
@@ -178,6 +197,7 @@ export class PgStore extends PgConnection implements Store {
       }
       let broken: unknown = null;
       let wrote = false;
+      let change: SystemChange | null = null;
       let after: System | null = null;
       try {
         // The row lock makes concurrent transitions of one system (on any instance) take turns, each deciding on the state the previous one left.
@@ -191,7 +211,8 @@ export class PgStore extends PgConnection implements Store {
           return { system: before, event: null as InstallEvent | null, changed: false };
         }
         wrote = true;
-        const w = writeSql(name, t, now, this.instanceId);
+        change = { name, tokens: t.retireTokensAt !== undefined || t.issueToken !== undefined, membership: t.patch?.macs !== undefined || t.patch?.ip !== undefined };
+        const w = writeSql(name, t, change, now, this.instanceId);
         const results = (await c.query(w.sql)) as unknown as pg.QueryResult<Row>[];
         after = w.afterResult === null ? before : toSystem(results[w.afterResult]!.rows[0]!);
         const event = w.eventResult === null || !t.event ? null : { id: Number(results[w.eventResult]!.rows[0]!.id), system: name, ...t.event };
@@ -204,8 +225,8 @@ export class PgStore extends PgConnection implements Store {
         return this.fail(err);
       } finally {
         c.release(broken ? (broken as Error) : undefined);
-        if (wrote) this.cache.invalidate([name]);
-        if (after) this.cache.put(`s:${name}`, structuredClone(after), [name], this.cache.begin());
+        if (wrote && change) invalidateChanges(this.cache, [change]);
+        if (after) this.remember([after]);
       }
     }
   }
@@ -225,7 +246,7 @@ export class PgStore extends PgConnection implements Store {
     }
     if (!r.rows[0]) return null;
     const t = toToken(r.rows[0]);
-    return this.cache.put(`t:${token}`, t, [t.system], gen);
+    return this.cache.put(`t:${token}`, t, [dep.tokens(t.system)], gen);
   }
 
   async listEvents(name: string, options: { run?: number; limit?: number } = {}): Promise<InstallEvent[]> {

@@ -3,9 +3,10 @@
 //
 // Reads are asynchronous here, which SQLite's cache never had to think about: a read that started
 // before a write committed may come back after it. Every change bumps a generation, and a read
-// only fills the cache when no change arrived while it was in flight. Changes are told per system
-// (this process's commits, and other instances' through LISTEN/NOTIFY), so a write to one system
-// keeps every other system's entries. While the change feed is down the cache is not trusted: reads
+// only fills the cache when no change arrived while it was in flight. Entries name what they depend
+// on (a system's row, its tokens, its MACs and address) and changes are told that finely (this
+// process's commits, and other instances' through LISTEN/NOTIFY), so a step report of one system
+// drops its row and nothing else: its token and MAC lookups stay. While the change feed is down the cache is not trusted: reads
 // go to the database and the entries (also those a change made stale) only stand in when the
 // database cannot be reached.
 
@@ -14,8 +15,8 @@ export const DEFAULT_CACHE_MAX = 10_000;
 
 interface Entry {
   value: unknown;
-  /** Systems the answer depends on; an empty list marks a "none found" answer. */
-  names: readonly string[];
+  /** What the answer depends on (e.g. `row:ng`); an empty list marks a "none found" answer. */
+  deps: readonly string[];
   /** False once a change may have made it wrong: kept only to stand in while the database is out of reach. */
   fresh: boolean;
 }
@@ -32,12 +33,12 @@ function freeze<T>(value: T): T {
   return value;
 }
 
-/** A cache of lookups keyed by string, invalidated per system name. */
+/** A cache of lookups keyed by string, invalidated by what they depend on. */
 export class ReadCache {
   private gen = 0;
   private trusted = false;
   private readonly entries = new Map<string, Entry>();
-  private readonly byName = new Map<string, Set<string>>();
+  private readonly byDep = new Map<string, Set<string>>();
   private readonly empties = new Set<string>();
 
   constructor(private readonly max = DEFAULT_CACHE_MAX) {}
@@ -65,41 +66,42 @@ export class ReadCache {
   }
 
   /** Stores a read's answer unless a change arrived since begin() returned gen; returns the (frozen) value. */
-  put<T>(key: string, value: T, names: readonly string[], gen: number): T {
+  put<T>(key: string, value: T, deps: readonly string[], gen: number): T {
     freeze(value);
     if (gen !== this.gen) return value;
     if (this.entries.size >= this.max) this.drop();
     this.unindex(key);
-    this.entries.set(key, { value, names, fresh: true });
-    if (names.length === 0) this.empties.add(key);
-    for (const n of names) {
-      let keys = this.byName.get(n);
-      if (!keys) this.byName.set(n, (keys = new Set()));
+    this.entries.set(key, { value, deps, fresh: true });
+    if (deps.length === 0) this.empties.add(key);
+    for (const d of deps) {
+      let keys = this.byDep.get(d);
+      if (!keys) this.byDep.set(d, (keys = new Set()));
       keys.add(key);
     }
     return value;
   }
 
   /**
-   * Marks stale every entry that depends on these systems, and every "none found" answer (a new
-   * system may now match). Stale entries are no longer served, only kept to stand in for the database.
+   * Marks stale every entry that depends on one of deps, and with `empties` every "none found"
+   * answer (a system's MACs or address changed, so a lookup may now match). Stale entries are no
+   * longer served, only kept to stand in for the database.
    */
-  invalidate(names: Iterable<string>): void {
+  invalidate(deps: Iterable<string>, empties = false): void {
     this.gen++;
-    for (const n of names) {
-      const keys = this.byName.get(n);
+    for (const d of deps) {
+      const keys = this.byDep.get(d);
       if (!keys) continue;
       for (const k of [...keys]) this.unindex(k);
-      this.byName.delete(n);
+      this.byDep.delete(d);
     }
-    for (const k of [...this.empties]) this.unindex(k);
+    if (empties) for (const k of [...this.empties]) this.unindex(k);
   }
 
   /** Drops everything (a change of unknown extent). */
   drop(): void {
     this.gen++;
     this.entries.clear();
-    this.byName.clear();
+    this.byDep.clear();
     this.empties.clear();
   }
 
@@ -128,6 +130,6 @@ export class ReadCache {
     if (!e || !e.fresh) return;
     e.fresh = false;
     this.empties.delete(key);
-    for (const n of e.names) this.byName.get(n)?.delete(key);
+    for (const d of e.deps) this.byDep.get(d)?.delete(key);
   }
 }

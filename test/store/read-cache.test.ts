@@ -11,7 +11,7 @@ const trusted = () => {
 test('a read that started before a change does not fill the cache', () => {
   const c = trusted();
   const gen = c.begin();
-  c.invalidate(['ng']);
+  c.invalidate(['row:ng']);
   c.put('s:ng', { name: 'ng', state: 'build' }, ['ng'], gen);
   assert.equal(c.get('s:ng'), undefined);
   const now = c.begin();
@@ -19,17 +19,20 @@ test('a read that started before a change does not fill the cache', () => {
   assert.deepEqual(c.get('s:ng'), { name: 'ng', state: 'built' });
 });
 
-test('a change to one system drops its entries and every "none found" answer, and keeps the others', () => {
+test('a change drops the entries depending on it, "none found" answers only when asked, and keeps the others', () => {
   const c = trusted();
   const g = c.begin();
-  c.put('s:a', { name: 'a' }, ['a'], g);
-  c.put('m:x,y', [{ name: 'a' }, { name: 'b' }], ['a', 'b'], g);
-  c.put('s:b', { name: 'b' }, ['b'], g);
-  c.put('i:10.0.0.1', null, [], g);
-  c.invalidate(['a']);
+  c.put('s:a', { name: 'a' }, ['row:a'], g);
+  c.put('m:x,y', ['a', 'b'], ['member:a', 'member:b'], g);
+  c.put('s:b', { name: 'b' }, ['row:b'], g);
+  c.put('i:10.0.0.1', [], [], g);
+  c.invalidate(['row:a']);
   assert.equal(c.get('s:a'), undefined);
+  assert.deepEqual(c.get('m:x,y'), ['a', 'b'], 'a report changes the row, not who a MAC belongs to');
+  assert.deepEqual(c.get('i:10.0.0.1'), []);
+  c.invalidate(['member:a'], true);
   assert.equal(c.get('m:x,y'), undefined);
-  assert.equal(c.get('i:10.0.0.1'), undefined);
+  assert.equal(c.get('i:10.0.0.1'), undefined, 'a MAC or address changed: a lookup that found nothing may find it now');
   assert.deepEqual(c.get('s:b'), { name: 'b' });
   assert.equal(c.size, 1);
   assert.deepEqual(c.stale('s:a'), { name: 'a' }, 'kept to stand in while the database is out of reach');
