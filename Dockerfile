@@ -18,7 +18,7 @@ COPY profiles ./profiles
 # --- runtime: Debian's boot loaders for TFTP, xorriso for buildiso ---------------------------
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pxelinux syslinux-common isolinux ipxe xorriso libcap2-bin \
+ && apt-get install -y --no-install-recommends pxelinux syslinux-common isolinux ipxe xorriso ipmitool libvirt-clients openssh-client libcap2-bin \
  && setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v node)")" \
  && apt-get purge -y libcap2-bin && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/kickstand --create-home kickstand

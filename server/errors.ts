@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'template_invalid'
   | 'iso_invalid'
   | 'unavailable'
+  | 'power_failed'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -28,6 +29,7 @@ const STATUS: Record<ErrorCode, number> = {
   template_invalid: 500,
   iso_invalid: 422,
   unavailable: 503,
+  power_failed: 502,
   internal: 500,
 };
 
@@ -112,6 +114,13 @@ export class IsoError extends KickstandError {
 export class StoreError extends KickstandError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('unavailable', message, options);
+  }
+}
+
+/** A power driver (ipmitool, virsh, xl) failed; the message carries the tool's own words. */
+export class PowerError extends KickstandError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('power_failed', message, options);
   }
 }
 

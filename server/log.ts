@@ -20,6 +20,8 @@ export const REDACT_PATHS = [
   '*.vnc.password',
   'password',
   '*.password',
+  'secret',
+  '*.secret',
 ];
 
 export interface LogOptions {

@@ -17,6 +17,8 @@ import { startDhcp } from './boot/dhcp-part.ts';
 import { serveTrees } from './boot/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
 import { EventBus } from './http/dashboard/index.ts';
+import { openPowerControl, startPowerPoll } from './boot/power-part.ts';
+import type { PowerControl } from './boot/power-control.ts';
 
 /** A running kickstand: its bound ports and a close() that stops everything. */
 export interface Running {
@@ -51,12 +53,13 @@ async function start(
   closeAll: () => Promise<void>,
 ): Promise<Running> {
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
-  const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' })));
+  const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }));
   const store = await openStore(config, { log: log.child({ subsystem: 'store' }) });
   closers.push(() => store.close());
   log.info({ store: describeStore(config) }, `store: ${describeStore(config)}`);
   const metrics = new Metrics({ processMetrics: true });
   const bus = new EventBus();
+  let power: PowerControl | null = null;
   const lifecycle = new Lifecycle({
     store,
     log: log.child({ subsystem: 'lifecycle' }),
@@ -66,6 +69,9 @@ async function start(
     onEvent: (system, event) => {
       metrics.onLifecycleEvent(system, event);
       bus.publish(system, event);
+      if (event.stage === 'built' && event.run === system.run && system.state === 'built') {
+        power?.installDone(system.name).catch((err: Error) => log.warn({ system: system.name, err: err.message }, 'power: after-built step failed'));
+      }
     },
   });
   metrics.collectSystems(lifecycle);
@@ -92,6 +98,18 @@ async function start(
   registry.watch();
   closers.push(() => registry.close());
 
+  power = openPowerControl({
+    config,
+    lifecycle,
+    registry,
+    log: log.child({ subsystem: 'power' }),
+    artifacts: () => artifacts,
+    onEvent: (system, event) => bus.publish(system, event),
+    onAction: (driver, action, ok) => metrics.observePower(driver, action, ok),
+  });
+  metrics.collectPower(power);
+  closers.push(startPowerPoll(power, config, log.child({ subsystem: 'power' })));
+
   const admin = ensureAdminToken(config.data_dir, config.auth.admin_token);
   if (admin.created) log.info({ path: admin.path }, `generated an admin token in ${admin.path} (mode 0600); use it as the API bearer token`);
 
@@ -107,6 +125,7 @@ async function start(
     isoStatus: () => catalog.skipped().map((s) => ({ iso: s.isoPath, reason: s.reason })),
     metrics,
     bus,
+    power,
     dashboard: { secureCookies: config.public_url?.startsWith('https:') ?? false },
   });
   const http: { server: Server; port: number } = await listen(handler, config.http.host, config.http.port);

@@ -17,6 +17,8 @@ export interface ArtifactInput {
   base: string;
   /** Live build token, or null when the system is not armed (menus then boot locally). */
   token: string | null;
+  /** The system's MAC the request came from (iPXE's BOOTIF names it); null: its first MAC. */
+  bootMac?: string | null;
 }
 
 /** Renders one artifact kind from an ArtifactInput (the render module implements this). */
@@ -72,8 +74,9 @@ export class Artifacts {
     return { profile, distro };
   }
 
-  /** Returns the rendered artifact; the live token is used only while the system is armed. */
-  render(kind: ArtifactKind, system: System, base: string): string {
+  /** Returns the rendered artifact; the live token is used only while the system is armed; bootMac is the system's MAC that asked (iPXE). */
+  render(kind: ArtifactKind, system: System, base: string, bootMac: string | null = null): string {
+    if (bootMac !== null && bootMac !== system.macs[0]) return this.renderedByKey(kind, system, base, bootMac).text;
     return this.rendered(kind, system, base).text;
   }
 
@@ -99,13 +102,13 @@ export class Artifacts {
     return out;
   }
 
-  private renderedByKey(kind: ArtifactKind, system: System, base: string): Rendered {
+  private renderedByKey(kind: ArtifactKind, system: System, base: string, bootMac: string | null = null): Rendered {
     const token = system.build ? system.token : null;
-    const key = `${this.generation}|${kind}|${system.name}|${system.updatedAt}|${system.run}|${token ?? ''}|${base}`;
+    const key = `${this.generation}|${kind}|${system.name}|${system.updatedAt}|${system.run}|${token ?? ''}|${base}|${bootMac ?? ''}`;
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     const { profile, distro } = this.resolve(system);
-    const text = this.renderer.render(kind, { system, profile, distro, base, token });
+    const text = this.renderer.render(kind, { system, profile, distro, base, token, bootMac });
     const out = { text, bytes: Buffer.from(text, 'utf8') };
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, out);

@@ -44,7 +44,7 @@ export async function buildBootIso(ctx: CliContext, o: { system: string; output:
     await catalog.scan();
     ctx.registry.useDistroSource(catalogDistros(catalog));
     const media = new DistroMedia(catalog, ctx.registry);
-    const artifacts = new Artifacts(ctx.registry, await loadArtifactRenderer(ctx.config.templates_dir, ctx.log));
+    const artifacts = new Artifacts(ctx.registry, await loadArtifactRenderer(ctx.config.templates_dir, ctx.log, { subnet: ctx.config.dhcp.subnet }));
     const { distro } = artifacts.resolve(system);
     const dir = join(work, 'isolinux');
     mkdirSync(join(dir, 'distros', distro.name), { recursive: true });

@@ -33,7 +33,7 @@ export async function renderCommand(ctx: CliContext, args: string[], out: (s: st
   const system = await ctx.store.getSystem(a.values.system);
   if (!system) throw new NotFoundError(`no system named ${JSON.stringify(a.values.system)}`);
   const base = a.values.base ?? ctx.config.public_url ?? `http://localhost:${ctx.config.http.port}`;
-  const artifacts = new Artifacts(ctx.registry, await loadArtifactRenderer(ctx.config.templates_dir, ctx.log));
+  const artifacts = new Artifacts(ctx.registry, await loadArtifactRenderer(ctx.config.templates_dir, ctx.log, { subnet: ctx.config.dhcp.subnet }));
   out(artifacts.render(kind, system, base.replace(/\/+$/, '')));
   return 0;
 }

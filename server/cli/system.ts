@@ -4,6 +4,7 @@ import { newSystemSchema, parseBody, type NewSystemInput } from '../profiles/sys
 import { timeline } from '../boot/lifecycle.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';
+import { powerCommand, rebuildCommand } from './power.ts';
 
 const fmtTime = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().replace('.000Z', 'Z'));
 const fmtDur = (ms: number | null) => (ms === null ? '' : ms < 1000 ? `+${ms}ms` : `+${(ms / 1000).toFixed(1)}s`);
@@ -52,7 +53,7 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       registry.resolve(body.profile, body.overrides ?? {}, 'overrides');
       let s = await store.createSystem(body, lifecycle.now());
       if (a.values.build) s = await lifecycle.arm(s.name, null, 'armed at registration');
-      out(`added ${s.name} (${s.macs.join(', ')}) profile ${s.profile}${s.build ? ', armed' : ''}\n`);
+      out(`added ${s.name}${s.displayName ? ` (display name ${s.displayName})` : ''} (${s.macs.join(', ')}) profile ${s.profile}${s.build ? ', armed' : ''}\n`);
       return 0;
     }
     case 'list': {
@@ -79,11 +80,10 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       out(`removed ${name}\n`);
       return 0;
     }
-    case 'rebuild': {
-      const s = await lifecycle.arm(need(parse(rest, {}).positionals), null, 'rebuild requested (cli)');
-      out(`${s.name}: armed, run ${s.run}; the next network boot installs\n`);
-      return 0;
-    }
+    case 'rebuild':
+      return rebuildCommand(ctx, rest, out);
+    case 'power':
+      return powerCommand(ctx, rest, out);
     case 'disarm': {
       const s = await lifecycle.disarm(need(parse(rest, {}).positionals), null);
       out(`${s.name}: ${s.state}\n`);
@@ -103,6 +103,6 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       return 0;
     }
     default:
-      throw new UsageError(sub ? `unknown system command ${JSON.stringify(sub)}` : 'system needs a command: add, list, show, rm, rebuild, disarm, events');
+      throw new UsageError(sub ? `unknown system command ${JSON.stringify(sub)}` : 'system needs a command: add, list, show, rm, rebuild, disarm, events, power');
   }
 }

@@ -11,7 +11,7 @@ usage: kickstand <command> [options]
 
 commands:
   serve                         run the service (HTTP, TFTP, DHCP when configured)
-  system add|list|show|rm|rebuild|disarm|events
+  system add|list|show|rm|rebuild|disarm|events|power
   profile list|show             resolved profiles (secrets masked)
   render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe)
   iso list|inspect FILE         ISOs found in the isos folder and what was detected
@@ -30,7 +30,15 @@ Runs HTTP (default 8080), TFTP (69 as root, else 6969) and DHCP (when dhcp.mode 
   kickstand system list [--json]
   kickstand system show NAME [--json]
   kickstand system rm NAME
-  kickstand system rebuild NAME       arm a fresh install run (new token); history is kept
+  kickstand system rebuild NAME…      arm a fresh install run (new token); history is kept
+      [--reboot]                      also set the next boot (network or CD) and power-cycle
+      [--parallel N]                  several NAMEs: at most N at a time (default power.concurrency)
+  kickstand system power NAME status|on|off|cycle [--json]
+  kickstand system power NAME show    power settings (secret never shown) and the merged ones
+  kickstand system power NAME set [--driver ipmi|libvirt|xen] [--address HOST|URI] [--user U]
+      [--secret-file FILE | --secret-stdin | --clear-secret] [--port N] [--domain D] [--uefi]
+      [--boot network|cd] [--config-dir DIR]   replaces the system's own settings (secret kept)
+  kickstand system power NAME clear   remove them (profile defaults still apply)
   kickstand system disarm NAME        cancel an armed install
   kickstand system events NAME [--run N] [--json]   timeline with durations between steps`,
   profile: `usage:

@@ -109,6 +109,19 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    power: z
+      .object({
+        /** Key that seals power secrets in the store (created 0600 on first use); default <data_dir>/power-secrets.key. */
+        key_file: z.string().min(1).optional(),
+        /** How often the server asks every machine with power settings for its state; 0 turns it off. */
+        poll_seconds: z.number().int().min(0).default(300),
+        /** Machines talked to at once by a bulk rebuild or a poll. */
+        concurrency: z.number().int().min(1).max(64).default(4),
+        /** How long one ipmitool, virsh or xl command may take. */
+        command_timeout_seconds: z.number().int().min(1).max(600).default(30),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -16,6 +16,8 @@ import { sendError } from './respond.ts';
 import { openApiDocument } from './openapi.ts';
 import { ROUTES, expressPath } from './routes.ts';
 import { eventsView, systemView } from './views.ts';
+import type { PowerControl } from '../boot/power-control.ts';
+import { powerHandlers, wantsReboot } from './power-routes.ts';
 
 export interface ApiOptions {
   lifecycle: Lifecycle;
@@ -28,6 +30,8 @@ export interface ApiOptions {
   isoStatus?: () => unknown[];
   /** Serves /metrics when set. */
   metrics?: { contentType: string; render(): Promise<string> };
+  /** Power control (settings, actions, rebuild with reboot); its routes answer 404 without it. */
+  power?: PowerControl;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -71,6 +75,7 @@ export function createApi(o: ApiOptions): Express {
   const checkProfile = (profile: string, overrides: Record<string, unknown>) => checkProfileOverrides(registry, profile, overrides);
 
   const handlers: Record<string, Handler> = {
+    ...powerHandlers({ power: o.power, lifecycle }),
     async healthz(_req, res) {
       res.json({ ok: true });
     },
@@ -98,6 +103,12 @@ export function createApi(o: ApiOptions): Express {
       res.status(204).end();
     },
     async rebuildSystem(req, res) {
+      if (wantsReboot(req.body)) {
+        if (!o.power) throw new NotFoundError('power control is not enabled in this kickstand');
+        const s = await o.power.rebuild(param(req, 'name'), { reboot: true, source: source(req), reason: 'rebuild with reboot requested' });
+        res.json(systemView(s, lifecycle, base(req)));
+        return;
+      }
       res.json(systemView(await lifecycle.arm(param(req, 'name'), source(req), 'rebuild requested'), lifecycle, base(req)));
     },
     async disarmSystem(req, res) {

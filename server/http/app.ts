@@ -10,6 +10,7 @@ import { bootRoutes, type TreeHandler } from './boot-routes.ts';
 import { createDashboard, type DashboardOptions, type EventBus } from './dashboard/index.ts';
 import type { Metrics } from './metrics.ts';
 import { combine } from './server.ts';
+import type { PowerControl } from '../boot/power-control.ts';
 
 export interface HttpDeps {
   lifecycle: Lifecycle;
@@ -25,6 +26,8 @@ export interface HttpDeps {
   metrics?: Metrics;
   /** Live dashboard updates: the lifecycle's onEvent publishes to this bus. */
   bus?: EventBus;
+  /** Power control: API routes, the dashboard's power column and button. */
+  power?: PowerControl;
   /** Dashboard session and stream settings. */
   dashboard?: Pick<DashboardOptions, 'secureCookies' | 'sessionTtlMs' | 'loginFailures' | 'heartbeatMs' | 'maxStreams' | 'clock'>;
 }
@@ -36,8 +39,8 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
     d.metrics?.observeHttp(route, method, status);
   } : undefined;
   const lean = bootRoutes({ lifecycle: d.lifecycle, artifacts: d.artifacts, log: d.log, trees: d.trees, publicUrl: d.publicUrl, observe });
-  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics });
-  const dashboard = createDashboard({ ...d.dashboard, lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, bus: d.bus, publicUrl: d.publicUrl, isoStatus: d.isoStatus });
+  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics, power: d.power });
+  const dashboard = createDashboard({ ...d.dashboard, lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, bus: d.bus, publicUrl: d.publicUrl, isoStatus: d.isoStatus, power: d.power });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

@@ -114,7 +114,7 @@ export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: Se
         return;
       }
       if (system.build) await lifecycle.pxe(system.name, plainIp(req.socket.remoteAddress), 'ipxe');
-      sendText(res, 200, artifacts.render('ipxe', system, base), TEXT);
+      sendText(res, 200, artifacts.render('ipxe', system, base, mac), TEXT);
     },
     async tree(req, res, p) {
       if (!o.trees) throw new NotFoundError('no install trees are served');

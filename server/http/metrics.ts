@@ -26,6 +26,11 @@ export interface SystemSource {
   displayState(s: System): string;
 }
 
+/** What collectPower needs from power control: the last state seen per system. */
+export interface PowerSource {
+  statuses(): Map<string, { state: string }>;
+}
+
 type Snapshot = Array<[Record<string, string>, number]>;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const SYSTEM_STATES = ['registered', 'build', 'installing', 'stalled', 'built', 'failed', 'discovered'];
@@ -56,6 +61,8 @@ export class Metrics {
   private readonly built: Counter;
   private readonly failed: Counter;
   private readonly installDuration: Histogram;
+  private power: PowerSource | null = null;
+  private readonly powerActions: Counter<'driver' | 'action' | 'result'>;
 
   constructor(o: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -125,6 +132,10 @@ export class Metrics {
         this.set(all.filter((s) => self.systems!.displayState(s) === 'stalled').length);
       },
     });
+    this.snapshot('gauge', 'kickstand_power_state', 'Last power state seen per system with power control (1 for its state: on, off or unknown)', ['system', 'state'], () =>
+      [...(this.power?.statuses() ?? new Map<string, { state: string }>())].map(([system, s]) => [{ system, state: s.state }, 1]),
+    );
+    this.powerActions = new Counter({ name: 'kickstand_power_actions_total', help: 'Power actions (status, on, off, cycle) by driver and result', labelNames: ['driver', 'action', 'result'], registers });
   }
 
   /** Returns the Content-Type of the exposition text. */
@@ -184,6 +195,16 @@ export class Metrics {
   /** Counts systems by state and the stalled ones at every scrape, from the lifecycle's store. */
   collectSystems(source: SystemSource): void {
     this.systems = source;
+  }
+
+  /** Reads every system's last power state at each scrape. */
+  collectPower(source: PowerSource): void {
+    this.power = source;
+  }
+
+  /** Counts one power action and whether it worked. */
+  observePower(driver: string, action: string, ok: boolean): void {
+    this.powerActions.inc({ driver, action, result: ok ? 'ok' : 'failed' });
   }
 
   /** Counts installs started, built and failed and times them (call from the lifecycle's onEvent). */

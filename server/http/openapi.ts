@@ -6,6 +6,8 @@ import { distroFileSchema, profileBodySchema } from '../profiles/schema.ts';
 import { newSystemSchema, systemPatchSchema } from '../profiles/system-input.ts';
 import { ARTIFACT_KINDS } from '../boot/artifacts.ts';
 import { ROUTES, type RouteSpec } from './routes.ts';
+import { powerSettingsSchema } from '../power/settings.ts';
+import { bulkRebuildSchema } from './power-routes.ts';
 
 /** A JSON Schema (2020-12, the subset OpenAPI 3.1 uses here). */
 export type JsonSchema = { [k: string]: unknown };
@@ -94,6 +96,7 @@ function componentSchemas(): Record<string, JsonSchema> {
     Error: obj({ error: obj({ code: str, message: str, field: str }, ['code', 'message']) }),
     System: obj({
       name: str,
+      displayName: strOrNull,
       macs: { type: 'array', items: str },
       ip: strOrNull,
       hostname: strOrNull,
@@ -117,6 +120,15 @@ function componentSchemas(): Record<string, JsonSchema> {
     },
     Distro: { ...distro, properties: { ...(distro.properties as object), source: { type: 'string', enum: ['yaml', 'iso'] } }, required: [...(distro.required as string[]), 'source'] },
     NewSystem: zodToJsonSchema(newSystemSchema, 'input'),
+    PowerSettings: zodToJsonSchema(powerSettingsSchema, 'input'),
+    BulkRebuild: zodToJsonSchema(bulkRebuildSchema, 'input'),
+    PowerStatus: obj({ state: { type: 'string', enum: ['on', 'off', 'unknown'] }, checkedAt: { type: ['integer', 'null'] }, error: strOrNull }),
+    Power: obj({
+      system: str,
+      settings: obj({ driver: strOrNull, address: strOrNull, user: strOrNull, secretSet: { type: 'boolean' }, port: { type: ['integer', 'null'] }, domain: strOrNull, uefi: { type: ['boolean', 'null'] }, boot: strOrNull, config_dir: strOrNull }),
+      effective: obj({ driver: strOrNull, address: strOrNull, user: strOrNull, secretSet: { type: 'boolean' }, port: { type: ['integer', 'null'] }, domain: strOrNull, uefi: { type: 'boolean' }, boot: str, config_dir: str }),
+      status: ref('PowerStatus'),
+    }),
     SystemPatch: zodToJsonSchema(systemPatchSchema, 'input'),
   };
 }
@@ -141,7 +153,13 @@ export const RESPONSES: Record<string, Record<string, Resp>> = {
   getSystem: { '200': oneSystem, '404': E404 },
   updateSystem: { '200': oneSystem, '400': E400, '404': E404, '409': E409 },
   deleteSystem: { '204': { description: 'Removed' }, '404': E404 },
-  rebuildSystem: { '200': { description: 'Armed, with a fresh token', json: ref('System') }, '404': E404, '409': E409 },
+  rebuildSystem: {
+    '200': { description: 'Armed, with a fresh token (and power-cycled when reboot was asked)', json: ref('System') },
+    '400': E400,
+    '404': E404,
+    '409': E409,
+    '502': err('Armed, but the power-cycle failed (the install stays armed; a power-failed event says why)'),
+  },
   disarmSystem: { '200': { description: 'Build mode off', json: ref('System') }, '404': E404 },
   systemEvents: {
     '200': { description: 'Timeline', json: obj({ system: str, run: int, state: { type: 'string', enum: STATES }, events: { type: 'array', items: ref('Event') } }) },
@@ -149,6 +167,20 @@ export const RESPONSES: Record<string, Record<string, Resp>> = {
     '404': E404,
   },
   renderArtifact: { '200': { description: 'The rendered artifact', text: 'text/plain' }, '400': E400, '404': E404, '409': E409 },
+  getPower: { '200': { description: 'Power settings (no secret), merged settings and last state', json: ref('Power') }, '404': E404 },
+  setPower: { '200': { description: 'Saved', json: ref('Power') }, '400': E400, '404': E404 },
+  deletePower: { '204': { description: 'Removed' }, '404': err('No such system, or it has no power settings of its own') },
+  powerAction: {
+    '200': { description: 'Done; the state after', json: obj({ system: str, action: str, state: { type: 'string', enum: ['on', 'off'] }, status: ref('PowerStatus') }) },
+    '400': E400,
+    '404': E404,
+    '409': err('The system has no power driver'),
+    '502': err('The BMC or hypervisor failed or could not be reached; the message carries what it said'),
+  },
+  rebuildMany: {
+    '200': { description: 'One result per system, in the order given', json: obj({ results: { type: 'array', items: obj({ system: str, ok: { type: 'boolean' }, run: { type: ['integer', 'null'] }, error: { anyOf: [obj({ code: str, message: str }), { type: 'null' }] } }) } }) },
+    '400': E400,
+  },
   listProfiles: { '200': { description: 'Assignable profiles, resolved, secrets masked', json: obj({ profiles: { type: 'array', items: ref('Profile') } }) } },
   getProfile: { '200': { description: 'One profile', json: ref('Profile') }, '404': E404 },
   listDistros: { '200': { description: 'Distros, and ISO files found but not usable', json: obj({ distros: { type: 'array', items: ref('Distro') }, isos: { type: 'array' } }) } },
@@ -159,8 +191,8 @@ export const RESPONSES: Record<string, Record<string, Resp>> = {
 const QUERY: Record<string, Array<{ name: string; schema: JsonSchema; description: string }>> = {
   systemEvents: [{ name: 'run', schema: int, description: 'Install run (default: every run)' }],
 };
-const BODIES: Record<string, string> = { createSystem: 'NewSystem', updateSystem: 'SystemPatch' };
-const PARAMS: Record<string, JsonSchema> = { kind: { type: 'string', enum: [...ARTIFACT_KINDS] } };
+const BODIES: Record<string, string> = { createSystem: 'NewSystem', updateSystem: 'SystemPatch', setPower: 'PowerSettings', rebuildMany: 'BulkRebuild' };
+const PARAMS: Record<string, JsonSchema> = { kind: { type: 'string', enum: [...ARTIFACT_KINDS] }, action: { type: 'string', enum: ['status', 'on', 'off', 'cycle'] } };
 
 /** Returns the OpenAPI path of a route-table path (`:name` → `{name}`). */
 export function openApiPath(path: string): string {

@@ -1,7 +1,7 @@
 // The one description of every HTTP route: the lean boot path matches against it, express
 // registers the API from it, and the OpenAPI document is generated from it.
 
-export type Method = 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** One route: method, path pattern (`:param`, trailing `*` for the rest), and how it is served. */
 export interface RouteSpec {
@@ -29,10 +29,15 @@ export const ROUTES: readonly RouteSpec[] = [
   { name: 'getSystem', methods: ['GET'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'One system' },
   { name: 'updateSystem', methods: ['PATCH'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'Change MACs, IP, hostname, profile or overrides' },
   { name: 'deleteSystem', methods: ['DELETE'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'Remove a system' },
-  { name: 'rebuildSystem', methods: ['POST'], path: '/api/v1/systems/:name/rebuild', lean: false, auth: true, summary: 'Arm a fresh install run (new token)' },
+  { name: 'rebuildSystem', methods: ['POST'], path: '/api/v1/systems/:name/rebuild', lean: false, auth: true, summary: 'Arm a fresh install run (new token); with {"reboot": true} also set the next boot and power-cycle' },
   { name: 'disarmSystem', methods: ['POST'], path: '/api/v1/systems/:name/disarm', lean: false, auth: true, summary: 'Cancel an armed install' },
   { name: 'systemEvents', methods: ['GET'], path: '/api/v1/systems/:name/events', lean: false, auth: true, summary: 'Event timeline with durations between steps' },
   { name: 'renderArtifact', methods: ['GET'], path: '/api/v1/systems/:name/render/:kind', lean: false, auth: true, summary: 'Render an artifact for operators' },
+  { name: 'getPower', methods: ['GET'], path: '/api/v1/systems/:name/power', lean: false, auth: true, summary: 'Power settings (secret never shown), the merged ones and the last state seen' },
+  { name: 'setPower', methods: ['PUT'], path: '/api/v1/systems/:name/power', lean: false, auth: true, summary: 'Set power settings (driver, address, user, secret, options); a missing secret keeps the stored one' },
+  { name: 'deletePower', methods: ['DELETE'], path: '/api/v1/systems/:name/power', lean: false, auth: true, summary: "Remove a system's own power settings (profile defaults still apply)" },
+  { name: 'powerAction', methods: ['POST'], path: '/api/v1/systems/:name/power/:action', lean: false, auth: true, summary: 'Power status, on, off or cycle through the driver' },
+  { name: 'rebuildMany', methods: ['POST'], path: '/api/v1/rebuild', lean: false, auth: true, summary: 'Rebuild a list of systems (optionally with reboot), a few at a time' },
   { name: 'listProfiles', methods: ['GET'], path: '/api/v1/profiles', lean: false, auth: true, summary: 'Resolved profiles, secrets masked' },
   { name: 'getProfile', methods: ['GET'], path: '/api/v1/profiles/:name', lean: false, auth: true, summary: 'One resolved profile, secrets masked' },
   { name: 'listDistros', methods: ['GET'], path: '/api/v1/distros', lean: false, auth: true, summary: 'Distros from YAML and ISOs' },

@@ -11,6 +11,7 @@ export function systemView(s: System, lifecycle: Lifecycle, base: string) {
   const armed = s.build && s.token !== null;
   return {
     name: s.name,
+    displayName: s.displayName,
     macs: s.macs,
     ip: s.ip,
     hostname: s.hostname,

@@ -4,7 +4,10 @@
 import { parseDiscInfo, parseTreeInfo, splitRelease } from './treeinfo.ts';
 
 /** Distro families kickstart templates exist for; 'unknown' when none fits. */
-export type DistroFamily = 'el4' | 'el5' | 'el6' | 'el7' | 'el8' | 'el9' | 'fedora' | 'unknown';
+export type DistroFamily = 'el4' | 'el5' | 'el6' | 'el7' | 'el8' | 'el9' | 'el10' | 'fedora' | 'unknown';
+
+/** Newest EL major version kickstand has a kickstart template for. */
+export const NEWEST_EL = 10;
 
 /** What detection found in one tree. */
 export interface DetectedDistro {
@@ -150,7 +153,7 @@ function result(
 export function familyOf(product: string, version: string): DistroFamily {
   if (/^fedora/i.test(product)) return 'fedora';
   const major = Number(/^(\d+)/.exec(version)?.[1]);
-  if (!EL_PRODUCTS.some(([re]) => re.test(product)) || !(major >= 4 && major <= 9)) return 'unknown';
+  if (!EL_PRODUCTS.some(([re]) => re.test(product)) || !(major >= 4 && major <= NEWEST_EL)) return 'unknown';
   return `el${major}` as DistroFamily;
 }
 

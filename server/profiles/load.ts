@@ -7,7 +7,7 @@ import type { ZodError, ZodTypeAny } from 'zod';
 import { ProfileError } from '../errors.ts';
 import { deepFreeze, isPlainMap, mergeMaps } from '../merge.ts';
 import { distroFileSchema, profileBodySchema, profileFileSchema, type Distro, type Profile } from './schema.ts';
-import { checkProfile } from './check.ts';
+import { checkProfile, checkProfileForFamily } from './check.ts';
 
 /** Every distro and profile defined by YAML files, resolved and frozen. */
 export interface ProfileSet {
@@ -99,6 +99,8 @@ export function loadProfiles(dir: string): ProfileSet {
     const where = parents.length ? `${raw.file} (extends ${parents.join(' → ')})` : raw.file;
     const profile: Profile = { ...validate<Omit<Profile, 'name' | 'parents'>>(profileBodySchema, body, where), name: n, parents };
     checkProfile(profile, where);
+    const distro = distros.get(profile.distro);
+    if (distro) checkProfileForFamily(profile, distro.family, where);
     profiles.set(n, profile);
   }
   return deepFreeze({ profiles, distros, files });

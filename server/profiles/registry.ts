@@ -3,6 +3,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from '../log.ts';
 import { NotFoundError } from '../errors.ts';
+import { checkProfileForFamily } from './check.ts';
 import { applyOverrides, loadProfiles, type ProfileSet } from './load.ts';
 import type { Distro, Profile } from './schema.ts';
 
@@ -91,9 +92,12 @@ export class ProfileRegistry {
     return p;
   }
 
-  /** Returns the profile with a system's overrides merged and validated. */
+  /** Returns the profile with a system's overrides merged and validated, for its distro's family when that distro is known. */
   resolve(profileName: string, overrides: Record<string, unknown>, where = 'overrides'): Profile {
-    return applyOverrides(this.requireProfile(profileName), overrides, where);
+    const profile = applyOverrides(this.requireProfile(profileName), overrides, where);
+    const distro = this.distro(profile.distro);
+    if (distro) checkProfileForFamily(profile, distro.family, where);
+    return profile;
   }
 
   /** Returns every distro: ISO-detected ones, with YAML distros of the same name taking precedence. */

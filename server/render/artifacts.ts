@@ -28,16 +28,21 @@ export const GLOBAL_TEMPLATES: Readonly<Record<GlobalKind, string>> = {
   'boot-ipxe': 'pxe/boot.ipxe',
 };
 
+const LVM_SCRIPTS = "the profile uses LVM; kickstand's own scripts work on plain partitions (anaconda makes the volumes from the kickstart)";
+
 /** Returns null when the kind applies to the system, else why not (for a 404 message). */
 export function applicable(kind: ArtifactKind, ctx: RenderContext): string | null {
   switch (kind) {
     case 'kickstart':
       return ctx.distro.script ? `distro ${ctx.distro.name} installs with kickstand's install script, not a kickstart` : null;
     case 'install':
+      if (ctx.lvm) return LVM_SCRIPTS;
       return ctx.distro.script ? null : `distro ${ctx.distro.name} installs with anaconda (installer: anaconda); there is no install script`;
     case 'rescue':
+      if (ctx.lvm) return LVM_SCRIPTS;
       return ctx.family.legacyGrub ? null : `family ${ctx.family.name} boots with GRUB 2; the rescue script sets up GRUB legacy (el4 to el6)`;
     case 'prepare': {
+      if (ctx.lvm) return LVM_SCRIPTS;
       const odd = ctx.disks.flatMap((d) => d.partitions).find((p) => !p.isExt && !p.isSwap && p.mount !== null);
       return odd ? `partition ${odd.device} is ${odd.fstype}; the prepare script makes ext2/3/4 and swap only (at an offset, without loop devices)` : null;
     }

@@ -3,12 +3,16 @@
 // fstab and GRUB figures every script shares.
 import { layoutDisk, type PartitionLayout } from '../geometry/layout.ts';
 import { sfdiskLines } from '../geometry/sfdisk.ts';
+import { DEFAULT_FS } from '../profiles/check.ts';
 import type { Family, Profile } from '../profiles/schema.ts';
 
 /** One partition as templates see it. */
 export interface PartitionContext {
   number: number;
-  role: 'root' | 'swap' | 'boot' | 'data';
+  role: 'root' | 'swap' | 'boot' | 'data' | 'pv';
+  /** Kickstart id of a physical volume (pv.vda2) and its volume group; null for other roles. */
+  pv: string | null;
+  vg: string | null;
   /** Concrete file system: the profile's, or the family default (ext3 up to el5, ext4 el6, xfs el7+). */
   fstype: string;
   /** Mount point; swap for swap; null for an unmounted data partition. */
@@ -61,8 +65,6 @@ export interface DiskBacking {
   system: string;
 }
 
-const DEFAULT_FS: Record<Family, string> = { el4: 'ext3', el5: 'ext3', el6: 'ext4', el7: 'xfs', el8: 'xfs', el9: 'xfs', fedora: 'xfs' };
-
 /** Returns the SCSI address libata gives an IDE name (hda primary master 0:0:0:0 … hdd 1:0:1:0), else ''. */
 export function ideAddress(name: string): string {
   const m = /^hd([a-d])$/.exec(name);
@@ -107,12 +109,15 @@ function byPathGlobs(scsi: string): string[] {
 }
 
 function partitionContext(disk: string, p: Profile['disks'][string]['partitions'][number], l: PartitionLayout, family: Family): PartitionContext {
-  const fstype = p.role === 'swap' ? 'swap' : (p.fstype ?? DEFAULT_FS[family]);
-  const mount = p.role === 'swap' ? 'swap' : (p.mount ?? (p.role === 'root' ? '/' : p.role === 'boot' ? '/boot' : null));
+  const pv = p.role === 'pv';
+  const fstype = p.role === 'swap' ? 'swap' : pv ? 'lvmpv' : (p.fstype ?? DEFAULT_FS[family]);
+  const mount = p.role === 'swap' ? 'swap' : pv ? null : (p.mount ?? (p.role === 'root' ? '/' : p.role === 'boot' ? '/boot' : null));
   const device = `/dev/${disk}${l.number}`;
   return {
     number: l.number,
     role: p.role,
+    pv: pv ? `pv.${disk}${l.number}` : null,
+    vg: p.vg ?? null,
     fstype,
     mount,
     label: p.label ?? null,
@@ -133,9 +138,56 @@ function partitionContext(disk: string, p: Profile['disks'][string]['partitions'
   };
 }
 
-/** Returns the fstab lines (space-separated) for the profile's partitions and the family's pseudo file systems. */
-export function fstabLines(disks: DiskContext[], family: Family): string[] {
-  const parts = disks.flatMap((d) => d.partitions).filter((p) => p.mount !== null);
+/** One LVM logical volume as templates see it. */
+export interface VolumeContext {
+  name: string;
+  role: 'root' | 'swap' | 'data';
+  fstype: string;
+  mount: string | null;
+  label: string | null;
+  /** /dev/<vg>/<name>. */
+  device: string;
+  /** What fstab and root= name it by: its device (LVM names are stable; old initrds find no labels on volumes). */
+  spec: string;
+  sizeMib: number | null;
+  isSwap: boolean;
+}
+
+/** One LVM volume group: its physical volumes' kickstart ids and its logical volumes. */
+export interface VolumeGroupContext {
+  name: string;
+  pvs: string[];
+  volumes: VolumeContext[];
+}
+
+/** Returns the profile's volume groups with their physical volumes found among the laid-out disks. */
+export function volumeGroupContexts(profile: Profile, family: Family, disks: DiskContext[]): VolumeGroupContext[] {
+  return Object.entries(profile.volume_groups).map(([vg, g]) => ({
+    name: vg,
+    pvs: disks.flatMap((d) => d.partitions).filter((p) => p.vg === vg).map((p) => p.pv!),
+    volumes: g.volumes.map((v) => {
+      const device = `/dev/${vg}/${v.name}`;
+      return {
+        name: v.name,
+        role: v.role,
+        fstype: v.role === 'swap' ? 'swap' : (v.fstype ?? DEFAULT_FS[family]),
+        mount: v.role === 'swap' ? 'swap' : (v.mount ?? (v.role === 'root' ? '/' : null)),
+        label: v.label ?? null,
+        device,
+        spec: device,
+        sizeMib: v.size_mib ?? null,
+        isSwap: v.role === 'swap',
+      };
+    }),
+  }));
+}
+
+/** What fstab needs of a partition or logical volume. */
+type Mountable = Pick<PartitionContext, 'spec' | 'mount' | 'fstype' | 'isSwap'>;
+
+/** Returns the fstab lines (space-separated) for the profile's partitions and volumes and the family's pseudo file systems. */
+export function fstabLines(disks: DiskContext[], family: Family, volumes: readonly Mountable[] = []): string[] {
+  const parts = [...disks.flatMap((d) => d.partitions), ...volumes].filter((p) => p.mount !== null);
   const depth = (m: string): number => m.split('/').filter(Boolean).length;
   const mounted = parts.filter((p) => !p.isSwap).sort((a, b) => depth(a.mount!) - depth(b.mount!));
   const lines = mounted.map((p) => `${p.spec} ${p.mount} ${p.fstype} defaults ${p.fstype === 'xfs' ? '0 0' : `1 ${p.mount === '/' ? 1 : 2}`}`);

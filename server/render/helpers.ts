@@ -25,9 +25,12 @@ function joined(helper: string, args: unknown[]): string {
   return out;
 }
 
-/** Throws TemplateError when text matches bad, quoting the value (values here are never secrets' plaintext). */
+/**
+ * Throws TemplateError when text matches bad. The message names the helper, not the value: a value
+ * may be a secret (a VNC password), and the renderer adds the template and line.
+ */
 function refuse(helper: string, text: string, bad: RegExp, what: string): void {
-  if (bad.test(text)) throw new TemplateError(`{{${helper}}}: ${JSON.stringify(text)} contains ${what}`);
+  if (bad.test(text)) throw new TemplateError(`{{${helper}}}: a value of ${text.length} characters contains ${what}`);
 }
 
 /** Returns text as one POSIX shell word in single quotes (' becomes '\''); refuses control characters. */
@@ -91,10 +94,17 @@ export function numberText(value: unknown): string {
   return String(value);
 }
 
-/** Wraps a text quoter as a variadic handlebars helper. */
+/** Wraps a text quoter as a variadic handlebars helper; a refusal names the template line. */
 function quoting(name: string, quote: (text: string) => string): HelperDelegate {
   return function (...args: unknown[]) {
-    return quote(joined(name, args));
+    const text = joined(name, args);
+    try {
+      return quote(text);
+    } catch (e) {
+      const loc = (args[args.length - 1] as { loc?: { start: { line: number } } } | undefined)?.loc;
+      if (e instanceof TemplateError && loc) throw new TemplateError(e.message.replace(/^(\{\{\w+\}\})/, `$1 (line ${loc.start.line})`));
+      throw e;
+    }
   };
 }
 

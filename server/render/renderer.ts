@@ -123,7 +123,8 @@ export async function loadRenderer({ templatesDir, log }: RendererOptions): Prom
       return t.fn(ctx);
     } catch (e) {
       if (e instanceof KickstandError && !(e instanceof TemplateError)) throw e;
-      throw new TemplateError(`${what}: ${t.file}: ${firstLine(e)}`, { cause: e });
+      // The template's name relative to the templates folder: render errors reach API clients.
+      throw new TemplateError(`${what}: template ${name}.hbs: ${firstLine(e)}`, { cause: e });
     }
   };
 

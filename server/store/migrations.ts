@@ -57,7 +57,23 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX leases_ip ON leases(ip);
   `,
-  // 2: leases keyed by address, as in PostgreSQL: the database itself holds one lease per address
+  // 2: a system's display name (mixed case, as the operator wrote it); name stays the lowercase slug.
+  `
+  ALTER TABLE systems ADD COLUMN display_name TEXT;
+  `,
+  // 3: per-system power settings (power control); the secret column holds a sealed value.
+  `
+  CREATE TABLE power_settings (
+    system TEXT PRIMARY KEY REFERENCES systems(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    driver TEXT,
+    address TEXT,
+    username TEXT,
+    secret TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    updated_at INTEGER NOT NULL
+  );
+  `,
+  // 4: leases keyed by address, as in PostgreSQL: the database itself holds one lease per address
   // (keeping the newest row where an address had moved between clients), and the table is bounded
   // by the pool instead of by every MAC ever seen.
   `

@@ -4,8 +4,9 @@
 
 /** SQL of each PostgreSQL schema version, applied in order inside one transaction. */
 export const PG_MIGRATIONS: readonly string[] = [
-  // 1: systems, their MACs, build tokens, install events, DHCP leases (one row per address), and
-  // the instances sharing the database (heartbeats for DHCP load balancing).
+  // 1: systems, their MACs, build tokens, install events, DHCP leases (one row per address, as
+  // SQLite has them from its migration 4), and the instances sharing the database (heartbeats for
+  // DHCP load balancing).
   `
   CREATE TABLE systems (
     name TEXT PRIMARY KEY,
@@ -63,6 +64,21 @@ export const PG_MIGRATIONS: readonly string[] = [
     name TEXT PRIMARY KEY,
     heartbeat_at TIMESTAMPTZ NOT NULL,
     started_at TIMESTAMPTZ NOT NULL
+  );
+  `,  // 2: a system's display name (SQLite migration 2).
+  `
+  ALTER TABLE systems ADD COLUMN display_name TEXT;
+  `,
+  // 3: per-system power settings; the secret column holds a sealed value (SQLite migration 3).
+  `
+  CREATE TABLE power_settings (
+    system TEXT PRIMARY KEY REFERENCES systems(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    driver TEXT,
+    address TEXT,
+    username TEXT,
+    secret TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    updated_at BIGINT NOT NULL
   );
   `,
 ];

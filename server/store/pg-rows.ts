@@ -4,7 +4,7 @@ import pg from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { ConfigError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
-import type { InstallEvent, System, TokenRecord } from './types.ts';
+import type { InstallEvent, PowerSettingsRecord, System, TokenRecord } from './types.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -23,6 +23,7 @@ const str = (v: unknown): string | null => (v === null || v === undefined ? null
 export function toSystem(r: Row): System {
   return {
     name: String(r.name),
+    displayName: str(r.display_name),
     macs: (r.macs as string[] | null) ?? [],
     ip: str(r.ip),
     hostname: str(r.hostname),
@@ -38,6 +39,19 @@ export function toSystem(r: Row): System {
     updatedAt: Number(r.updated_at),
     stateChangedAt: Number(r.state_changed_at),
     lastEventAt: num(r.last_event_at),
+  };
+}
+
+/** Returns the power settings of a power_settings row. */
+export function toPower(r: Row): PowerSettingsRecord {
+  return {
+    system: String(r.system),
+    driver: str(r.driver),
+    address: str(r.address),
+    user: str(r.username),
+    secret: str(r.secret),
+    options: JSON.parse(String(r.options)) as Record<string, unknown>,
+    updatedAt: Number(r.updated_at),
   };
 }
 

@@ -6,11 +6,11 @@ import pg from 'pg';
 import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { PgConnection, dep, invalidateChanges, type PgStoreOptions, type SystemChange } from './pg-base.ts';
-import { checkPgUrl, isRetryable, isUnreachable, redactUrl, SYSTEM_COLUMNS, toEvent, toLease, toSystem, toToken, type Row } from './pg-rows.ts';
+import { checkPgUrl, isRetryable, isUnreachable, redactUrl, SYSTEM_COLUMNS, toEvent, toLease, toPower, toSystem, toToken, type Row } from './pg-rows.ts';
 import { checkWritable, migrate } from './pg-schema.ts';
 import { PATCH_COLUMNS, lockSql, writeSql } from './pg-transition.ts';
 import { CLAIM_LEASES_SQL, HEARTBEAT_SQL, SAVE_LEASES_SQL, leaseArrays, uniqueByIp } from './pg-leases.ts';
-import type { InstallEvent, InstanceBeat, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+import type { InstallEvent, InstanceBeat, NewSystem, PowerSettingsRecord, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
 
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POOL_SIZE, DEFAULT_QUERY_TIMEOUT_MS, type PgStoreOptions } from './pg-base.ts';
 
@@ -74,9 +74,9 @@ export class PgStore extends PgConnection implements Store {
       return await this.tx(async (c, touched) => {
         touched.mark(input.name, { tokens: true, membership: true });
         await c.query(
-          `INSERT INTO systems (name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $8)`,
-          [input.name, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ?? false, input.state ?? 'registered', now],
+          `INSERT INTO systems (name, display_name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9, $9)`,
+          [input.name, input.displayName ?? null, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ?? false, input.state ?? 'registered', now],
         );
         await this.writeMacs(c, input.name, input.macs);
         const s = (await this.row(c, input.name))!;
@@ -255,6 +255,35 @@ export class PgStore extends PgConnection implements Store {
     if (options.run !== undefined) args.push(options.run);
     const r = await this.query(`SELECT * FROM (SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT $2) e ORDER BY id`, args);
     return r.rows.map(toEvent);
+  }
+
+  async getPowerSettings(name: string): Promise<PowerSettingsRecord | null> {
+    const r = await this.query('SELECT * FROM power_settings WHERE system = $1', [name]);
+    return r.rows[0] ? toPower(r.rows[0]) : null;
+  }
+
+  async listPowerSettings(): Promise<PowerSettingsRecord[]> {
+    return (await this.query('SELECT * FROM power_settings ORDER BY system')).rows.map(toPower);
+  }
+
+  async setPowerSettings(p: Omit<PowerSettingsRecord, 'updatedAt'>, now: number): Promise<PowerSettingsRecord> {
+    try {
+      await this.query(
+        `INSERT INTO power_settings (system, driver, address, username, secret, options, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (system) DO UPDATE SET driver = excluded.driver, address = excluded.address, username = excluded.username,
+           secret = excluded.secret, options = excluded.options, updated_at = excluded.updated_at`,
+        [p.system, p.driver, p.address, p.user, p.secret, JSON.stringify(p.options), now],
+      );
+    } catch (err) {
+      // The foreign key names the missing system.
+      if ((err as { code?: string }).code === '23503') throw new NotFoundError(`no system named ${JSON.stringify(p.system)}`);
+      throw err;
+    }
+    return { ...p, options: structuredClone(p.options), updatedAt: now };
+  }
+
+  async deletePowerSettings(name: string): Promise<boolean> {
+    return ((await this.query('DELETE FROM power_settings WHERE system = $1', [name])).rowCount ?? 0) > 0;
   }
 
   async loadLeases(): Promise<DhcpLeaseRecord[]> {

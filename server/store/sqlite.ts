@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
 import { leaseWriteAllowed, type DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
-import type { InstallEvent, NewEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+import type { InstallEvent, NewEvent, NewSystem, PowerSettingsRecord, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -133,6 +133,7 @@ export class SqliteStore implements Store {
     const macs = (this.sql('SELECT mac FROM system_macs WHERE system = ? ORDER BY position').all(r.name) as Row[]).map((m) => String(m.mac));
     return {
       name: String(r.name),
+      displayName: (r.display_name as string | null) ?? null,
       macs,
       ip: (r.ip as string | null) ?? null,
       hostname: (r.hostname as string | null) ?? null,
@@ -175,9 +176,9 @@ export class SqliteStore implements Store {
       () =>
         this.db.transaction(() => {
           this.sql(
-            `INSERT INTO systems (name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
-          ).run(input.name, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ? 1 : 0, input.state ?? 'registered', now, now, now);
+            `INSERT INTO systems (name, display_name, ip, hostname, profile, overrides, build, state, run, created_at, updated_at, state_changed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+          ).run(input.name, input.displayName ?? null, input.ip ?? null, input.hostname ?? null, input.profile, JSON.stringify(input.overrides ?? {}), input.build ? 1 : 0, input.state ?? 'registered', now, now, now);
           this.writeMacs(input.name, input.macs);
           this.dirty();
           return this.row(input.name)!;
@@ -297,6 +298,43 @@ export class SqliteStore implements Store {
       source: (r.source as string | null) ?? null,
       log: (r.log as string | null) ?? null,
     }));
+  }
+
+  private toPower(r: Row): PowerSettingsRecord {
+    return {
+      system: String(r.system),
+      driver: (r.driver as string | null) ?? null,
+      address: (r.address as string | null) ?? null,
+      user: (r.username as string | null) ?? null,
+      secret: (r.secret as string | null) ?? null,
+      options: JSON.parse(String(r.options)) as Record<string, unknown>,
+      updatedAt: Number(r.updated_at),
+    };
+  }
+
+  async getPowerSettings(name: string): Promise<PowerSettingsRecord | null> {
+    const r = this.sql('SELECT * FROM power_settings WHERE system = ?').get(name) as Row | undefined;
+    return r ? this.toPower(r) : null;
+  }
+
+  async listPowerSettings(): Promise<PowerSettingsRecord[]> {
+    return (this.sql('SELECT * FROM power_settings ORDER BY system').all() as Row[]).map((r) => this.toPower(r));
+  }
+
+  async setPowerSettings(p: Omit<PowerSettingsRecord, 'updatedAt'>, now: number): Promise<PowerSettingsRecord> {
+    return this.db.transaction(() => {
+      if (!this.sql('SELECT 1 FROM systems WHERE name = ?').get(p.system)) throw new NotFoundError(`no system named ${JSON.stringify(p.system)}`);
+      this.sql(
+        `INSERT INTO power_settings (system, driver, address, username, secret, options, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(system) DO UPDATE SET driver = excluded.driver, address = excluded.address, username = excluded.username,
+           secret = excluded.secret, options = excluded.options, updated_at = excluded.updated_at`,
+      ).run(p.system, p.driver, p.address, p.user, p.secret, JSON.stringify(p.options), now);
+      return { ...p, options: structuredClone(p.options), updatedAt: now };
+    })();
+  }
+
+  async deletePowerSettings(name: string): Promise<boolean> {
+    return this.sql('DELETE FROM power_settings WHERE system = ?').run(name).changes > 0;
   }
 
   async loadLeases(): Promise<DhcpLeaseRecord[]> {

@@ -27,7 +27,10 @@ export type Stage = (typeof STAGES)[number];
 
 /** One guest. Times are epoch milliseconds. */
 export interface System {
+  /** Slug: lowercase, safe in URLs, file names and shell words. */
   name: string;
+  /** The name as the operator wrote it when it has capitals (the notes' `NGTest-hvm`), else null. */
+  displayName: string | null;
   /** Canonical MACs: lowercase, colon-separated. */
   macs: string[];
   ip: string | null;
@@ -55,6 +58,7 @@ export interface System {
 /** Fields a caller supplies to create a system. */
 export interface NewSystem {
   name: string;
+  displayName?: string | null;
   macs: string[];
   ip?: string | null;
   hostname?: string | null;
@@ -118,6 +122,18 @@ export interface InstanceBeat {
   ageMs: number;
 }
 
+/** A system's own power settings as stored; the secret is sealed (power/secret-box.ts), never plain. */
+export interface PowerSettingsRecord {
+  system: string;
+  driver: string | null;
+  address: string | null;
+  user: string | null;
+  secret: string | null;
+  /** Driver options: port, domain, uefi, boot, config_dir. */
+  options: Record<string, unknown>;
+  updatedAt: number;
+}
+
 /** Persistence for systems, tokens, events and leases. Every method is atomic. */
 export interface Store {
   createSystem(input: NewSystem, now: number): Promise<System>;
@@ -135,6 +151,13 @@ export interface Store {
   transition(name: string, now: number, decide: (s: System) => Transition | null): Promise<{ system: System; event: InstallEvent | null; changed: boolean }>;
   findToken(token: string): Promise<TokenRecord | null>;
   listEvents(name: string, options?: { run?: number; limit?: number }): Promise<InstallEvent[]>;
+  /** Returns a system's power settings, or null when it has none. */
+  getPowerSettings(name: string): Promise<PowerSettingsRecord | null>;
+  /** Returns the power settings of every system that has some, by system name. */
+  listPowerSettings(): Promise<PowerSettingsRecord[]>;
+  /** Replaces a system's power settings; NotFoundError when the system does not exist. Removed with the system. */
+  setPowerSettings(settings: Omit<PowerSettingsRecord, 'updatedAt'>, now: number): Promise<PowerSettingsRecord>;
+  deletePowerSettings(name: string): Promise<boolean>;
   /** Returns every lease row (one per address). */
   loadLeases(): Promise<DhcpLeaseRecord[]>;
   /** Writes each lease as given, keyed by its address (restores, copies). */

@@ -116,20 +116,21 @@ export class Lab {
     }
   }
 
-  /** Boots the guest once and resolves when QEMU exits (the guest powers off) or the timeout kills it. */
-  async boot(options: BootOptions): Promise<BootResult> {
-    const serialLog = join(this.dir, `${options.name}.serial.log`);
-    const qemuLog = openSync(join(this.dir, `${options.name}.qemu.log`), 'w');
+  /**
+   * Returns QEMU's arguments for a boot of the lab's guest (TCG, 512 MiB, the two IDE disks, an
+   * e1000 on the lab's tap), the serial console going to `serial` (a -serial argument).
+   */
+  qemuArgs(options: Omit<BootOptions, 'name' | 'timeoutMs'>, serial: string): string[] {
     // No option ROM at all unless the boot is meant to use the network.
     const rom = options.from === 'disk' || options.from === 'cd' ? ',romfile=' : '';
     const cdrom = options.cdrom ? ['-drive', `file=${options.cdrom},format=raw,if=ide,index=2,media=cdrom,readonly=on`] : [];
     const accel = process.env.KICKSTAND_E2E_ACCEL ?? 'tcg';
-    const args = [
+    return [
       '-machine', `pc,accel=${accel}`,
       '-m', '512',
       '-display', 'none',
       '-no-reboot',
-      '-serial', `file:${serialLog}`,
+      '-serial', serial,
       '-drive', `file=${this.hda},format=raw,if=ide,index=0`,
       '-drive', `file=${this.hdb},format=raw,if=ide,index=1`,
       '-netdev', `tap,id=n0,ifname=${this.tap},script=no,downscript=no`,
@@ -143,6 +144,13 @@ export class Lab {
       ...(process.env.KICKSTAND_E2E_SGA ? ['-device', 'sga'] : []),
       ...(options.extraArgs ?? []),
     ];
+  }
+
+  /** Boots the guest once and resolves when QEMU exits (the guest powers off) or the timeout kills it. */
+  async boot(options: BootOptions): Promise<BootResult> {
+    const serialLog = join(this.dir, `${options.name}.serial.log`);
+    const qemuLog = openSync(join(this.dir, `${options.name}.qemu.log`), 'w');
+    const args = this.qemuArgs(options, `file:${serialLog}`);
     await this.captureStarted();
     const started = Date.now();
     const child = this.ns.spawn('qemu-system-x86_64', args, { stdio: ['ignore', qemuLog, qemuLog] });
@@ -175,7 +183,7 @@ export class Lab {
   }
 
   /** Resolves once tcpdump has opened its capture file (or at once without capture), so boots are captured whole. */
-  private async captureStarted(): Promise<void> {
+  async captureStarted(): Promise<void> {
     if (!this.capture) return;
     const pcap = join(this.dir, 'lab.pcap');
     const deadline = Date.now() + CAPTURE_START_MS;

@@ -33,6 +33,7 @@ export async function kickstandScriptRenderer(dir: string, profile: E2eProfile, 
       const now = Date.now();
       const system: System = {
         name: SYSTEM_NAME,
+        displayName: null,
         macs: [mac.toLowerCase()],
         ip: null,
         hostname: null,

@@ -1,7 +1,7 @@
 // An in-memory Store for unit tests: same contract as SQLite (the conformance suite proves it).
 import { ConflictError, NotFoundError } from '../../server/errors.ts';
 import { leaseWriteAllowed, type DhcpLeaseRecord } from '../../server/store/leases.ts';
-import type { InstallEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from '../../server/store/types.ts';
+import type { InstallEvent, NewSystem, PowerSettingsRecord, Store, System, SystemPatch, TokenRecord, Transition } from '../../server/store/types.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -16,6 +16,7 @@ export class MemoryStore implements Store {
   private tokens = new Map<string, TokenRecord>();
   private events: InstallEvent[] = [];
   private leases = new Map<string, DhcpLeaseRecord>();
+  private power = new Map<string, PowerSettingsRecord>();
   private nextEventId = 1;
 
   private checkUnique(name: string, macs: string[] | undefined, ip: string | null | undefined): void {
@@ -31,6 +32,7 @@ export class MemoryStore implements Store {
     this.checkUnique(input.name, input.macs, input.ip);
     const s: System = {
       name: input.name,
+      displayName: input.displayName ?? null,
       macs: [...input.macs],
       ip: input.ip ?? null,
       hostname: input.hostname ?? null,
@@ -84,6 +86,7 @@ export class MemoryStore implements Store {
 
   async deleteSystem(name: string) {
     const had = this.systems.delete(name);
+    this.power.delete(name);
     this.events = this.events.filter((e) => e.system !== name);
     for (const [k, t] of this.tokens) if (t.system === name) this.tokens.delete(k);
     return had;
@@ -113,6 +116,26 @@ export class MemoryStore implements Store {
   async listEvents(name: string, options: { run?: number; limit?: number } = {}) {
     const all = this.events.filter((e) => e.system === name && (options.run === undefined || e.run === options.run));
     return all.slice(-(options.limit ?? 10_000)).map(clone);
+  }
+
+  async getPowerSettings(name: string) {
+    const p = this.power.get(name);
+    return p ? clone(p) : null;
+  }
+
+  async listPowerSettings() {
+    return [...this.power.values()].sort((a, b) => (a.system < b.system ? -1 : 1)).map(clone);
+  }
+
+  async setPowerSettings(p: Omit<PowerSettingsRecord, 'updatedAt'>, now: number) {
+    if (!this.systems.has(p.system)) throw new NotFoundError(`no system named ${JSON.stringify(p.system)}`);
+    const rec = { ...clone(p), updatedAt: now };
+    this.power.set(p.system, rec);
+    return clone(rec);
+  }
+
+  async deletePowerSettings(name: string) {
+    return this.power.delete(name);
   }
 
   async loadLeases() {
@@ -158,6 +181,10 @@ export function brokenStore(): Store {
     transition: fail,
     findToken: fail,
     listEvents: fail,
+    getPowerSettings: fail,
+    listPowerSettings: fail,
+    setPowerSettings: fail,
+    deletePowerSettings: fail,
     loadLeases: fail,
     saveLeases: fail,
     claimLeases: fail,

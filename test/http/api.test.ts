@@ -177,6 +177,6 @@ describe('profiles and distros API', () => {
   test('distros list the YAML distros', async () => {
     const h = harness();
     const r = await request(h.app).get('/api/v1/distros').set(h.auth);
-    assert.deepEqual(r.body.distros.map((d: { name: string }) => d.name), ['centos-4.4-i386', 'rocky-9-x86_64']);
+    assert.deepEqual(r.body.distros.map((d: { name: string }) => d.name), ['centos-4.4-i386', 'fedora-45-x86_64', 'rocky-10-x86_64', 'rocky-9-x86_64']);
   });
 });

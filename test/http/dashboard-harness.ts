@@ -13,6 +13,12 @@ import type { Store } from '../../server/store/types.ts';
 import { memoryStore } from '../fakes/memory-store.ts';
 import { fakeRenderer } from '../fakes/renderer.ts';
 import { ADMIN, PROFILES_DIR } from './harness.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PowerControl } from '../../server/boot/power-control.ts';
+import { SecretBox } from '../../server/power/secret-box.ts';
+import { fakePower } from '../fakes/power.ts';
 
 export { ADMIN };
 export const NG = { name: 'ngtest-hvm', macs: ['00:16:3e:84:b5:99'], hostname: 'ngtest', profile: 'centos44-hvm' };
@@ -25,6 +31,9 @@ export interface DashboardHarness {
   bus: EventBus;
   clock: { now: number };
   logs: () => Array<Record<string, unknown>>;
+  /** Power control over fake machines. */
+  power: PowerControl;
+  machines: ReturnType<typeof fakePower>;
 }
 
 /** Returns a fresh app wired like main: lifecycle events feed the metrics and the dashboard's bus. */
@@ -47,6 +56,18 @@ export function dashboardHarness(o: { store?: Store; stallMs?: number; sessionTt
   metrics.collectSystems(lifecycle);
   const registry = new ProfileRegistry(PROFILES_DIR, log);
   const artifacts = new Artifacts(registry, fakeRenderer());
+  const machines = fakePower();
+  const power = new PowerControl({
+    lifecycle,
+    registry,
+    log,
+    secrets: new SecretBox(join(mkdtempSync(join(tmpdir(), 'ks-power-key-')), 'key')),
+    createDriver: machines.factory,
+    xlConfig: (s) => artifacts.render('xl', s, 'http://kickstand.test'),
+    onEvent: (s, e) => bus.publish(s, e),
+    onAction: (driver, action, ok) => metrics.observePower(driver, action, ok),
+  });
+  metrics.collectPower(power);
   const app = createHttpHandler({
     lifecycle,
     registry,
@@ -55,10 +76,11 @@ export function dashboardHarness(o: { store?: Store; stallMs?: number; sessionTt
     log,
     metrics,
     bus,
+    power,
     isoStatus: o.isoStatus,
     dashboard: { sessionTtlMs: o.sessionTtlMs, loginFailures: o.loginFailures, heartbeatMs: o.heartbeatMs, maxStreams: o.maxStreams, clock: () => clock.now },
   });
-  return { app, store, lifecycle, metrics, bus, clock, logs: lines };
+  return { app, store, lifecycle, metrics, bus, clock, logs: lines, power, machines };
 }
 
 /** Returns the CSRF token in a page's forms. */

@@ -140,12 +140,14 @@ describe('OpenAPI document', () => {
 
 interface Call {
   op: string;
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;
   status: number;
   body?: unknown;
   noAuth?: boolean;
   plain?: boolean;
+  /** Runs just before the call (e.g. makes a fake BMC fail). */
+  before?: () => void;
 }
 
 describe('real API responses match the document', () => {
@@ -191,7 +193,25 @@ describe('real API responses match the document', () => {
       { op: 'listDistros', method: 'get', path: '/api/v1/distros', status: 200 },
       { op: 'openapi', method: 'get', path: '/api/v1/openapi.json', status: 200 },
       { op: 'metrics', method: 'get', path: '/metrics', status: 200 },
+      { op: 'setPower', method: 'put', path: '/api/v1/systems/ngtest-hvm/power', status: 200, body: { driver: 'ipmi', address: '10.0.0.6' } },
+      { op: 'powerAction', method: 'post', path: '/api/v1/systems/ngtest-hvm/power/off', status: 502, before: () => void (h.machines.machine('ngtest-hvm').fail = 'unable to establish IPMI v2 / RMCP+ session') },
+      { op: 'rebuildSystem', method: 'post', path: '/api/v1/systems/ngtest-hvm/rebuild', status: 502, body: { reboot: true } },
       { op: 'metrics', method: 'get', path: '/metrics', status: 404, plain: true },
+      { op: 'rebuildSystem', method: 'post', path: '/api/v1/systems/spare/rebuild', status: 400, body: { reboot: 'yes' } },
+      { op: 'getPower', method: 'get', path: '/api/v1/systems/spare/power', status: 200 },
+      { op: 'getPower', method: 'get', path: '/api/v1/systems/nope/power', status: 404 },
+      { op: 'powerAction', method: 'post', path: '/api/v1/systems/spare/power/status', status: 409 },
+      { op: 'setPower', method: 'put', path: '/api/v1/systems/spare/power', status: 200, body: { driver: 'ipmi', address: '10.0.0.5', user: 'admin', secret: 'pw' } },
+      { op: 'setPower', method: 'put', path: '/api/v1/systems/spare/power', status: 400, body: { driver: 'ipmi', address: '-oProxyCommand=x' } },
+      { op: 'setPower', method: 'put', path: '/api/v1/systems/nope/power', status: 404, body: { driver: 'ipmi' } },
+      { op: 'powerAction', method: 'post', path: '/api/v1/systems/spare/power/cycle', status: 200 },
+      { op: 'powerAction', method: 'post', path: '/api/v1/systems/spare/power/explode', status: 400 },
+      { op: 'powerAction', method: 'post', path: '/api/v1/systems/nope/power/status', status: 404 },
+      { op: 'rebuildSystem', method: 'post', path: '/api/v1/systems/spare/rebuild', status: 200, body: { reboot: true } },
+      { op: 'rebuildMany', method: 'post', path: '/api/v1/rebuild', status: 200, body: { systems: ['spare', 'nope'], reboot: true } },
+      { op: 'rebuildMany', method: 'post', path: '/api/v1/rebuild', status: 400, body: { systems: [] } },
+      { op: 'deletePower', method: 'delete', path: '/api/v1/systems/spare/power', status: 204 },
+      { op: 'deletePower', method: 'delete', path: '/api/v1/systems/spare/power', status: 404 },
       { op: 'deleteSystem', method: 'delete', path: '/api/v1/systems/spare', status: 204 },
       { op: 'deleteSystem', method: 'delete', path: '/api/v1/systems/spare', status: 404 },
     ];
@@ -204,6 +224,7 @@ describe('real API responses match the document', () => {
     for (const c of calls) {
       const route = ROUTES.find((r) => r.name === c.op)!;
       const op = doc.paths[openApiPath(route.path)]![c.method]!;
+      c.before?.();
       let req = request(c.plain ? plain.app : h.app)[c.method](c.path);
       if (!c.noAuth) req = req.set('Authorization', auth);
       const r = c.body === undefined ? await req : await req.send(c.body as object);

@@ -81,6 +81,24 @@ describe('distro detection rules', () => {
     assert.deepEqual([d.name, d.family], ['fedora-39-x86_64', 'fedora']);
   });
 
+  test('el10 and Fedora from their ISOs\' productmd .treeinfo (Rocky 10, RHEL 10, CentOS Stream 10, AlmaLinux 10, Fedora 45)', async () => {
+    const treeinfo = (name: string, short: string, version: string, variant: string) =>
+      `[checksums]\nimages/pxeboot/vmlinuz = sha256:00\n\n[general]\n; WARNING.0 = This section provides compatibility with pre-productmd treeinfos.\narch = x86_64\nfamily = ${name}\nname = ${name} ${version}\nplatforms = x86_64,xen\nversion = ${version}\n\n` +
+      `[header]\ntype = productmd.treeinfo\nversion = 1.2\n\n[images-x86_64]\nboot.iso = images/boot.iso\ninitrd = images/pxeboot/initrd.img\nkernel = images/pxeboot/vmlinuz\n\n[images-xen]\ninitrd = images/pxeboot/initrd.img\nkernel = images/pxeboot/vmlinuz\n\n` +
+      `[release]\nname = ${name}\nshort = ${short}\nversion = ${version}\n\n[stage2]\nmainimage = images/install.img\n\n[tree]\narch = x86_64\nbuild_timestamp = 1748000000\nplatforms = x86_64,xen\nvariants = ${variant}\n`;
+    const cases: Array<[string, string, string, string, string, string]> = [
+      ['Rocky Linux', 'Rocky', '10.0', 'BaseOS,AppStream', 'rocky-10.0-x86_64', 'el10'],
+      ['Red Hat Enterprise Linux', 'RHEL', '10.0', 'BaseOS,AppStream', 'rhel-10.0-x86_64', 'el10'],
+      ['CentOS Stream', 'CentOS-Stream', '10', 'BaseOS,AppStream', 'centos-stream-10-x86_64', 'el10'],
+      ['AlmaLinux', 'AlmaLinux', '10.0', 'BaseOS,AppStream', 'almalinux-10.0-x86_64', 'el10'],
+      ['Fedora', 'Fedora', '45', 'Server', 'fedora-45-x86_64', 'fedora'],
+    ];
+    for (const [name, short, version, variant, slug, family] of cases) {
+      const d = await detectDistro(memTree({ '.treeinfo': treeinfo(name, short, version, variant), ...KERNEL_PXE }));
+      assert.deepEqual([d.name, d.family, d.source, d.kernel, d.initrd], [slug, family, 'treeinfo', 'images/pxeboot/vmlinuz', 'images/pxeboot/initrd.img'], name);
+    }
+  });
+
   test('without .treeinfo or .discinfo the layout and volume id still make a distro', async () => {
     const d = await detectDistro(memTree({ 'isolinux/vmlinuz': 'k', 'isolinux/initrd.img': 'i' }), { volumeId: 'CentOS_4.4_Final', fileName: 'CentOS-4.4-i386-binDVD.iso' });
     assert.deepEqual([d.name, d.family, d.arch, d.source], ['centos-4.4-i386', 'el4', 'i386', 'layout']);
@@ -88,7 +106,9 @@ describe('distro detection rules', () => {
     assert.deepEqual([odd.name, odd.family, odd.source], ['my-disc', 'unknown', 'layout']);
   });
 
-  test('families follow the major version of EL rebuilds and stay unknown outside el4..el9', () => {
+  test('families follow the major version of EL rebuilds and stay unknown outside el4..el10', () => {
+    assert.equal(familyOf('Rocky Linux', '10.0'), 'el10');
+    assert.equal(familyOf('Red Hat Enterprise Linux', '11.0'), 'unknown');
     assert.equal(familyOf('Rocky Linux', '9.2'), 'el9');
     assert.equal(familyOf('Scientific Linux', '6.10'), 'el6');
     assert.equal(familyOf('CentOS Stream', '8'), 'el8');

@@ -55,6 +55,19 @@ describe('render context of the notes guest', () => {
     ]);
   });
 
+  test('finding 8: the display name NGTest-hvm names the Xen domain as in the notes; files and URLs use the slug', () => {
+    assert.equal(ctx.xen!.name, 'NGTest-hvm');
+    assert.equal(ctx.system.displayName, 'NGTest-hvm');
+    assert.equal(ctx.disks[0]!.image, '/var/xen/ngtest-hvm-hda.img');
+    assert.throws(() => contextFor('centos44-hvm', { system: { displayName: 'Other-Name' } }), /system\.displayName "Other-Name": expected a spelling of ngtest-hvm/);
+  });
+
+  test('finding 8: GRUB titles read CentOS (version) and the device map names hd0 and hd1', () => {
+    assert.equal(ctx.grub.title, 'CentOS');
+    assert.deepEqual(ctx.grub.deviceMap, ['(hd0) /dev/hda', '(hd1) /dev/hdb']);
+    assert.equal(contextFor('el9-kvm').grub.title, 'Rocky Linux');
+  });
+
   test('the context is frozen plain data', () => {
     assert.ok(Object.isFrozen(ctx) && Object.isFrozen(ctx.disks[0]!.partitions[0]));
     assert.equal(Object.getPrototypeOf(ctx.xen), Object.prototype);
@@ -63,11 +76,15 @@ describe('render context of the notes guest', () => {
 });
 
 describe('render context variants', () => {
-  test('not armed: URLs carry the placeholder token, Xen boots the disk first, menus boot locally', async () => {
+  test('finding 6: not armed and never built, Xen boots the CD first (a prepared disk has no GRUB before the rescue run); once built, the disk', () => {
+    assert.equal(contextFor('centos44-hvm', { armed: false, system: { state: 'registered' } }).xen!.boot, 'dca');
+    assert.equal(contextFor('centos44-hvm', { armed: false, system: { state: 'built' } }).xen!.boot, 'c');
+  });
+
+  test('not armed: URLs carry the placeholder token, menus boot locally', async () => {
     const ctx = contextFor('centos44-hvm', { armed: false });
     assert.equal(ctx.armed, false);
     assert.equal(ctx.urls.kickstart, `${BASE}/ks/${UNARMED_TOKEN}`);
-    assert.equal(ctx.xen!.boot, 'c');
     const r = await renderer();
     assert.match(r.render('pxelinux', ctx), /^LABEL local\n {2}LOCALBOOT 0$/m);
     assert.doesNotMatch(r.render('pxelinux', ctx), /KERNEL|APPEND/);
@@ -80,6 +97,34 @@ describe('render context variants', () => {
     const ctx = contextFor('el9-kvm');
     assert.deepEqual(ctx.boot.args, [`inst.ks=${BASE}/ks/${TOKEN}`, 'inst.ks.sendmac', `inst.repo=${BASE}/trees/rocky-9-x86_64/`, 'console=ttyS0,115200']);
     assert.equal(ctx.boot.ipappend, false);
+  });
+
+  test('finding 6: the boot CD\'s isolinux.cfg carries the SERIAL line pxelinux.cfg has', async () => {
+    const r = await renderer();
+    const ctx = contextFor('centos44-hvm');
+    assert.match(r.render('pxelinux', ctx), /^SERIAL 0 9600$/m);
+    assert.match(r.render('isolinux', ctx), /^SERIAL 0 9600$/m);
+    assert.doesNotMatch(r.render('isolinux', contextFor('split-boot')), /SERIAL/);
+  });
+
+  test('finding 7: BOOTIF names the MAC that booted; without one, the first MAC', async () => {
+    const two = { macs: ['00:16:3e:84:b5:99', '00:16:3e:00:00:02'] };
+    const r = await renderer();
+    assert.match(r.render('ipxe', contextFor('centos44-hvm', { system: two, bootMac: '00:16:3e:00:00:02' })), / BOOTIF=01-00-16-3e-00-00-02 /);
+    assert.match(r.render('ipxe', contextFor('centos44-hvm', { system: two })), / BOOTIF=01-00-16-3e-84-b5-99 /);
+    assert.throws(() => contextFor('centos44-hvm', { system: two, bootMac: '00:16:3e:00:00:03' }), /bootMac .*one of the system's MACs/);
+  });
+
+  test('finding 5: a static network line takes the system ip and the site subnet; the profile may override; none without an ip', async () => {
+    const r = await renderer();
+    const site = { network: '10.9.0.0', mask: '255.255.0.0', router: '10.9.0.1', dns: ['10.9.0.2'] };
+    const staticProfile = { network: { mode: 'static' } };
+    const ctx = contextFor('el9-kvm', { system: { ip: '10.9.8.7', overrides: staticProfile }, site });
+    assert.deepEqual([ctx.network.static, ctx.network.ip, ctx.network.netmask, ctx.network.gateway, ctx.network.nameservers], [true, '10.9.8.7', '255.255.0.0', '10.9.0.1', '10.9.0.2']);
+    assert.match(r.render('kickstart', ctx), /^network --onboot=yes --device=00:16:3e:84:b5:99 --bootproto=static --ip=10\.9\.8\.7 --netmask=255\.255\.0\.0 --gateway=10\.9\.0\.1 --nameserver=10\.9\.0\.2 /m);
+    assert.equal(contextFor('el9-kvm', { system: { overrides: staticProfile }, site }).network.static, false, 'no ip: DHCP');
+    assert.throws(() => contextFor('el9-kvm', { system: { ip: '10.10.0.7', overrides: staticProfile }, site }), /ip 10\.10\.0\.7 is outside the subnet 10\.9\.0\.0\/255\.255\.0\.0/);
+    assert.throws(() => contextFor('el9-kvm', { system: { ip: '10.9.8.7', overrides: staticProfile } }), /network\.netmask: a static address needs a netmask/);
   });
 
   test('a script-installer distro boots with kickstand.script=<install.sh URL>', () => {

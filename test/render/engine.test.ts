@@ -74,7 +74,7 @@ describe('rendering', () => {
     const { log, lines } = captureLogger();
     const r = await loadRenderer({ templatesDir: TEMPLATES, log });
     assert.ok(r.templates.includes('rescue.sh'));
-    assert.deepEqual(r.kickstarts, ['el4', 'el5', 'el6', 'el7', 'el8', 'el9']);
+    assert.deepEqual(r.kickstarts, ['el10', 'el4', 'el5', 'el6', 'el7', 'el8', 'el9', 'fedora']);
     assert.ok(lines().some((l) => l.msg === 'templates compiled' && typeof l.templates === 'number'));
   });
 
@@ -98,7 +98,7 @@ describe('rendering', () => {
         }
       }
     }
-    for (const family of ['el4', 'el5', 'el6', 'el7', 'el8', 'el9'] as const) {
+    for (const family of ['el4', 'el5', 'el6', 'el7', 'el8', 'el9', 'el10', 'fedora'] as const) {
       assert.match(r.render('kickstart', contextFor('el9-kvm', { family })), /%packages/);
     }
   });
@@ -107,6 +107,7 @@ describe('rendering', () => {
     assert.deepEqual(artifactsFor(contextFor('centos44-hvm')), ['kickstart', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux']);
     assert.deepEqual(artifactsFor(contextFor('el9-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux']);
     assert.deepEqual(artifactsFor(contextFor('script-chs')), ['rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux']);
+    assert.deepEqual(artifactsFor(contextFor('fedora-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux'], 'LVM: no rescue, install or prepare script');
   });
 
   test('a pxelinux APPEND line longer than pxelinux keeps is refused', async () => {

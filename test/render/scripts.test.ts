@@ -64,10 +64,12 @@ describe('configuration functions shared by rescue, install and prepare', async 
     const grub = readFileSync(join(root, 'boot/grub/grub.conf'), 'utf8');
     assert.equal(grub, [
       '# written by kickstand for ngtest-hvm', 'default 0', 'timeout 5', 'serial --unit=0 --speed=9600', 'terminal --timeout=5 serial console',
-      'title ngtest-hvm.example.org (2.6.9-42.ELsmp)', '\troot (hd0,0)', '\tkernel /boot/vmlinuz-2.6.9-42.ELsmp ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0', '\tinitrd /boot/initrd-2.6.9-42.ELsmp.img',
-      'title ngtest-hvm.example.org (2.6.9-42.EL)', '\troot (hd0,0)', '\tkernel /boot/vmlinuz-2.6.9-42.EL ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0', '\tinitrd /boot/initrd-2.6.9-42.EL.img', '',
+      'title CentOS (2.6.9-42.ELsmp)', '\troot (hd0,0)', '\tkernel /boot/vmlinuz-2.6.9-42.ELsmp ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0', '\tinitrd /boot/initrd-2.6.9-42.ELsmp.img',
+      'title CentOS (2.6.9-42.EL)', '\troot (hd0,0)', '\tkernel /boot/vmlinuz-2.6.9-42.EL ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0', '\tinitrd /boot/initrd-2.6.9-42.EL.img', '',
     ].join('\n'));
     assert.equal(spawnSync('readlink', [join(root, 'boot/grub/menu.lst')], { encoding: 'utf8' }).stdout.trim(), 'grub.conf');
+    assert.equal(spawnSync('readlink', [join(root, 'etc/grub.conf')], { encoding: 'utf8' }).stdout.trim(), '../boot/grub/grub.conf', 'finding 8: /etc/grub.conf');
+    assert.equal(readFileSync(join(root, 'boot/grub/device.map'), 'utf8'), '# this device map was written by kickstand\n(hd0) /dev/hda\n(hd1) /dev/hdb\n', 'finding 8: device.map');
     assert.match(readFileSync(join(root, 'etc/fstab'), 'utf8'), /^LABEL=ROOT \/ ext3 defaults 1 1\nLABEL=SWAP swap swap defaults 0 0\n/);
     assert.equal(readFileSync(join(root, 'etc/securetty'), 'utf8'), 'console\ntty1\nttyS0\n');
     assert.equal(readFileSync(join(root, 'etc/inittab'), 'utf8'), 'id:3:initdefault:\nS0:2345:respawn:/sbin/agetty ttyS0 9600 vt100\n');
@@ -75,5 +77,36 @@ describe('configuration functions shared by rescue, install and prepare', async 
     const rc = readFileSync(join(root, 'etc/rc.d/rc.local'), 'utf8');
     assert.equal(rc.split('# kickstand: report the first boot once').length - 1, 1, 'the rc.local hook was added more than once');
     assert.ok(statSync(join(root, 'etc/rc.d/rc.local')).mode & 0o100);
+  });
+
+  test('finding 1: with 2.6.9-42.ELsmp and 2.6.9-42.0.10.ELsmp installed, default 0 is the newer kernel (bash and busybox sh)', () => {
+    const text = r.render('rescue', contextFor('centos44-hvm'));
+    for (const sh of ['bash', ...(existsSync('/usr/bin/busybox') ? ['busybox sh'] : [])]) {
+      const root = join(dir, `kernels-${sh.replace(' ', '-')}`);
+      mkdirSync(join(root, 'boot'), { recursive: true });
+      const versions = ['2.6.9-42.ELsmp', '2.6.9-42.0.10.ELsmp', '2.6.9-42.0.3.ELsmp', '2.6.9-42.0.10.EL', '2.6.9-5.ELsmp', '2.6.18-8.el5'];
+      for (const v of versions) writeFileSync(join(root, 'boot', `vmlinuz-${v}`), '');
+      writeFileSync(join(dir, 'kernels.sh'), `${functionsOf(text)}\nset -eu\nwrite_grub_conf "$1"\n`);
+      const [cmd, ...pre] = sh.split(' ');
+      const run = spawnSync(cmd!, [...pre, join(dir, 'kernels.sh'), root], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr + run.stdout);
+      const conf = readFileSync(join(root, 'boot/grub/grub.conf'), 'utf8');
+      assert.doesNotMatch(conf, /hiddenmenu/, 'a serial console shows the menu, as anaconda writes it');
+      const titles = conf.split('\n')
+        .filter((l) => l.startsWith('title '))
+        .map((l) => l.slice('title CentOS ('.length, -1));
+      assert.deepEqual(titles, ['2.6.18-8.el5', '2.6.9-42.0.10.ELsmp', '2.6.9-42.0.10.EL', '2.6.9-42.0.3.ELsmp', '2.6.9-42.ELsmp', '2.6.9-5.ELsmp'], sh);
+    }
+  });
+
+  test('finding 8: without a serial console the menu is hidden (hiddenmenu), as anaconda writes it', () => {
+    const text = r.render('rescue', contextFor('split-boot'));
+    const root = join(dir, 'hidden');
+    mkdirSync(join(root, 'boot'), { recursive: true });
+    writeFileSync(join(root, 'boot/vmlinuz-2.6.32-754.el6.x86_64'), '');
+    writeFileSync(join(dir, 'hidden.sh'), `${functionsOf(text)}\nset -eu\nwrite_grub_conf "$1"\n`);
+    const run = spawnSync('bash', [join(dir, 'hidden.sh'), root], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr + run.stdout);
+    assert.match(readFileSync(join(root, 'boot/grub/grub.conf'), 'utf8'), /^timeout 5\nhiddenmenu\ntitle CentOS \(2\.6\.32-754\.el6\.x86_64\)$/m);
   });
 });

@@ -29,6 +29,15 @@ export function runStoreConformance(label: string, newStore: () => Store | Promi
       assert.deepEqual(await store.getSystem('ng'), s);
     });
 
+    test('a display name is kept beside the slug name; without one it is null', async () => {
+      const s = await store.createSystem({ ...base, name: 'ngtest-hvm', displayName: 'NGTest-hvm' }, 1);
+      assert.deepEqual([s.name, s.displayName], ['ngtest-hvm', 'NGTest-hvm']);
+      assert.equal((await store.getSystem('ngtest-hvm'))!.displayName, 'NGTest-hvm');
+      assert.equal((await store.listSystems())[0]!.displayName, 'NGTest-hvm');
+      const plain = await store.createSystem({ ...base, name: 'plain', macs: ['00:16:3e:00:00:01'] }, 2);
+      assert.equal(plain.displayName, null);
+    });
+
     test('a duplicate name is a ConflictError and changes nothing', async () => {
       await store.createSystem(base, 1);
       await assert.rejects(store.createSystem({ ...base, macs: ['00:00:00:00:00:01'] }, 2), (e: unknown) => e instanceof ConflictError && e.field === 'name');
@@ -200,6 +209,26 @@ export function runStoreConformance(label: string, newStore: () => Store | Promi
       assert.equal(results.filter((r) => r.changed).length, 1);
       assert.deepEqual((await store.listEvents('ng')).map((e) => e.stage), ['built']);
       assert.equal((await store.getSystem('ng'))!.state, 'built');
+    });
+
+    test('power settings round-trip, replace the previous ones, and go with their system', async () => {
+      await store.createSystem(base, 1);
+      await store.createSystem({ ...base, name: 'aa', macs: ['00:00:00:00:00:0d'] }, 1);
+      const p = { system: 'ng', driver: 'ipmi', address: '10.0.0.5', user: 'admin', secret: 'v1:sealed', options: { port: 623, uefi: true } };
+      const saved = await store.setPowerSettings(p, 5);
+      assert.deepEqual(saved, { ...p, updatedAt: 5 });
+      assert.deepEqual(await store.getPowerSettings('ng'), { ...p, updatedAt: 5 });
+      await store.setPowerSettings({ ...p, system: 'aa', driver: null, secret: null, options: {} }, 6);
+      assert.deepEqual((await store.listPowerSettings()).map((s) => s.system), ['aa', 'ng']);
+      await store.setPowerSettings({ ...p, address: '10.0.0.6', secret: null, options: {} }, 7);
+      assert.deepEqual(await store.getPowerSettings('ng'), { ...p, address: '10.0.0.6', secret: null, options: {}, updatedAt: 7 });
+      assert.equal(await store.getPowerSettings('nobody'), null);
+      await assert.rejects(store.setPowerSettings({ ...p, system: 'nobody' }, 8), NotFoundError);
+      assert.equal(await store.deletePowerSettings('aa'), true);
+      assert.equal(await store.deletePowerSettings('aa'), false);
+      await store.deleteSystem('ng');
+      assert.equal(await store.getPowerSettings('ng'), null);
+      assert.deepEqual(await store.listPowerSettings(), []);
     });
   });
 }

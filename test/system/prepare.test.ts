@@ -115,11 +115,13 @@ describe('prepare script on image files', { skip }, () => {
     }
   });
 
-  test('--source copies a paravirtual root in with mke2fs -d and writes fstab, grub.conf and securetty for hda', async () => {
+  test('--source copies a paravirtual root in with mke2fs -d and writes fstab, grub.conf (newest kernel first: finding 1) and securetty for hda', async () => {
     const src = join(dir, 'pv-root');
     for (const d of ['boot/grub', 'etc', 'bin']) mkdirSync(join(src, d), { recursive: true });
     writeFileSync(join(src, 'boot/vmlinuz-2.6.9-42.ELsmp'), 'kernel');
     writeFileSync(join(src, 'boot/initrd-2.6.9-42.ELsmp.img'), 'initrd');
+    writeFileSync(join(src, 'boot/vmlinuz-2.6.9-42.0.10.ELsmp'), 'kernel');
+    writeFileSync(join(src, 'boot/initrd-2.6.9-42.0.10.ELsmp.img'), 'initrd');
     writeFileSync(join(src, 'etc/fstab'), '/dev/sda1 / ext3 defaults 1 1\n');
     writeFileSync(join(src, 'etc/securetty'), 'console\n');
     writeFileSync(join(src, 'bin/hello'), 'hello\n');
@@ -132,7 +134,11 @@ describe('prepare script on image files', { skip }, () => {
     assert.equal(cat('/bin/hello'), 'hello\n');
     assert.match(cat('/etc/fstab'), /^LABEL=ROOT \/ ext3 defaults 1 1\nLABEL=SWAP swap swap defaults 0 0\n/);
     assert.equal(cat('/etc/securetty'), 'console\nttyS0\n');
-    assert.match(cat('/boot/grub/grub.conf'), /\troot \(hd0,0\)\n\tkernel \/boot\/vmlinuz-2\.6\.9-42\.ELsmp ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0\n\tinitrd \/boot\/initrd-2\.6\.9-42\.ELsmp\.img\n/);
+    const grub = cat('/boot/grub/grub.conf');
+    assert.match(grub, /\troot \(hd0,0\)\n\tkernel \/boot\/vmlinuz-2\.6\.9-42\.ELsmp ro root=LABEL=ROOT console=tty0 console=ttyS0,9600 selinux=0\n\tinitrd \/boot\/initrd-2\.6\.9-42\.ELsmp\.img\n/);
+    assert.deepEqual(grub.split('\n').filter((l) => l.startsWith('title ')), ['title CentOS (2.6.9-42.0.10.ELsmp)', 'title CentOS (2.6.9-42.ELsmp)'], 'default 0 is the newer kernel');
+    assert.match(run('debugfs', ['-R', 'stat /etc/grub.conf', image]), /Type: symlink[\s\S]*Fast link dest: "\.\.\/boot\/grub\/grub\.conf"/);
+    assert.match(cat('/boot/grub/device.map'), /^\(hd0\) \/dev\/hda\n\(hd1\) \/dev\/hdb$/m);
     assert.match(run('debugfs', ['-R', 'stat /boot/grub/menu.lst', image]), /Type: symlink/);
   });
 
@@ -144,5 +150,26 @@ describe('prepare script on image files', { skip }, () => {
     checkImages(ctx);
     assert.equal(Number(superblock(ctx.disks[0]!.image, 32256)['Block count']), 2620595);
     assert.ok(statSync(ctx.disks[0]!.image).blocks * 512 < 512 * 1024 * 1024, 'the 10 GiB image is not sparse');
+  });
+
+  test('finding 4: the rescue script labels an unlabelled ext3 file system and swap area (as an el4 kickstart leaves them) once, and a second run changes nothing', async () => {
+    const text = (await renderer()).render('rescue', notesContext(join(dir, 'labels'), 512, 64));
+    const cut = text.indexOf('\nSTEP=find-disk');
+    const functions = text.slice(0, cut).replace(/\n# Everything printed from here on[\s\S]*?trap on_exit EXIT\n/, '\n');
+    const ext = join(dir, 'unlabelled-ext3.img');
+    const swap = join(dir, 'unlabelled-swap.img');
+    run('truncate', ['-s', '64M', ext, swap]);
+    run('mke2fs', ['-q', '-F', '-t', 'ext3', ext]);
+    run('mkswap', [swap]);
+    assert.equal(probe(ext, 0).LABEL, undefined);
+    const script = join(dir, 'labels.sh');
+    writeFileSync(script, `${functions}\nset -eu\nfor n in 1 2; do set_label "$1" ext ROOT; set_label "$2" swap SWAP; echo "run $n done"; done\n`);
+    const r = spawnSync('sh', [script, ext, swap], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    const [first, second] = r.stdout.split('run 1 done');
+    assert.match(first!, /labelled .*unlabelled-ext3\.img ROOT[\s\S]*labelled .*unlabelled-swap\.img SWAP/);
+    assert.doesNotMatch(second!, /labelled/, 'the second run relabelled');
+    assert.deepEqual([probe(ext, 0).TYPE, probe(ext, 0).LABEL], ['ext3', 'ROOT']);
+    assert.deepEqual([probe(swap, 0).TYPE, probe(swap, 0).LABEL], ['swap', 'SWAP']);
   });
 });

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePackages, isRoot } from './lib/apt.ts';
 import { artifactsFor } from '../../server/render/artifacts.ts';
-import { allProfiles, contextFor, goldenCases, renderer } from '../render/fixtures.ts';
-import { checkKickstart } from '../render/ks-grammar.ts';
+import { allProfiles, caseContext, goldenCases, renderer } from '../render/fixtures.ts';
+import { checkKickstart, ORDER } from '../render/ks-grammar.ts';
 
 const skip = isRoot() ? false : 'needs root (apt-get)';
 let dir: string;
@@ -45,8 +45,8 @@ describe('shellcheck on rendered scripts', { skip }, () => {
     const { profiles, distros } = allProfiles();
     for (const name of profiles.keys()) {
       if (distros.get(profiles.get(name)!.distro)!.installer !== 'anaconda') continue;
-      for (const family of ['el4', 'el5', 'el6', 'el7', 'el8', 'el9'] as const) {
-        const { sections } = checkKickstart(r.render('kickstart', contextFor(name, { family })), family);
+      for (const family of ORDER) {
+        const { sections } = checkKickstart(r.render('kickstart', caseContext(name, { family })), family);
         for (const s of sections.filter((x) => x.header !== '%packages')) {
           const body = `#!/bin/bash\n# shellcheck disable=SC2034\n${s.body.join('\n')}\n`;
           assert.equal(shellcheck(`${name}-${family}-${s.header.slice(1)}.sh`, body), '', `${name} ${family} ${s.header}`);

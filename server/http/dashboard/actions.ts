@@ -2,7 +2,7 @@
 // same lifecycle and registration code as the REST API; the router has already checked the
 // session and its CSRF token (login checks its own double-submit token here).
 import type { Request, Response } from 'express';
-import { BadRequestError, KickstandError } from '../../errors.ts';
+import { BadRequestError, KickstandError, NotFoundError } from '../../errors.ts';
 import { plainIp } from '../../boot/match.ts';
 import { registerSystem } from '../api.ts';
 import { constantTimeEqual } from '../auth.ts';
@@ -112,6 +112,41 @@ export async function register(c: ActionContext, req: Request, res: Response, se
     if (!(err instanceof KickstandError) || (err.code !== 'bad_request' && err.code !== 'conflict')) throw err;
     res.status(err.code === 'conflict' ? 409 : 400).type('html').send(registerPage(c, session, values, { message: err.message, field: err.field ?? '' }));
   }
+}
+
+/** POST /ui/systems/:name/rebuild-reboot: arms, sets the next boot and power-cycles; a power failure shows its error (the install stays armed). */
+export async function rebuildReboot(c: ActionContext, req: Request, res: Response): Promise<void> {
+  const name = String(req.params.name ?? '');
+  if (!c.power) throw new NotFoundError('power control is not enabled in this kickstand');
+  await c.power.rebuild(name, { reboot: true, source: source(req), reason: 'rebuild with reboot requested from the dashboard' });
+  res.redirect(303, `/ui/systems/${encodeURIComponent(name)}`);
+}
+
+/** Returns the power settings body of the dashboard's power form (empty fields: not set; an empty secret keeps the stored one). */
+export function powerBody(body: unknown): Record<string, unknown> {
+  const v = (k: string) => field(body, k).trim();
+  const out: Record<string, unknown> = {};
+  for (const k of ['driver', 'address', 'user', 'domain', 'boot', 'config_dir']) if (v(k)) out[k] = v(k);
+  if (v('port')) {
+    if (!/^\d{1,5}$/.test(v('port'))) throw new BadRequestError('port: expected a number', 'port');
+    out.port = Number(v('port'));
+  }
+  if (['on', 'true', '1'].includes(v('uefi'))) out.uefi = true;
+  const secret = field(body, 'secret');
+  if (secret) out.secret = secret;
+  else if (['on', 'true', '1'].includes(v('clear_secret'))) out.secret = null;
+  return out;
+}
+
+/** POST /ui/systems/:name/power: saves the power form; POST …/power/:action runs status, on, off or cycle. */
+export async function powerAction(c: ActionContext, req: Request, res: Response): Promise<void> {
+  const name = String(req.params.name ?? '');
+  if (!c.power) throw new NotFoundError('power control is not enabled in this kickstand');
+  const action = req.params.action === undefined ? null : String(req.params.action);
+  if (action === null) await c.power.setSettings(name, powerBody(req.body));
+  else if (['status', 'on', 'off', 'cycle'].includes(action)) await c.power.act(name, action as 'status', source(req));
+  else throw new NotFoundError(`no power action ${JSON.stringify(action)}`);
+  res.redirect(303, `/ui/systems/${encodeURIComponent(name)}`);
 }
 
 /** POST /ui/systems/:name/rebuild and /disarm: arms a fresh run or cancels one, then shows the system. */

@@ -11,7 +11,8 @@ import type { Artifacts } from '../../boot/artifacts.ts';
 import type { Lifecycle } from '../../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../../profiles/registry.ts';
 import { baseUrl } from '../boot-routes.ts';
-import { lifecycleAction, login, logout, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
+import { lifecycleAction, login, logout, powerAction, rebuildReboot, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
+import type { PowerControl } from '../../boot/power-control.ts';
 import { EventBus } from './bus.ts';
 import { liveStreams } from './live.ts';
 import { distrosPage, errorPage, leasesPage, registerPage, systemPage, systemsPage } from './pages.ts';
@@ -38,6 +39,7 @@ export interface DashboardOptions {
   heartbeatMs?: number;
   maxStreams?: number;
   clock?: () => number;
+  power?: PowerControl;
 }
 
 const ASSETS_DIR = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'assets');
@@ -58,6 +60,7 @@ export function createDashboard(o: DashboardOptions): Router {
     throttle: new LoginThrottle({ max: o.loginFailures, clock: o.clock }),
     adminToken: o.adminToken,
     secureCookies: o.secureCookies ?? Boolean(o.publicUrl?.startsWith('https:')),
+    power: o.power,
   };
   const live = liveStreams({ bus: o.bus ?? new EventBus(), lifecycle: o.lifecycle, sessions, heartbeatMs: o.heartbeatMs, maxStreams: o.maxStreams });
   const assets = new Map(Object.entries(ASSET_TYPES).map(([name, type]) => {
@@ -123,6 +126,9 @@ export function createDashboard(o: DashboardOptions): Router {
   r.get('/ui/events', (req, res) => live.handle(req, res, sessionOf(res).id));
   r.post('/ui/register', (req, res) => register(c, req, res, sessionOf(res)));
   r.post('/ui/systems/:name/rebuild', (req, res) => lifecycleAction(c, req, res, 'rebuild'));
+  r.post('/ui/systems/:name/rebuild-reboot', (req, res) => rebuildReboot(c, req, res));
+  r.post('/ui/systems/:name/power', (req, res) => powerAction(c, req, res));
+  r.post('/ui/systems/:name/power/:action', (req, res) => powerAction(c, req, res));
   r.post('/ui/systems/:name/disarm', (req, res) => lifecycleAction(c, req, res, 'disarm'));
   r.post('/ui/logout', (req, res) => logout(c, req, res, sessionOf(res)));
   r.use('/ui', (req) => {

@@ -10,6 +10,7 @@ import { systemView } from '../views.ts';
 import { ago, badgeFor, failureLogs, formatTime, PREVIEWS, systemRow, timelineRows } from './model.ts';
 import type { Views } from './render.ts';
 import type { Session } from './session.ts';
+import type { PowerControl } from '../../boot/power-control.ts';
 
 /** What every page needs. */
 export interface PageContext {
@@ -19,6 +20,8 @@ export interface PageContext {
   views: Views;
   log: Logger;
   isoStatus?: () => unknown[];
+  /** Power control: the power column, the power fact and the rebuild-and-reboot button. */
+  power?: PowerControl;
 }
 
 const NAV = [
@@ -39,7 +42,8 @@ export function frame(title: string, active: string, session: Session | null, li
 
 /** Returns the systems list page. */
 export async function systemsPage(c: PageContext, session: Session): Promise<string> {
-  const systems = (await c.lifecycle.store.listSystems()).map((s) => systemRow(s, c.lifecycle));
+  const controlled = new Set((await c.power?.controlled())?.map((s) => s.name));
+  const systems = (await c.lifecycle.store.listSystems()).map((s) => ({ ...systemRow(s, c.lifecycle), power: controlled.has(s.name) ? c.power!.status(s.name).state : '' }));
   const counts = new Map<string, number>();
   for (const s of systems) counts.set(s.badge.cls, (counts.get(s.badge.cls) ?? 0) + 1);
   const summary = [...counts].map(([cls, n]) => ({ cls, label: `${n} ${cls}` }));
@@ -67,6 +71,13 @@ export async function systemPage(c: PageContext, session: Session, s: System, ba
     ...(view.urls ? [{ label: 'Token expires', value: `${formatTime(s.tokenExpiresAt)} (${ago(now, s.tokenExpiresAt)})` }] : []),
     ...(Object.keys(s.overrides).length > 0 ? [{ label: 'Overrides', value: JSON.stringify(s.overrides) }] : []),
   ];
+  const power = c.power ? await c.power.view(s.name).catch(() => null) : null;
+  const canReboot = Boolean(power?.effective.driver) && s.profile !== null;
+  if (power?.effective.driver) {
+    const st = power.status;
+    const seen = st.checkedAt === null ? 'not checked yet' : `${st.state}, ${ago(now, st.checkedAt)}${st.error ? `: ${st.error}` : ''}`;
+    facts.push({ label: 'Power', value: `${power.effective.driver} ${power.effective.address ?? 'local'}: ${seen}` });
+  }
   const artifacts = PREVIEWS.map((p) => {
     let text = '';
     let error = '';
@@ -85,7 +96,7 @@ export async function systemPage(c: PageContext, session: Session, s: System, ba
   return c.views.render('system', {
     ...frame(s.name, 'systems', session, { kind: 'system', system: s.name, run }),
     csrf: session.csrf,
-    system: { name: s.name, href: row.href, badge: badgeFor(state, s.stage), canRebuild: row.canRebuild, rebuildLabel: row.rebuildLabel, canDisarm: row.canDisarm },
+    system: { name: s.name, href: row.href, badge: badgeFor(state, s.stage), canRebuild: row.canRebuild, rebuildLabel: row.rebuildLabel, canDisarm: row.canDisarm, canReboot },
     facts,
     rescueOneLiner: view.urls?.rescueOneLiner ?? '',
     run,
@@ -94,7 +105,25 @@ export async function systemPage(c: PageContext, session: Session, s: System, ba
     events: timelineRows(events),
     failures: failureLogs(events),
     artifacts,
+    power: power ? powerForm(power.settings, row.href) : null,
   });
+}
+
+/** Returns the power card's form values: the system's own settings (never the secret), drivers and actions. */
+function powerForm(own: { driver: string | null; address: string | null; user: string | null; secretSet: boolean; port: number | null; domain: string | null; uefi: boolean | null; boot: string | null; config_dir: string | null }, href: string) {
+  return {
+    action: `${href}/power`,
+    drivers: ['', 'ipmi', 'libvirt', 'xen'].map((d) => ({ value: d, label: d || 'from the profile', selected: (own.driver ?? '') === d })),
+    boots: ['', 'network', 'cd'].map((b) => ({ value: b, label: b || 'from the profile (network)', selected: (own.boot ?? '') === b })),
+    address: own.address ?? '',
+    user: own.user ?? '',
+    port: own.port === null ? '' : String(own.port),
+    domain: own.domain ?? '',
+    configDir: own.config_dir ?? '',
+    uefi: own.uefi === true,
+    secretSet: own.secretSet,
+    actions: ['status', 'on', 'off', 'cycle'].map((a) => ({ name: a, href: `${href}/power/${a}`, label: a === 'status' ? 'Check power' : a === 'cycle' ? 'Power-cycle' : `Power ${a}` })),
+  };
 }
 
 /** Values the register form shows again after an error. */
