@@ -183,11 +183,11 @@ export class PgConnection {
     if (Date.now() < this.downUntil) throw new StoreError(`store unavailable: PostgreSQL at ${this.where}: ${this.downReason}`);
   }
 
-  /** Runs one statement on any pooled connection. */
-  protected async query(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
+  /** Runs one statement on any pooled connection; a name prepares it once per connection (for the hot ones). */
+  protected async query(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<Row>> {
     this.checkUp();
     try {
-      return await this.pool.query<Row>(text, values);
+      return await this.pool.query<Row>(name ? { name, text, values } : { text, values });
     } catch (err) {
       return this.fail(err);
     }

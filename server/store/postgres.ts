@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
+import { MacBatcher } from './mac-batcher.ts';
 import { PgConnection, dep, invalidateChanges, type PgStoreOptions, type SystemChange } from './pg-base.ts';
 import { checkPgUrl, isRetryable, isUnreachable, redactUrl, SYSTEM_COLUMNS, toEvent, toLease, toPower, toSystem, toToken, type Row } from './pg-rows.ts';
 import { checkWritable, migrate } from './pg-schema.ts';
@@ -45,8 +46,10 @@ export async function openPgStore(o: PgStoreOptions): Promise<PgStore> {
 
 /** PostgreSQL implementation of Store. */
 export class PgStore extends PgConnection implements Store {
+  private readonly macs = new MacBatcher((macs) => this.loadMacs(macs));
+
   private async row(c: pg.ClientBase | pg.Pool, name: string): Promise<System | null> {
-    const r = await c.query<Row>(`SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name = $1`, [name]);
+    const r = await c.query<Row>({ name: 'ks_system', text: `SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name = $1`, values: [name] });
     return r.rows[0] ? toSystem(r.rows[0]) : null;
   }
 
@@ -130,6 +133,11 @@ export class PgStore extends PgConnection implements Store {
         return rows;
       }
     }
+    return this.systemsNamed(names);
+  }
+
+  /** Returns the systems of these names, each from the cache where it can. */
+  private async systemsNamed(names: readonly string[]): Promise<System[]> {
     const out: System[] = [];
     for (const n of names) {
       const s = await this.getSystem(n);
@@ -140,8 +148,35 @@ export class PgStore extends PgConnection implements Store {
 
   async findSystemsByMacs(macs: string[]): Promise<System[]> {
     if (macs.length === 0) return [];
-    const key = macs.length === 1 ? `m:${macs[0]}` : `m:${macs.join(',')}`;
-    return this.lookup(key, `SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name IN (SELECT system FROM system_macs WHERE mac = ANY($1::text[])) ORDER BY s.name`, [macs]);
+    if (macs.length > 1) return this.lookup(`m:${macs.join(',')}`, `SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name IN (SELECT system FROM system_macs WHERE mac = ANY($1::text[])) ORDER BY s.name`, [macs]);
+    const key = `m:${macs[0]}`;
+    const names = this.cache.get<string[]>(key);
+    if (names !== undefined) return this.systemsNamed(names);
+    try {
+      return await this.macs.get(macs[0]!);
+    } catch (err) {
+      // The database is out of reach: answer from what was read before, if anything.
+      const stale = this.cache.stale<string[]>(key);
+      if (!(err instanceof StoreError) || stale === undefined) throw err;
+      return this.systemsNamed(stale);
+    }
+  }
+
+  /** Looks up many single MACs in one query (the MacBatcher's loader), caching each answer. */
+  private async loadMacs(macs: string[]): Promise<Map<string, System[]>> {
+    const gen = this.cache.begin();
+    const r = await this.query(`SELECT m.mac AS lookup_mac, ${SYSTEM_COLUMNS} FROM system_macs m JOIN systems s ON s.name = m.system WHERE m.mac = ANY($1::text[])`, [macs], 'ks_macs');
+    const found = new Map<string, System[]>();
+    for (const row of r.rows) {
+      const sys = toSystem(row);
+      this.cache.put(`s:${sys.name}`, sys, [dep.row(sys.name)], gen);
+      found.set(String(row.lookup_mac), [...(found.get(String(row.lookup_mac)) ?? []), sys]);
+    }
+    for (const mac of macs) {
+      const systems = found.get(mac) ?? [];
+      this.cache.put(`m:${mac}`, systems.map((x) => x.name), systems.map((x) => dep.member(x.name)), gen);
+    }
+    return found;
   }
 
   async findSystemByIp(ip: string): Promise<System | null> {
@@ -238,7 +273,7 @@ export class PgStore extends PgConnection implements Store {
     const gen = this.cache.begin();
     let r: pg.QueryResult<Row>;
     try {
-      r = await this.query('SELECT * FROM tokens WHERE token = $1', [token]);
+      r = await this.query('SELECT * FROM tokens WHERE token = $1', [token], 'ks_token');
     } catch (err) {
       const stale = this.cache.stale<TokenRecord>(`t:${token}`);
       if (stale && err instanceof StoreError) return stale;
@@ -306,7 +341,7 @@ export class PgStore extends PgConnection implements Store {
       for (const l of rest) (seen.has(l.ip) ? later : round).push(l), seen.add(l.ip);
       for (let attempt = 1; ; attempt++) {
         try {
-          const r = await this.query(CLAIM_LEASES_SQL, [...leaseArrays(round), now]);
+          const r = await this.query(CLAIM_LEASES_SQL, [...leaseArrays(round), now], 'ks_claim');
           const written = new Set(r.rows.map((x) => String(x.ip)));
           for (const l of round) if (!written.has(l.ip)) refused.push(l.ip);
           break;
@@ -320,7 +355,7 @@ export class PgStore extends PgConnection implements Store {
   }
 
   async heartbeat(name: string): Promise<InstanceBeat[]> {
-    const r = await this.query(HEARTBEAT_SQL, [name]);
+    const r = await this.query(HEARTBEAT_SQL, [name], 'ks_heartbeat');
     return r.rows.map((x) => ({ name: String(x.name), ageMs: Number(x.age_ms) }));
   }
 }
