@@ -13,8 +13,6 @@ import { DhcpPeers } from './dhcp-peers.ts';
 /** A running DHCP server. */
 export interface DhcpPart {
   stats(): DhcpStats;
-  /** Load balancing: live peers and the buckets this instance answers (null without load balancing). */
-  peers(): { alive: string[]; buckets: number; held: boolean } | null;
   close(): Promise<void>;
 }
 
@@ -90,7 +88,6 @@ export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lif
   }
   return {
     stats: () => server.stats(),
-    peers: () => peers?.status() ?? null,
     close: async () => {
       peers?.stop();
       await server.close();
