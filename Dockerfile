@@ -5,10 +5,11 @@
 # The process runs as the unprivileged user `kickstand`; node carries CAP_NET_BIND_SERVICE so it
 # can bind ports 67, 69 and 4011 without root.
 
-# --- build: install dependencies (better-sqlite3 compiles here, with the toolchain) -----------
+# --- build: install dependencies (better-sqlite3 and native/netbind compile here, with the toolchain)
 FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY native ./native
 RUN npm ci --omit=dev
 COPY bin ./bin
 COPY server ./server

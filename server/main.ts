@@ -54,7 +54,8 @@ async function start(
 ): Promise<Running> {
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
   const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }));
-  const store = await openStore(config, { log: log.child({ subsystem: 'store' }) });
+  const storeLog = log.child({ subsystem: 'store' });
+  const store = await openStore(config, { log: storeLog, sqlite: { backgroundCheckpoint: true, onError: (message) => storeLog.warn(message) } });
   closers.push(() => store.close());
   log.info({ store: describeStore(config) }, `store: ${describeStore(config)}`);
   const metrics = new Metrics({ processMetrics: true });

@@ -101,7 +101,7 @@ test('a start-up failure names its cause and releases every port it had bound', 
       isRoot: false,
       env: { ...env, KICKSTAND_HTTP__PORT: port, KICKSTAND_DHCP__MODE: 'proxy', KICKSTAND_DHCP__SERVER_IP: '127.0.0.1', KICKSTAND_DHCP__INTERFACE: 'ks-no-such-if' },
     });
-    await assert.rejects(startKickstand(bad, silentLogger()), /dhcp\.interface: interface "ks-no-such-if" has no IPv4 address/);
+    await assert.rejects(startKickstand(bad, silentLogger()), /dhcp\.interface: interface "ks-no-such-if" does not exist/);
     // HTTP and TFTP were up when DHCP failed; they were closed, so the same HTTP port binds again.
     const again = await startKickstand(loadConfig({ cwd: ROOT, isRoot: false, env: { ...env, KICKSTAND_HTTP__PORT: port } }), silentLogger());
     assert.equal(again.httpPort, Number(port));

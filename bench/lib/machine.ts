@@ -21,7 +21,7 @@ export interface MachineInfo {
 /** Returns the checked-out commit and whether the code under test has uncommitted changes. */
 export function commitInfo(root: string): string {
   const head = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
-  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--', 'server', 'templates', 'profiles'], { encoding: 'utf8' }).stdout?.replace(/\s+$/, '');
+  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--', 'server', 'native', 'templates', 'profiles'], { encoding: 'utf8' }).stdout?.replace(/\s+$/, '');
   return dirty ? `${head} + uncommitted changes in ${[...new Set(dirty.split('\n').map((l) => l.slice(3).split('/').slice(0, 2).join('/')))].join(', ')}` : head;
 }
 

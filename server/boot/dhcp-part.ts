@@ -1,6 +1,5 @@
 // DHCP wired to the rest: the booter answers from config, reservations come from systems with a
 // fixed IP, leases persist in the store, and PXE answers feed the lifecycle's `pxe` event.
-import { networkInterfaces } from 'node:os';
 import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { ConfigError } from '../errors.ts';
@@ -14,14 +13,6 @@ import { DhcpPeers } from './dhcp-peers.ts';
 export interface DhcpPart {
   stats(): DhcpStats;
   close(): Promise<void>;
-}
-
-/** Returns the first IPv4 address of a network interface, or throws naming the key. */
-export function interfaceAddress(name: string): string {
-  const addrs = networkInterfaces()[name];
-  const v4 = addrs?.find((a) => a.family === 'IPv4');
-  if (!v4) throw new ConfigError(`dhcp.interface: interface ${JSON.stringify(name)} has no IPv4 address`, 'dhcp.interface');
-  return v4.address;
 }
 
 /** Starts DHCP in the configured mode. */
@@ -59,7 +50,7 @@ export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lif
     booter,
     log,
     serverIp,
-    interfaceAddress: d.interface ? interfaceAddress(d.interface) : undefined,
+    interfaces: d.interface === undefined ? undefined : typeof d.interface === 'string' ? [d.interface] : [...d.interface],
     ports: d.ports,
     subnet: sub
       ? { network: sub.network, mask: sub.mask, router: sub.router, dns: sub.dns, domain: sub.domain, poolStart: sub.pool_start, poolEnd: sub.pool_end, leaseSeconds: sub.lease_seconds }

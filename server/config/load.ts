@@ -101,7 +101,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const result = configSchema.safeParse(mergeMaps(fromFile, fromEnv));
   if (!result.success) {
     const { key, message } = describeZodError(result.error);
-    const where = sources.get(key) ? `environment ${sources.get(key)}` : haveFile ? file : 'defaults';
+    // A list item (dhcp.interface[1]) came from the variable that set the list.
+    const source = sources.get(key) ?? sources.get(key.replace(/\[\d+\].*$/, ''));
+    const where = source ? `environment ${source}` : haveFile ? file : 'defaults';
     throw new ConfigError(`${where}: ${key}: ${message}`, key);
   }
   const config = result.data;
@@ -117,6 +119,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     if (!config.dhcp.server_ip) throw new ConfigError(`${where(haveFile, file)}: dhcp.server_ip: required when dhcp.mode is ${config.dhcp.mode}`, 'dhcp.server_ip');
     if (config.dhcp.mode === 'full' && !config.dhcp.subnet) {
       throw new ConfigError(`${where(haveFile, file)}: dhcp.subnet: required when dhcp.mode is full`, 'dhcp.subnet');
+    }
+    if (config.dhcp.interface === undefined) {
+      throw new ConfigError(`${where(haveFile, file)}: dhcp.interface: required when dhcp.mode is ${config.dhcp.mode} (DHCP answers only on the interfaces named)`, 'dhcp.interface');
     }
   }
   checkLoadBalancing(config, where(haveFile, file));

@@ -5,11 +5,14 @@ import { z } from 'zod';
 const port = z.number().int().min(0).max(65535);
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'expected an IPv4 address');
 const instanceName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a name of letters, digits, ".", "_" and "-"');
+/** A Linux interface name: 1-15 characters, no space, '/' or ':' (an alias such as eth0:1 is not an interface). */
+const ifname = z.string().regex(/^[^\s/:]{1,15}$/, "expected an interface name (1-15 characters, no spaces, '/' or ':')");
 
 export const dhcpSchema = z
   .object({
     mode: z.enum(['off', 'proxy', 'full']).default('off'),
-    interface: z.string().min(1).optional(),
+    /** Interface (or list of them) DHCP hears and answers on, nowhere else; required when DHCP is on. */
+    interface: z.union([ifname, z.array(ifname).min(1)]).optional(),
     /** Address kickstand answers from (option 54, siaddr); required when DHCP is on. */
     server_ip: ipv4.optional(),
     subnet: z

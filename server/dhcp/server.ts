@@ -1,6 +1,7 @@
-// The serve loop: sockets on ports 67 (and 4011 in proxy mode), decode, hand the request to the
-// mode's responder, send and log what it decided. A bad packet is logged at debug and dropped;
-// the loop only stops on close().
+// The serve loop: sockets on ports 67 (and 4011 in proxy mode) on each served interface, decode,
+// hand the request to the mode's responder, send the answer out of the interface the request came
+// in on, and log what it decided. A bad packet is dropped with a rate-limited log line; the loop
+// only stops on close().
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../log.ts';
 import { ConfigError } from '../errors.ts';
@@ -14,11 +15,14 @@ import { FullResponder, type SubnetConfig } from './full.ts';
 import { ProxyResponder } from './proxy.ts';
 import { replyDestination, type Outcome } from './reply.ts';
 import { ipToInt } from './addr.ts';
+import { LogThrottle } from './log-throttle.ts';
+import { DeviceBindError, interfaceIpv4, interfaceNames, openDeviceSocket } from '../net/device-socket.ts';
 
 export const DEFAULT_PORTS = { server: 67, client: 68, proxy: 4011 } as const;
 export const DEFAULT_OFFER_HOLD_MS = 30_000;
 export const DEFAULT_DECLINE_QUARANTINE_MS = 3_600_000;
 export const DEFAULT_POOL_FULL_LOG_INTERVAL_MS = 60_000;
+export const DEFAULT_MALFORMED_LOG_INTERVAL_MS = 60_000;
 export const DEFAULT_MAX_IN_FLIGHT = 4096;
 /** Socket receive buffer asked for (the kernel caps it at net.core.rmem_max): absorbs bursts while a lease batch is written. */
 export const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -29,10 +33,14 @@ export interface DhcpServerOptions {
   log: Logger;
   /** Our address on the served link: option 54 and the source of answers. */
   serverIp: string;
-  /** Address the sockets bind to (default 0.0.0.0, needed to hear broadcasts). */
+  /**
+   * Interfaces served (SO_BINDTODEVICE): requests are heard and answered only on these, each
+   * answer leaving by the interface its request came in on, from that interface's address.
+   * Absent: one socket on bindAddress for every interface (in-process tests on loopback).
+   */
+  interfaces?: string[];
+  /** Address the sockets bind to when no interfaces are given (default 0.0.0.0). */
   bindAddress?: string;
-  /** Address of the served interface; broadcasts are sent from a socket bound here so they leave by that link. */
-  interfaceAddress?: string;
   /** Where "broadcast" replies go (default 255.255.255.255; tests use a loopback address). */
   broadcastAddress?: string;
   ports?: { server: number; client: number; proxy: number };
@@ -46,6 +54,8 @@ export interface DhcpServerOptions {
   offerHoldMs?: number;
   declineQuarantineMs?: number;
   poolFullLogIntervalMs?: number;
+  /** Least time between two "dhcp packet dropped" lines (malformed or overload); the others are counted. */
+  malformedLogIntervalMs?: number;
   sweepIntervalMs?: number;
   maxPacketBytes?: number;
   /** Requests being answered at once; more are dropped (a client retries). */
@@ -72,6 +82,19 @@ export interface DhcpStats {
   leases?: { size: number; offered: number; bound: number; declined: number };
 }
 
+/** The sockets of one served interface (name null: the unbound sockets of in-process tests). */
+interface Link {
+  name: string | null;
+  /** Source of the answers: the interface's address (server_ip when it is one of them). */
+  address: string | null;
+  /** 0.0.0.0:67 on the interface: hears broadcasts. */
+  main: Socket;
+  /** <address>:67 on the interface: answers leave from it; it also hears unicasts to that address. */
+  sender: Socket | null;
+  /** 0.0.0.0:4011 on the interface (proxy mode). */
+  pxe: Socket | null;
+}
+
 /** A DHCP server in proxy or full mode; call listen() to start and close() to stop. */
 export class DhcpServer {
   private readonly o: DhcpServerOptions;
@@ -82,19 +105,19 @@ export class DhcpServer {
   private readonly writer: LeaseWriter | null = null;
   private readonly full: FullResponder | null = null;
   private readonly proxy: ProxyResponder | null = null;
-  private main: Socket | null = null;
-  private sender: Socket | null = null;
-  private pxe: Socket | null = null;
+  private links: Link[] = [];
   private readonly counters: Omit<DhcpStats, 'inFlight' | 'leases'> = { received: 0, malformed: 0, ignored: 0, replies: {}, poolFull: 0, overloaded: 0, sendErrors: 0, notOurs: 0 };
   private inFlight = 0;
-  private lastPoolFullLog = -Infinity;
-  private poolFullSuppressed = 0;
+  private readonly poolFullLog: LogThrottle;
+  private readonly droppedLog: LogThrottle;
 
   constructor(options: DhcpServerOptions) {
     this.o = options;
     this.ports = options.ports ?? { ...DEFAULT_PORTS };
     this.broadcastAddress = options.broadcastAddress ?? '255.255.255.255';
     this.clock = options.clock ?? Date.now;
+    this.poolFullLog = new LogThrottle(options.poolFullLogIntervalMs ?? DEFAULT_POOL_FULL_LOG_INTERVAL_MS, this.clock);
+    this.droppedLog = new LogThrottle(options.malformedLogIntervalMs ?? DEFAULT_MALFORMED_LOG_INTERVAL_MS, this.clock);
     if (ipToInt(options.serverIp) === null) throw new ConfigError(`dhcp server ip "${options.serverIp}": not an ipv4 address`, 'dhcp.server_ip');
     if (options.mode === 'proxy') {
       this.proxy = new ProxyResponder({ booter: options.booter, serverIp: options.serverIp });
@@ -142,29 +165,78 @@ export class DhcpServer {
     } else if (this.pool) {
       this.o.log.warn('dhcp full mode without a lease store: leases are not kept across restarts');
     }
-    const bind = this.o.bindAddress ?? '0.0.0.0';
-    const shared = this.o.interfaceAddress !== undefined && this.o.interfaceAddress !== bind;
+    const names = [...new Set(this.o.interfaces ?? [])];
     try {
-      this.main = await this.open(bind, this.ports.server, shared, false);
-      if (shared) this.sender = await this.open(this.o.interfaceAddress!, this.ports.server, true, false);
-      if (this.proxy) this.pxe = await this.open(bind, this.ports.proxy, false, true);
+      if (names.length === 0) await this.openUnbound(this.o.bindAddress ?? '0.0.0.0');
+      for (const name of names) await this.openLink(name, this.linkAddress(name));
     } catch (err) {
       await this.close();
       throw err;
     }
-    const bound = { server: this.main.address().port, proxy: this.pxe ? this.pxe.address().port : null };
+    const first = this.links[0]!;
+    const bound = { server: first.main.address().port, proxy: first.pxe ? first.pxe.address().port : null };
     // Port 0 means "chosen by the OS": relays are answered on the port actually bound.
     this.ports = { ...this.ports, server: bound.server, proxy: bound.proxy ?? this.ports.proxy };
-    this.o.log.info({ mode: this.o.mode, bind, ...bound, serverIp: this.o.serverIp }, 'dhcp listening');
+    const on = names.length > 0 ? this.links.map((l) => `${l.name} (${l.address})`) : [`all interfaces (${this.o.bindAddress ?? '0.0.0.0'})`];
+    this.o.log.info({ mode: this.o.mode, interfaces: on, ...bound, serverIp: this.o.serverIp }, 'dhcp listening');
     return bound;
   }
 
   /** Closes the sockets and waits for pending lease writes. */
   async close(): Promise<void> {
-    const socks = [this.main, this.sender, this.pxe].filter((s): s is Socket => s !== null);
-    this.main = this.sender = this.pxe = null;
+    const socks = this.links.flatMap((l) => [l.main, l.sender, l.pxe]).filter((s): s is Socket => s !== null);
+    this.links = [];
     await Promise.all(socks.map((s) => new Promise<void>((res) => s.close(() => res()))));
     await this.writer?.drain();
+  }
+
+  /** Returns the address answers on an interface come from: server_ip when the interface has it, else its first IPv4 address. */
+  private linkAddress(name: string): string {
+    const addrs = interfaceIpv4(name);
+    if (addrs === null) throw new ConfigError(`dhcp.interface: interface ${JSON.stringify(name)} does not exist (this host has: ${interfaceNames().join(', ')})`, 'dhcp.interface');
+    if (addrs.length === 0) throw new ConfigError(`dhcp.interface: interface ${JSON.stringify(name)} has no IPv4 address`, 'dhcp.interface');
+    return addrs.includes(this.o.serverIp) ? this.o.serverIp : addrs[0]!;
+  }
+
+  /** Opens the sockets of one interface, each tied to it with SO_BINDTODEVICE. */
+  private async openLink(name: string, address: string): Promise<void> {
+    const open = async (addr: string, port: number, reuseAddr: boolean) => {
+      try {
+        return await openDeviceSocket({ iface: name, address: addr, port, reuseAddr });
+      } catch (err) {
+        if (err instanceof DeviceBindError && err.reason !== 'bind-failed') throw new ConfigError(`dhcp.interface: ${err.message}`, 'dhcp.interface');
+        throw err;
+      }
+    };
+    // main takes the port alone (a second server on this interface fails with EADDRINUSE); once
+    // Node wraps it, libuv has set SO_REUSEADDR on it, so the sender can share the port.
+    const link: Link = { name, address, main: await open('0.0.0.0', this.ports.server, false), sender: null, pxe: null };
+    this.links.push(link);
+    // With port 0 (tests) the OS picks one: every socket of every interface shares the first pick.
+    this.ports = { ...this.ports, server: link.main.address().port };
+    link.sender = await open(address, this.ports.server, true);
+    if (this.proxy) {
+      link.pxe = await open('0.0.0.0', this.ports.proxy, false);
+      this.ports = { ...this.ports, proxy: link.pxe.address().port };
+    }
+    this.listenOn(link);
+  }
+
+  /** Opens plain sockets on one address for every interface (in-process tests on loopback). */
+  private async openUnbound(bind: string): Promise<void> {
+    const open = (port: number) =>
+      new Promise<Socket>((resolve, reject) => {
+        const sock = createSocket({ type: 'udp4' });
+        sock.once('error', reject);
+        sock.bind({ address: bind, port, exclusive: true }, () => {
+          sock.off('error', reject);
+          resolve(sock);
+        });
+      });
+    const link: Link = { name: null, address: null, main: await open(this.ports.server), sender: null, pxe: null };
+    this.links.push(link);
+    if (this.proxy) link.pxe = await open(this.ports.proxy);
+    this.listenOn(link);
   }
 
   /** Returns counters since start, with lease counts in full mode. */
@@ -172,40 +244,37 @@ export class DhcpServer {
     return { ...this.counters, replies: { ...this.counters.replies }, inFlight: this.inFlight, ...(this.pool ? { leases: this.pool.counts() } : {}) };
   }
 
-  private open(address: string, port: number, reuseAddr: boolean, pxePort: boolean): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const sock = createSocket({ type: 'udp4', reuseAddr });
-      sock.once('error', reject);
-      sock.bind({ address, port, exclusive: true }, () => {
-        sock.off('error', reject);
-        sock.setBroadcast(true);
-        try {
-          sock.setRecvBufferSize(this.o.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES);
-        } catch (err) {
-          this.o.log.debug({ err: (err as Error).message }, 'dhcp receive buffer left at the default');
-        }
-        sock.on('error', (err) => this.o.log.error({ err: err.message, address, port }, 'dhcp socket error'));
-        sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, pxePort));
-        resolve(sock);
-      });
-    });
+  /** Sets the socket options every socket shares and routes its packets to onMessage. */
+  private listenOn(link: Link): void {
+    for (const sock of [link.main, link.sender, link.pxe]) {
+      if (!sock) continue;
+      const pxePort = sock === link.pxe;
+      sock.setBroadcast(true);
+      try {
+        sock.setRecvBufferSize(this.o.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES);
+      } catch (err) {
+        this.o.log.debug({ err: (err as Error).message }, 'dhcp receive buffer left at the default');
+      }
+      const where = `${link.name ?? 'any'} ${sock.address().address}:${sock.address().port}`;
+      sock.on('error', (err) => this.o.log.error({ err: err.message, socket: where }, 'dhcp socket error'));
+      sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, link, pxePort));
+    }
   }
 
-  private onMessage(msg: Buffer, rinfo: RemoteInfo, pxePort: boolean): void {
+  private onMessage(msg: Buffer, rinfo: RemoteInfo, link: Link, pxePort: boolean): void {
     this.counters.received++;
     let req: DhcpPacket;
     try {
       req = decode(msg, this.o.maxPacketBytes ?? MAX_PACKET_BYTES);
     } catch (err) {
       this.counters.malformed++;
-      this.o.log.debug({ from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: (err as Error).message }, 'dhcp packet dropped');
+      this.logDropped(rinfo, link, `${(err as Error).message} (${msg.length} bytes)`);
       return;
     }
     const type = req.options.messageType();
     if (req.op !== BOOTREQUEST || type === null) {
       this.counters.malformed++;
-      const reason = req.op !== BOOTREQUEST ? `op ${req.op} is not a bootrequest` : 'no option 53 (plain bootp is not served)';
-      this.o.log.debug({ from: `${rinfo.address}:${rinfo.port}`, reason }, 'dhcp packet dropped');
+      this.logDropped(rinfo, link, req.op !== BOOTREQUEST ? `op ${req.op} is not a bootrequest` : 'no option 53 (plain bootp is not served)');
       return;
     }
     if (this.o.accept && !this.o.accept(req, pxePort)) {
@@ -214,19 +283,26 @@ export class DhcpServer {
     }
     if (this.inFlight >= (this.o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)) {
       this.counters.overloaded++;
-      this.o.log.debug({ from: `${rinfo.address}:${rinfo.port}`, reason: 'too many requests in flight' }, 'dhcp packet dropped');
+      this.logDropped(rinfo, link, 'too many requests in flight');
       return;
     }
     this.inFlight++;
     const client = clientInfo(req);
     const work = this.full ? this.full.handle(req, client) : this.proxy!.handle(req, client, pxePort);
     work
-      .then((out) => this.finish(req, client.mac, msgTypeName(type), out, pxePort ? rinfo : null))
+      .then((out) => this.finish(req, client.mac, msgTypeName(type), out, link, pxePort ? rinfo : null))
       .catch((err: Error) => this.o.log.error({ mac: client.mac, type: msgTypeName(type), err: err.message }, 'dhcp request failed'))
       .finally(() => this.inFlight--);
   }
 
-  private finish(req: DhcpPacket, mac: string, type: string, out: Outcome, pxeSource: RemoteInfo | null): void {
+  /** Logs a dropped packet at most once per interval (a stranger can send any number), with the count held back. */
+  private logDropped(rinfo: RemoteInfo, link: Link, reason: string): void {
+    const suppressed = this.droppedLog.hit();
+    if (suppressed === null) return;
+    this.o.log.warn({ from: `${rinfo.address}:${rinfo.port}`, interface: link.name ?? undefined, reason, suppressed }, 'dhcp packet dropped');
+  }
+
+  private finish(req: DhcpPacket, mac: string, type: string, out: Outcome, link: Link, pxeSource: RemoteInfo | null): void {
     if (out.kind === 'silent') {
       this.counters.ignored++;
       // A full pool is logged once per interval at warn; each refusal still gets its debug line.
@@ -236,10 +312,11 @@ export class DhcpServer {
     }
     const replyType = msgTypeName(out.packet.options.messageType());
     const to = pxeSource ? { address: pxeSource.address, port: pxeSource.port } : replyDestination(req, out.packet, this.ports, this.broadcastAddress);
-    const sock = pxeSource ? this.pxe : to.address === this.broadcastAddress && this.sender ? this.sender : this.main;
-    if (!sock) return;
+    // The answer leaves by the interface the request came in on (PXE port answers from port 4011).
+    const sock = pxeSource ? link.pxe : (link.sender ?? link.main);
+    if (!sock || !this.links.includes(link)) return;
     this.counters.replies[replyType] = (this.counters.replies[replyType] ?? 0) + 1;
-    this.o.log.info({ mac, type, reply: replyType, ip: out.ip, to: `${to.address}:${to.port}`, reason: out.reason }, `dhcp ${replyType}`);
+    this.o.log.info({ mac, type, reply: replyType, ip: out.ip, to: `${to.address}:${to.port}`, interface: link.name ?? undefined, reason: out.reason }, `dhcp ${replyType}`);
     sock.send(encode(out.packet), to.port, to.address, (err) => {
       if (!err) return;
       this.counters.sendErrors++;
@@ -249,13 +326,8 @@ export class DhcpServer {
 
   private logPoolFull(mac: string): void {
     this.counters.poolFull++;
-    const now = this.clock();
-    if (now - this.lastPoolFullLog < (this.o.poolFullLogIntervalMs ?? DEFAULT_POOL_FULL_LOG_INTERVAL_MS)) {
-      this.poolFullSuppressed++;
-      return;
-    }
-    this.lastPoolFullLog = now;
-    this.o.log.warn({ mac, suppressed: this.poolFullSuppressed, pool: `${this.o.subnet!.poolStart}-${this.o.subnet!.poolEnd}` }, 'dhcp pool full: no offer');
-    this.poolFullSuppressed = 0;
+    const suppressed = this.poolFullLog.hit();
+    if (suppressed === null) return;
+    this.o.log.warn({ mac, suppressed, pool: `${this.o.subnet!.poolStart}-${this.o.subnet!.poolEnd}` }, 'dhcp pool full: no offer');
   }
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { openPgStore } from './postgres.ts';
 import { redactUrl } from './pg-rows.ts';
-import { openSqliteStore } from './sqlite.ts';
+import { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 import type { Store } from './types.ts';
 
 /** Returns the path of the SQLite database inside the data folder. */
@@ -17,9 +17,9 @@ export function databasePath(config: Pick<Config, 'data_dir'>): string {
  * Returns the configured store, migrated and ready; throws StoreError or ConfigError with one line
  * when it cannot be used. `listen: false` suits one-shot commands (no change feed, no read cache).
  */
-export async function openStore(config: Pick<Config, 'data_dir' | 'store'>, options: { log?: Logger; listen?: boolean } = {}): Promise<Store> {
+export async function openStore(config: Pick<Config, 'data_dir' | 'store'>, options: { log?: Logger; listen?: boolean; sqlite?: SqliteStoreOptions } = {}): Promise<Store> {
   const s = config.store;
-  if (!s.url) return openSqliteStore(databasePath(config));
+  if (!s.url) return openSqliteStore(databasePath(config), options.sqlite);
   return openPgStore({ url: s.url, poolSize: s.pool_size, connectTimeoutMs: s.connect_timeout_ms, queryTimeoutMs: s.query_timeout_ms, log: options.log, listen: options.listen });
 }
 

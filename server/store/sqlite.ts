@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
 import { leaseWriteAllowed, type DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { BackgroundCheckpointer } from './sqlite-checkpointer.ts';
 import type { InstallEvent, NewEvent, NewSystem, PowerSettingsRecord, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
@@ -26,18 +27,29 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
   lastEventAt: 'last_event_at',
 };
 
-/** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
-export function openSqliteStore(path: string, options: { recheckMs?: number } = {}): SqliteStore {
+/** Options of the SQLite store: the cache recheck interval, and WAL checkpoints on a worker (the server's store). */
+export interface SqliteStoreOptions {
+  recheckMs?: number;
+  backgroundCheckpoint?: boolean;
+  onError?: (message: string) => void;
+}
+
+/** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database); StoreError when it cannot be used. */
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
   let db: Database.Database | null = null;
+  let store: SqliteStore;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path);
-    return new SqliteStore(db, options.recheckMs);
+    store = new SqliteStore(db, options.recheckMs);
   } catch (err) {
     db?.close();
     if (err instanceof StoreError) throw err;
     throw new StoreError(`store: ${path}: ${(err as Error).message}`, { cause: err });
   }
+  // The server's store: WAL checkpoints (and their fsyncs) run on a worker, never on the loop.
+  if (options.backgroundCheckpoint && path !== ':memory:') store.checkpointInBackground(path, options.onError);
+  return store;
 }
 
 /** SQLite implementation of Store. */
@@ -51,6 +63,7 @@ export class SqliteStore implements Store {
    */
   private readonly cache = { version: -1, checkedAt: -Infinity, systems: new Map<string, System>(), tokens: new Map<string, TokenRecord>() };
   private static readonly CACHE_MAX = 10_000;
+  private checkpointer: BackgroundCheckpointer | null = null;
 
   /**
    * @param recheckMs how often cached reads look for other connections' commits (PRAGMA
@@ -117,6 +130,11 @@ export class SqliteStore implements Store {
     for (const v of Object.values(value)) if (v && typeof v === 'object') Object.freeze(v);
     map.set(key, value);
     return value;
+  }
+
+  /** Moves WAL checkpoints of this file onto a worker thread (see sqlite-checkpointer.ts). */
+  checkpointInBackground(path: string, onError?: (message: string) => void): void {
+    this.checkpointer ??= new BackgroundCheckpointer(this.db, path, { onError });
   }
 
   /** Returns the schema version (number of migrations applied). */
@@ -378,6 +396,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     this.db.close();
   }
 }

@@ -88,7 +88,7 @@ test('DHCP switched on needs server_ip, and full mode needs a subnet', () => {
     assert.throws(() => loadConfig({ env: { KICKSTAND_DHCP__MODE: 'full', KICKSTAND_DHCP__SERVER_IP: '10.9.0.1' }, cwd: dir }), /dhcp\.subnet: required/);
     writeFileSync(
       join(dir, 'kickstand.yaml'),
-      'dhcp:\n  mode: full\n  server_ip: 10.9.0.1\n  subnet: { network: 10.9.0.0, mask: 255.255.255.0, pool_start: 10.9.0.100, pool_end: 10.9.0.200 }\n',
+      'dhcp:\n  mode: full\n  interface: eth1\n  server_ip: 10.9.0.1\n  subnet: { network: 10.9.0.0, mask: 255.255.255.0, pool_start: 10.9.0.100, pool_end: 10.9.0.200 }\n',
     );
     assert.equal(loadConfig({ env: {}, cwd: dir }).dhcp.subnet!.lease_seconds, 3600);
   });

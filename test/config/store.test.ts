@@ -41,7 +41,7 @@ test('store: a URL that is not PostgreSQL names the variable and the key, and ne
 
 test('dhcp.load_balancing: this_server among distinct peers, PostgreSQL required, takeover delay over two heartbeats', () => {
   withDir((dir) => {
-    const base = { mode: 'proxy', server_ip: '10.0.0.1', load_balancing: { this_server: 'a', peers: ['a', 'b'] } };
+    const base = { mode: 'proxy', interface: 'eth1', server_ip: '10.0.0.1', load_balancing: { this_server: 'a', peers: ['a', 'b'] } };
     const load = (dhcp: unknown, store: unknown = { url: PG }) => {
       writeFileSync(join(dir, 'kickstand.yaml'), JSON.stringify({ dhcp, store }));
       return loadConfig({ env: {}, cwd: dir, isRoot: false });

@@ -189,7 +189,10 @@ export async function startServer(opts: Partial<DhcpServerOptions> & { mode: 'pr
     ...(opts.mode === 'full' ? { subnet: SUBNET } : {}),
     ...opts,
   });
-  const bound = await server.listen();
+  const bound = await server.listen().catch(async (err: unknown) => {
+    await client.close();
+    throw err;
+  });
   return {
     server, client, port: bound.server, proxyPort: bound.proxy, lines,
     async close() {

@@ -100,6 +100,40 @@ describe('LeaseWriter', () => {
     assert.equal(store.rows.get(mac(1))?.state, 'released');
   });
 
+  test('a burst larger than maxBatch is saved in bounded batches, one per turn of the loop, with other work run in between', async () => {
+    const store = new MemoryLeaseStore();
+    const order: string[] = [];
+    const save = store.saveLeases.bind(store);
+    store.saveLeases = async (l) => {
+      order.push(`save ${l.length}`);
+      // What a request arriving during this commit would do: run on the next turn of the loop.
+      setImmediate(() => order.push('io'));
+      return save(l);
+    };
+    const writer = new LeaseWriter(store, { maxBatch: 10 });
+    const done = Array.from({ length: 35 }, (_, i) => writer.write(lease(i)));
+    assert.equal(writer.pending(), 35);
+    await Promise.all(done);
+    assert.deepEqual(order.filter((o) => o.startsWith('save')), ['save 10', 'save 10', 'save 10', 'save 5']);
+    // Between two saves, the work queued during the first one ran.
+    for (let i = 0; i < order.length - 1; i++) if (order[i]!.startsWith('save')) assert.equal(order[i + 1], 'io', order.join(', '));
+    assert.equal(store.rows.size, 35);
+    assert.equal(writer.pending(), 0);
+  });
+
+  test('a newer state of a MAC still queued replaces the older one in its batch: one row, latest state, one save', async () => {
+    const store = new MemoryLeaseStore();
+    const writer = new LeaseWriter(store, { maxBatch: 2 });
+    const a = writer.write(lease(1));
+    writer.write(lease(2));
+    writer.write(lease(3));
+    const b = writer.write({ ...lease(1), state: 'released' });
+    assert.equal(writer.pending(), 3);
+    await Promise.all([a, b, writer.drain()]);
+    assert.equal(store.saves, 2);
+    assert.equal(store.rows.get(mac(1))?.state, 'released');
+  });
+
   test('a failed save rejects the writes it carried', async () => {
     const store = new MemoryLeaseStore();
     store.fail = true;

@@ -10,12 +10,12 @@ import { createNetns, ip, type Netns } from './lib/netns.ts';
 import { linkBare, startRunner, waitUntil, readEnv, type Runner } from './fixtures/dhcp-harness.ts';
 
 const skip = isRoot() ? false : 'needs root for network namespaces';
-let srv: Netns, cli: Netns, cliIf: string, dir: string, runner: Runner | null = null;
+let srv: Netns, cli: Netns, cliIf: string, srvIf: string, dir: string, runner: Runner | null = null;
 
 const config = () => ({
   mode: 'full',
   serverIp: '10.231.7.1',
-  interfaceAddress: '10.231.7.1',
+  interfaces: [srvIf],
   subnet: { network: '10.231.7.0', mask: '255.255.255.0', router: '10.231.7.1', dns: ['10.231.7.1'], domain: 'lab.test', poolStart: '10.231.7.10', poolEnd: '10.231.7.50', leaseSeconds: 3600 },
   leaseFile: join(dir, 'leases.json'),
   booter: { tftpServer: '10.231.7.1', httpBase: 'http://10.231.7.1:8080', ipxeChain: false },
@@ -38,7 +38,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ks-dhcp-'));
   srv = createNetns('ks-dfs');
   cli = createNetns('ks-dfc');
-  cliIf = linkBare(srv, '10.231.7.1/24', cli).bIf;
+  ({ aIf: srvIf, bIf: cliIf } = linkBare(srv, '10.231.7.1/24', cli));
   runner = await startRunner(srv, config());
 });
 

@@ -32,7 +32,7 @@ before(async () => {
   sw.spawn('dnsmasq', ['--no-daemon', '--conf-file=/dev/null', '--port=0', '--interface=br0', '--bind-interfaces',
     '--dhcp-range=10.231.8.100,10.231.8.150,1h', `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`]);
   runner = await startRunner(ks, {
-    mode: 'proxy', serverIp: '10.231.8.1', interfaceAddress: '10.231.8.1',
+    mode: 'proxy', serverIp: '10.231.8.1', interfaces: [ksLink.aIf],
     booter: { tftpServer: '10.231.8.1', httpBase: 'http://10.231.8.1:8080', ipxeChain: false },
   });
 });
