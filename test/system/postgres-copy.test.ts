@@ -40,7 +40,7 @@ function cli(...args: string[]) {
 
 /** Fills a SQLite store the way a running installation would have. */
 async function fill(store: Store): Promise<void> {
-  await store.createSystem({ name: 'ng', macs: ['00:16:3e:84:b5:99', '00:16:3e:84:b5:9a'], ip: '10.0.0.5', hostname: 'ngtest', profile: 'centos44-hvm', overrides: { xen: { vcpus: 4, memory: 512 }, a: [1, 'two'] } }, 1000);
+  await store.createSystem({ name: 'ng', displayName: 'NG', macs: ['00:16:3e:84:b5:99', '00:16:3e:84:b5:9a'], ip: '10.0.0.5', hostname: 'ngtest', profile: 'centos44-hvm', overrides: { xen: { vcpus: 4, memory: 512 }, a: [1, 'two'] } }, 1000);
   await store.createSystem({ name: 'discovered-525400000001', macs: ['52:54:00:00:00:01'], profile: null, state: 'discovered' }, 1001);
   for (let run = 1; run <= 3; run++) {
     await store.transition('ng', 1000 + run * 10, (s) => ({
@@ -52,6 +52,7 @@ async function fill(store: Store): Promise<void> {
     await store.transition('ng', 1001 + run * 10, (s) => ({ event: { run: s.run, time: 1001 + run * 10, stage: 'failed', message: 'disk', source: '10.0.0.5', log: 'line 1\nline 2 ünïcode' } }));
   }
   await store.transition('ng', 2000, () => ({ patch: { build: false, state: 'built', stage: 'built', lastEventAt: 2000 } }));
+  await store.setPowerSettings({ system: 'ng', driver: 'ipmi', address: '10.0.0.9', user: 'admin', secret: 'v1:sealed', options: { port: 623, uefi: true } }, 2100);
   await store.saveLeases([
     { mac: '00:16:3e:84:b5:99', ip: '10.0.0.5', hostname: 'ngtest', state: 'bound', expiresAt: 9_999_999, updatedAt: 5 },
     { mac: '52:54:00:00:00:01', ip: '10.0.0.100', hostname: null, state: 'released', expiresAt: 6, updatedAt: 6 },
@@ -63,7 +64,7 @@ async function dump(store: Store) {
   const systems = await store.listSystems();
   const events = await Promise.all(systems.map((s) => store.listEvents(s.name)));
   const tokens = await Promise.all(['tok-1', 'tok-2', 'tok-3'].map((t) => store.findToken(t)));
-  return { systems: systems.map((s) => ({ ...s })), events, tokens: tokens.map((t) => ({ ...t })), leases: await store.loadLeases() };
+  return { systems: systems.map((s) => ({ ...s })), events, tokens: tokens.map((t) => ({ ...t })), leases: await store.loadLeases(), power: await store.listPowerSettings() };
 }
 
 describe('kickstand store copy', { skip }, () => {
@@ -76,12 +77,13 @@ describe('kickstand store copy', { skip }, () => {
     const url = await pg!.createDatabase('copy_full');
     const r = cli('store', 'copy', '--from', from, '--to', url.replace('postgres@', 'postgres:pw@'));
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^copied .*full\.db to postgres:\/\/postgres:\*\*\*@\/copy_full.*: 16 rows$/m);
+    assert.match(r.out, /^copied .*full\.db to postgres:\/\/postgres:\*\*\*@\/copy_full.*: 17 rows$/m);
     assert.match(r.out, /^ {2}systems\s+2$/m);
     assert.match(r.out, /^ {2}system_macs\s+3$/m);
     assert.match(r.out, /^ {2}tokens\s+3$/m);
     assert.match(r.out, /^ {2}events\s+6$/m);
     assert.match(r.out, /^ {2}leases\s+2$/m);
+    assert.match(r.out, /^ {2}power_settings\s+1$/m);
     assert.ok(!r.out.includes(':pw@'), 'no password printed');
     const target = await openPgStore({ url, listen: false });
     try {
