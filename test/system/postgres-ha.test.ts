@@ -20,6 +20,7 @@ import { silentLogger } from '../../server/log.ts';
 import { ROOT, benchMac } from '../../bench/lib/kickstand.ts';
 import type { MachineRecord } from '../../bench/storm/sim.ts';
 import { BucketMap, loadBalanceHash } from '../../server/dhcp/load-balance.ts';
+import { PXE_CLIENT } from './fixtures/dhcp-harness.ts';
 
 const skip = isRoot() || process.env.CI === 'true' ? false : 'needs root (namespaces, port 67/69, PostgreSQL as its own user)';
 const NET = '10.236';
@@ -35,7 +36,7 @@ const servers: Record<'a' | 'b', { ns: Netns; iface: string } | null> = { a: nul
 const running: Array<{ child: ChildProcess }> = [];
 
 /** Starts `kickstand serve` for instance name in its namespace on database url; resolves once DHCP listens. */
-async function serve(name: 'a' | 'b', url: string, tag: string): Promise<{ child: ChildProcess; log: string }> {
+async function serve(name: 'a' | 'b', url: string, tag: string, mode: 'full' | 'proxy' = 'full'): Promise<{ child: ChildProcess; log: string }> {
   const s = servers[name]!;
   const data = join(dir, `${tag}-${name}`);
   mkdirSync(join(data, 'isos'), { recursive: true });
@@ -50,10 +51,10 @@ async function serve(name: 'a' | 'b', url: string, tag: string): Promise<{ child
     KICKSTAND_HTTP__PORT: '8080',
     KICKSTAND_TFTP__HOST: '0.0.0.0',
     KICKSTAND_TFTP__PORT: '69',
-    KICKSTAND_DHCP__MODE: 'full',
+    KICKSTAND_DHCP__MODE: mode,
     KICKSTAND_DHCP__INTERFACE: s.iface,
     KICKSTAND_DHCP__SERVER_IP: SERVERS[name],
-    KICKSTAND_DHCP__SUBNET: JSON.stringify(subnet),
+    ...(mode === 'full' ? { KICKSTAND_DHCP__SUBNET: JSON.stringify(subnet) } : {}),
     KICKSTAND_DHCP__LOAD_BALANCING: JSON.stringify({ this_server: name, peers: ['a', 'b'], ...LB }),
     KICKSTAND_AUTH__ADMIN_TOKEN: 'x'.repeat(32),
   });
@@ -226,6 +227,29 @@ describe('two kickstand instances on one PostgreSQL, one network', { skip }, () 
       assert.ok(again.some((r) => r.server === SERVERS.a));
     } finally {
       await store.close();
+      await kill(a.child);
+      await kill(b.child);
+    }
+  });
+
+  test('ProxyDHCP on both instances: each PXE client gets one proxy offer, from the instance of its bucket', async () => {
+    const url = await pg!.createDatabase('ha_proxy');
+    const a = await serve('a', url, 'proxy', 'proxy');
+    const b = await serve('b', url, 'proxy', 'proxy');
+    try {
+      await new Promise((r) => setTimeout(r, 3 * LB.heartbeat_ms));
+      const from = new Set<string>();
+      for (let i = 0; i < 8; i++) {
+        const mac = `02:50:58:45:01:${i.toString(16).padStart(2, '0')}`;
+        const out = client!.exec(process.execPath, ['--import', 'tsx', PXE_CLIENT, mac, SERVERS.a], { timeout: 30_000 });
+        const offers = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: number; serverId: string }).filter((r) => r.type === 2);
+        assert.equal(offers.length, 1, `${mac}: ${out}`);
+        const expected = new BucketMap(['a', 'b'], 'a').primaryOf(loadBalanceHash(Buffer.from(mac.split(':').map((x) => parseInt(x, 16)))));
+        assert.equal(offers[0]!.serverId, SERVERS[expected as 'a' | 'b'], `${mac} belongs to ${expected}`);
+        from.add(offers[0]!.serverId);
+      }
+      assert.equal(from.size, 2, 'both instances answered some clients');
+    } finally {
       await kill(a.child);
       await kill(b.child);
     }
