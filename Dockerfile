@@ -16,10 +16,10 @@ COPY server ./server
 COPY templates ./templates
 COPY profiles ./profiles
 
-# --- runtime: Debian's boot loaders for TFTP, xorriso for buildiso ---------------------------
+# --- runtime: Debian's boot loaders (BIOS, UEFI, the Secure Boot chain), xorriso for buildiso ---
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pxelinux syslinux-common isolinux ipxe xorriso ipmitool libvirt-clients openssh-client libcap2-bin \
+ && apt-get install -y --no-install-recommends pxelinux syslinux-common isolinux ipxe shim-signed grub-efi-amd64-signed xorriso ipmitool libvirt-clients openssh-client libcap2-bin \
  && setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v node)")" \
  && apt-get purge -y libcap2-bin && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/kickstand --create-home kickstand

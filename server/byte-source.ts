@@ -8,6 +8,8 @@ export interface ByteSource {
   readonly size: number;
   /** Last modification time, when known (HTTP Last-Modified, ETag). */
   readonly mtime?: Date;
+  /** Names the bytes: two sources with the same id hold the same bytes (lets readers share a cache); absent when unknown. */
+  readonly id?: string;
   /** Returns up to `length` bytes starting at `offset` (fewer only at the end). */
   read(offset: number, length: number): Promise<Buffer>;
   /** Releases anything held open; optional. */
@@ -30,6 +32,7 @@ export async function fileSource(path: string): Promise<ByteSource> {
   return {
     size: st.size,
     mtime: st.mtime,
+    id: `file:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`,
     async read(offset, length) {
       const want = Math.max(0, Math.min(length, st.size - offset));
       const buf = Buffer.allocUnsafe(want);

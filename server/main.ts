@@ -14,6 +14,7 @@ import { describeStore, openStore } from './store/open.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
 import { startDhcp } from './boot/dhcp-part.ts';
+import { loadLoaderFiles } from './boot/loader-files.ts';
 import { serveTrees } from './boot/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
 import { EventBus } from './http/dashboard/index.ts';
@@ -114,6 +115,7 @@ async function start(
   const admin = ensureAdminToken(config.data_dir, config.auth.admin_token);
   if (admin.created) log.info({ path: admin.path }, `generated an admin token in ${admin.path} (mode 0600); use it as the API bearer token`);
 
+  const loaders = await loadLoaderFiles(log.child({ subsystem: 'boot' }), { overrides: config.tftp.loaders });
   const httpLog = log.child({ subsystem: 'http' });
   const handler = createHttpHandler({
     lifecycle,
@@ -123,6 +125,7 @@ async function start(
     log: httpLog,
     publicUrl: config.public_url,
     trees: serveTrees(media, httpLog),
+    loaders,
     isoStatus: () => catalog.skipped().map((s) => ({ iso: s.isoPath, reason: s.reason })),
     metrics,
     bus,
@@ -138,14 +141,14 @@ async function start(
 
   let tftp: TftpPart | null = null;
   if (config.tftp.enabled) {
-    const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), lifecycle, artifacts, media, registry, httpPort: http.port });
+    const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), lifecycle, artifacts, media, registry, loaders, httpPort: http.port });
     closers.push(() => part.close());
     tftp = part;
     metrics.collectTftp(() => part.stats());
     part.onTransfer((summary) => metrics.observeTftp(summary));
   }
   if (config.dhcp.mode !== 'off') {
-    const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, httpPort: http.port });
+    const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, loaders, httpPort: http.port });
     closers.push(() => part.close());
     metrics.collectDhcp(() => part.stats());
   }

@@ -19,7 +19,7 @@ test('the Dockerfile runs as a non-root user with the bind capability and the CL
   assert.match(text, /setcap cap_net_bind_service=\+ep/);
   const cmd = /^CMD \["node", "([^"]+)", "serve"\]$/m.exec(text);
   assert.ok(cmd && existsSync(join(root, cmd[1]!)), 'CMD script exists');
-  for (const pkg of ['pxelinux', 'syslinux-common', 'isolinux', 'ipxe', 'xorriso']) assert.match(text, new RegExp(`\\b${pkg}\\b`));
+  for (const pkg of ['pxelinux', 'syslinux-common', 'isolinux', 'ipxe', 'shim-signed', 'grub-efi-amd64-signed', 'xorriso']) assert.match(text, new RegExp(`\\b${pkg}\\b`));
 });
 
 test('the environment the Dockerfile sets names real configuration keys', async () => {

@@ -25,9 +25,11 @@ export interface ArtifactInput {
 export interface ArtifactRenderer {
   render(kind: ArtifactKind, input: ArtifactInput): string;
   /** Renders the menu for machines kickstand does not know (local boot). */
-  renderDefault(kind: 'pxelinux' | 'ipxe', base: string): string;
+  renderDefault(kind: 'pxelinux' | 'ipxe' | 'grub', base: string): string;
   /** Renders the iPXE entry script that chains to the per-MAC script. */
   renderEntry(base: string): string;
+  /** Renders GRUB's $prefix/grub.cfg, which loads the per-MAC GRUB config. */
+  renderGrubEntry(base: string): string;
 }
 
 /** Returns true when s names an artifact kind. */
@@ -121,7 +123,12 @@ export class Artifacts {
   }
 
   /** Returns the local-boot menu for unknown machines. */
-  renderDefault(kind: 'pxelinux' | 'ipxe', base: string): string {
+  renderDefault(kind: 'pxelinux' | 'ipxe' | 'grub', base: string): string {
     return this.renderer.renderDefault(kind, base);
+  }
+
+  /** Returns GRUB's network entry config (loads grub.cfg-01-<mac>). */
+  renderGrubEntry(base: string): string {
+    return this.renderer.renderGrubEntry(base);
   }
 }

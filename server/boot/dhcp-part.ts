@@ -8,6 +8,7 @@ import { createDhcpBooter } from './dhcp-booter.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { LoadBalancer } from '../dhcp/load-balance.ts';
 import { DhcpPeers } from './dhcp-peers.ts';
+import type { LoaderFiles } from './loader-files.ts';
 
 /** A running DHCP server. */
 export interface DhcpPart {
@@ -16,15 +17,17 @@ export interface DhcpPart {
 }
 
 /** Starts DHCP in the configured mode. */
-export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lifecycle; httpPort: number }): Promise<DhcpPart> {
+export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lifecycle; loaders?: LoaderFiles; httpPort: number }): Promise<DhcpPart> {
   const { config, log, lifecycle } = o;
   const d = config.dhcp;
   const store = lifecycle.store;
   const serverIp = d.server_ip!;
   const httpBase = config.public_url ?? `http://${serverIp}:${o.httpPort}`;
   const booter = createDhcpBooter(
-    { tftpServer: serverIp, httpBase, ipxeChain: d.ipxe_chain, ipxeScriptPath: '/ipxe/{mac}' },
+    { tftpServer: serverIp, httpBase, ipxeChain: d.ipxe_chain, efiLoader: d.efi_loader, ipxeClients: d.ipxe_clients, ipxeScriptPath: '/ipxe/{mac}' },
     {
+      loaders: o.loaders,
+      log,
       async reservationFor(mac) {
         const [s] = await store.findSystemsByMacs([mac]);
         return s?.ip ? { ip: s.ip, ...(s.hostname ? { hostname: s.hostname } : {}) } : null;

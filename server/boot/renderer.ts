@@ -19,10 +19,13 @@ export function artifactRenderer(r: Renderer, site: RenderSite = {}): ArtifactRe
       return r.render(kind, ctx);
     },
     renderDefault(kind, base) {
-      return r.renderGlobal(kind === 'pxelinux' ? 'pxelinux-default' : 'ipxe-default', { urls: { base } });
+      return r.renderGlobal(kind === 'pxelinux' ? 'pxelinux-default' : kind === 'grub' ? 'grub-default' : 'ipxe-default', { urls: { base } });
     },
     renderEntry(base) {
       return r.renderGlobal('boot-ipxe', { urls: { base } });
+    },
+    renderGrubEntry(base) {
+      return r.renderGlobal('grub-entry', { urls: { base } });
     },
   };
 }

@@ -11,6 +11,7 @@ import type { ProfileRegistry } from '../profiles/registry.ts';
 import type { Artifacts } from './artifacts.ts';
 import type { DistroMedia } from './distro-media.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { GrubConfigs } from './grub-config.ts';
 
 export interface TftpPolicyOptions {
   lifecycle: Lifecycle;
@@ -23,6 +24,8 @@ export interface TftpPolicyOptions {
   base: string;
   recordDiscovered: boolean;
   log: Logger;
+  /** GRUB 2 network boot configs (grub-config.ts), asked for under GRUB's prefix. */
+  grub?: GrubConfigs;
 }
 
 /** Returns the request path without leading slashes, with DOS separators turned around. */
@@ -63,6 +66,8 @@ export function createTftpHandler(o: TftpPolicyOptions): TftpHandler {
     const path = normalizeTftpPath(req.filename);
     const cfg = /^pxelinux\.cfg\/([^/]+)$/.exec(path);
     if (cfg) return pxelinuxConfig(cfg[1]!, req);
+    const grub = o.grub?.(path, req.remote.address);
+    if (grub) return grub;
     const dist = /^distros\/([^/]+)\/([^/]+)$/.exec(path);
     if (dist) return distroFile(dist[1]!, dist[2]!);
     return o.openFile(path);

@@ -1,18 +1,18 @@
 // TFTP wired to the rest: the protocol server with kickstand's boot policy, boot loaders found
 // where Debian puts them, extra roots from the configuration, kernels out of ISOs.
-import { networkInterfaces } from 'node:os';
+import { availableParallelism, networkInterfaces } from 'node:os';
 import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
-import { fileSource } from '../byte-source.ts';
 import { TftpServer, type TransferSummary } from '../tftp/index.ts';
 import type { TftpStats } from '../tftp/stats.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
 import type { Artifacts } from './artifacts.ts';
-import { describeMissing, findBootloaders } from './bootloaders.ts';
 import type { DistroMedia } from './distro-media.ts';
 import { openUnder } from './file-roots.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { LoaderFiles } from './loader-files.ts';
 import { createTftpHandler } from './tftp-handler.ts';
+import { createGrubConfigs } from './grub-config.ts';
 
 /** A running TFTP server. */
 export interface TftpPart {
@@ -31,6 +31,11 @@ export function menuBaseUrl(config: Config, httpPort: number): string {
   return `http://${first?.address ?? '127.0.0.1'}:${httpPort}`;
 }
 
+/** Returns the number of transfer threads: the configured one, else one per core, at most 8. */
+export function tftpWorkers(config: Config): number {
+  return config.tftp.workers ?? Math.min(8, availableParallelism());
+}
+
 /** Starts TFTP on the configured address and port. */
 export async function startTftp(o: {
   config: Config;
@@ -39,11 +44,11 @@ export async function startTftp(o: {
   artifacts: Artifacts;
   media: DistroMedia;
   registry: ProfileRegistry;
+  /** Boot loaders found at start (shared with HTTP and DHCP). */
+  loaders: LoaderFiles;
   httpPort: number;
 }): Promise<TftpPart> {
-  const { config, log } = o;
-  const loaders = await findBootloaders();
-  if (loaders.missing.length > 0) log.warn(`boot loaders missing, PXE clients asking for them get "file not found": ${describeMissing(loaders.missing)}`);
+  const { config, log, loaders } = o;
   const base = menuBaseUrl(config, o.httpPort);
   const handler = createTftpHandler({
     lifecycle: o.lifecycle,
@@ -53,10 +58,9 @@ export async function startTftp(o: {
     base,
     recordDiscovered: config.lifecycle.record_discovered,
     log,
+    grub: createGrubConfigs({ lifecycle: o.lifecycle, artifacts: o.artifacts, base, recordDiscovered: config.lifecycle.record_discovered }),
     async openFile(path) {
-      const loader = loaders.found[path];
-      if (loader) return fileSource(loader);
-      return openUnder(config.tftp.roots, path);
+      return (await loaders.open(path)) ?? openUnder(config.tftp.roots, path);
     },
   });
   const server = new TftpServer({
@@ -67,7 +71,9 @@ export async function startTftp(o: {
     maxBlksize: config.tftp.max_blksize,
     maxTransfers: config.tftp.max_transfers,
     maxTransfersPerClient: config.tftp.max_transfers_per_client,
+    maxUnanswered: config.tftp.max_unanswered,
     busyPollUs: config.tftp.busy_poll_us,
+    workers: tftpWorkers(config),
   });
   const addr = await server.listen();
   log.info({ port: addr.port, base }, `TFTP listening on ${addr.address}:${addr.port}; menus point at ${base}`);

@@ -30,6 +30,10 @@ export const dhcpSchema = z
       .optional(),
     /** Boot BIOS clients into iPXE (undionly.kpxe) instead of pxelinux.0. */
     ipxe_chain: z.boolean().default(false),
+    /** What x64 UEFI clients boot over TFTP: ipxe.efi, snponly.efi, shim (Secure Boot: shimx64.efi → grubx64.efi) or grub (grubx64.efi). */
+    efi_loader: z.enum(['ipxe', 'snponly', 'shim', 'grub']).default('ipxe'),
+    /** Clients already running iPXE (ROMs too): their iPXE script over HTTP, or `pxe`: the plain PXE path (pxelinux.0, GRUB) unless that is iPXE itself. */
+    ipxe_clients: z.enum(['script', 'pxe']).default('script'),
     ports: z
       .object({ server: port.default(67), client: port.default(68), proxy: port.default(4011) })
       .strict()
@@ -71,11 +75,17 @@ export const configSchema = z
         port: port.optional(),
         /** Extra directories served read-only over TFTP (boot loaders are found automatically). */
         roots: z.array(z.string()).default([]),
+        /** Boot loader name → file, replacing where kickstand looks for it in Debian's packages (or adding a name); served over TFTP and HTTP /boot/. */
+        loaders: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a boot file name'), z.string().min(1)).default({}),
         max_blksize: z.number().int().min(512).max(65464).default(1468),
         max_transfers: z.number().int().min(1).default(500),
         max_transfers_per_client: z.number().int().min(1).default(8),
         /** Microseconds to keep polling for a fast client's next ACK instead of sleeping; 0 turns it off. */
         busy_poll_us: z.number().int().min(0).max(100_000).default(100),
+        /** Worker threads running transfers; unset: one per core (at most 8); 0 runs them on the main thread. */
+        workers: z.number().int().min(0).max(64).optional(),
+        /** Requests whose client has not acknowledged the first packet yet; past this the oldest is dropped. */
+        max_unanswered: z.number().int().min(1).default(1024),
       })
       .strict()
       .default({}),

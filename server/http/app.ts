@@ -9,6 +9,7 @@ import { createApi } from './api.ts';
 import { bootRoutes, type TreeHandler } from './boot-routes.ts';
 import { createDashboard, type DashboardOptions, type EventBus } from './dashboard/index.ts';
 import type { Metrics } from './metrics.ts';
+import type { LoaderSource } from './loader-route.ts';
 import { combine } from './server.ts';
 import type { PowerControl } from '../boot/power-control.ts';
 
@@ -20,6 +21,8 @@ export interface HttpDeps {
   log: Logger;
   publicUrl?: string;
   trees?: TreeHandler;
+  /** Boot loaders served at /boot/<name>. */
+  loaders?: LoaderSource;
   isoStatus?: () => unknown[];
   observe?: (route: string, method: string, status: number) => void;
   /** Counts HTTP requests and serves /metrics. */
@@ -38,7 +41,7 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
     d.observe?.(route, method, status);
     d.metrics?.observeHttp(route, method, status);
   } : undefined;
-  const lean = bootRoutes({ lifecycle: d.lifecycle, artifacts: d.artifacts, log: d.log, trees: d.trees, publicUrl: d.publicUrl, observe });
+  const lean = bootRoutes({ lifecycle: d.lifecycle, artifacts: d.artifacts, log: d.log, trees: d.trees, loaders: d.loaders, publicUrl: d.publicUrl, observe });
   const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics, power: d.power });
   const dashboard = createDashboard({ ...d.dashboard, lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, bus: d.bus, publicUrl: d.publicUrl, isoStatus: d.isoStatus, power: d.power });
   const app = express();

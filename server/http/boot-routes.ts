@@ -9,6 +9,7 @@ import type { System } from '../store/types.ts';
 import { matchSystem, plainIp } from '../boot/match.ts';
 import { parseMac } from '../profiles/mac.ts';
 import { leanRoutes, type CompiledRoute } from './routes.ts';
+import { serveLoader, type LoaderSource } from './loader-route.ts';
 import { sendError, sendJson, sendText } from './respond.ts';
 
 /** Serves `/trees/<distro>/<path>` (implemented over the ISO catalog). */
@@ -19,6 +20,8 @@ export interface BootRoutesOptions {
   artifacts: Artifacts;
   log: Logger;
   trees?: TreeHandler;
+  /** Boot loaders served at /boot/<name> (the files DHCP names). */
+  loaders?: LoaderSource;
   /** Base URL guests use; derived from the Host header when unset. */
   publicUrl?: string;
   /** Called once per handled request with the route name and status (metrics). */
@@ -115,6 +118,9 @@ export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: Se
       }
       if (system.build) await lifecycle.pxe(system.name, plainIp(req.socket.remoteAddress), 'ipxe');
       sendText(res, 200, artifacts.render('ipxe', system, base, mac), TEXT);
+    },
+    async bootLoader(req, res, p) {
+      await serveLoader(req, res, p.file!, o.loaders);
     },
     async tree(req, res, p) {
       if (!o.trees) throw new NotFoundError('no install trees are served');

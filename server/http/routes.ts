@@ -22,6 +22,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { name: 'event', methods: ['GET', 'POST'], path: '/events/:token/:stage', lean: true, auth: false, summary: 'A step report from a guest (body: message, or the installer log for failed)' },
   { name: 'ipxeEntry', methods: ['GET'], path: '/boot.ipxe', lean: true, auth: false, summary: 'iPXE entry script: chains to the per-MAC script' },
   { name: 'ipxeMac', methods: ['GET'], path: '/ipxe/:mac', lean: true, auth: false, summary: 'Per-MAC iPXE script: install while armed, local boot otherwise' },
+  { name: 'bootLoader', methods: ['GET', 'HEAD'], path: '/boot/:file', lean: true, auth: false, summary: 'A boot loader DHCP names (UEFI HTTP Boot), the same file TFTP serves' },
   { name: 'tree', methods: ['GET', 'HEAD'], path: '/trees/:distro/*', lean: true, auth: false, summary: 'Install tree read straight out of an ISO' },
   { name: 'healthz', methods: ['GET'], path: '/healthz', lean: false, auth: false, summary: 'Liveness' },
   { name: 'listSystems', methods: ['GET'], path: '/api/v1/systems', lean: false, auth: true, summary: 'List systems' },

@@ -134,6 +134,7 @@ export class IsoCatalog extends EventEmitter {
     return {
       size: src.size,
       mtime: src.mtime,
+      id: `iso:${loaded.entry.identity}:${path}`,
       read: (offset, length) => src.read(offset, length),
       readInto: (target, offset) => src.readInto(target, offset),
       close: async () => {

@@ -1,95 +1,157 @@
-// Read-ahead for one transfer: the file is read in large sequential chunks, each laid out at once
-// as ready-to-send DATA packets (RFC 1350 section 5: opcode 3, block number, data), so sending a
-// block is one subarray and no copy. Chunks stay until every block in them is acknowledged, which
-// is what retransmission after a loss reads from.
-import { OP } from './packet.ts';
-import type { SequentialRead } from './netascii.ts';
+// DATA packets by block number for the transfers of one thread. Chunks come from the thread that
+// owns the sources (ChunkProducer) and are held here while any transfer still needs one: transfers
+// of the same file on this thread share each chunk, and a block is sent as a subarray, never copied.
+import { chunkOf, type Chunk } from './chunk.ts';
 
-interface Chunk {
-  /** Absolute number (1-based, not wrapped) of the chunk's first block. */
-  first: number;
-  count: number;
-  /** `count` DATA packets back to back; each is blksize + 4 bytes except a short last one. */
-  packets: Buffer;
+/** A chunk held on this thread, with the packet views built so far and how many readers hold it. */
+interface Held {
+  key: string;
+  chunk: Chunk;
+  views: Array<Buffer | undefined>;
+  refs: number;
 }
 
-/** Serves DATA packets by absolute block number, reading ahead of the sender. */
+/** Asks the owning thread for a chunk of a transfer. */
+export type ChunkRequest = (transferId: number, index: number) => Promise<Chunk>;
+
+/** The chunks this thread holds, shared by key among its transfers. */
+export class ChunkShelf {
+  private readonly held = new Map<string, Held>();
+  private readonly waiting = new Map<string, Promise<Held>>();
+
+  constructor(private readonly request: ChunkRequest) {}
+
+  /** Returns the chunk, held once more; fetched from the owner unless another transfer here holds or awaits it. */
+  acquire(key: string, transferId: number, index: number): Promise<Held> {
+    const h = this.held.get(key);
+    if (h) {
+      h.refs++;
+      return Promise.resolve(h);
+    }
+    let w = this.waiting.get(key);
+    if (!w) {
+      w = this.request(transferId, index).then(
+        (chunk) => {
+          this.waiting.delete(key);
+          const got: Held = { key, chunk, views: new Array(chunk.count), refs: 0 };
+          this.held.set(key, got);
+          return got;
+        },
+        (err: unknown) => {
+          this.waiting.delete(key);
+          throw err;
+        },
+      );
+      this.waiting.set(key, w);
+    }
+    return w.then((got) => {
+      got.refs++;
+      return got;
+    });
+  }
+
+  /** Lets go of a chunk; the last holder's release drops it from this thread. */
+  release(h: Held): void {
+    if (--h.refs <= 0 && this.held.get(h.key) === h) this.held.delete(h.key);
+  }
+
+  /** Chunks held now (tests). */
+  get size(): number {
+    return this.held.size;
+  }
+}
+
+/** Serves one transfer's DATA packets by absolute block number, fetching a chunk ahead of the sender. */
 export class BlockReader {
-  /** Absolute number of the final (short) block; Infinity until the end of the file is seen. */
-  lastBlock = Infinity;
+  /** Absolute number of the final (short) block; Infinity until the chunk holding it arrives. */
+  lastBlock: number;
   /** The read failure, once one happened; no more chunks load after it. */
   error: Error | null = null;
 
-  private readonly chunks: Chunk[] = [];
-  private nextFirst = 1;
+  /** Held chunks by index, oldest first (at most a window's worth plus one ahead). */
+  private readonly chunks: Array<{ index: number; h: Held }> = [];
   private loading: Promise<void> | null = null;
+  private nextIndex = 0;
   private readonly stride: number;
+  private closed = false;
 
+  /**
+   * @param shareKey key prefix shared with transfers of the same bytes, or null for private chunks
+   * @param lastBlock the last block when known up front, else null
+   */
   constructor(
-    private readonly read: SequentialRead,
-    private readonly blksize: number,
+    private readonly shelf: ChunkShelf,
+    private readonly transferId: number,
+    private readonly shareKey: string | null,
+    blksize: number,
     private readonly chunkBlocks: number,
+    lastBlock: number | null,
   ) {
     this.stride = blksize + 4;
+    this.lastBlock = lastBlock ?? Infinity;
   }
 
   /** Returns the DATA packet for an absolute block number, or undefined while it is not loaded. */
   packet(abs: number): Buffer | undefined {
+    const index = chunkOf(abs, this.chunkBlocks);
     const chunks = this.chunks;
     for (let i = chunks.length - 1; i >= 0; i--) {
-      const c = chunks[i];
-      if (abs < c.first) continue;
-      if (abs >= c.first + c.count) break;
-      // Sending from the newest chunk: start reading the next one now.
+      const c = chunks[i]!;
+      if (c.index !== index) continue;
+      // Sending from the newest chunk: fetch the next one now.
       if (i === chunks.length - 1) this.prefetch();
-      const start = (abs - c.first) * this.stride;
-      return c.packets.subarray(start, Math.min(c.packets.length, start + this.stride));
+      const within = abs - index * this.chunkBlocks - 1;
+      const h = c.h;
+      let view = h.views[within];
+      if (view === undefined) {
+        const p = h.chunk.packets;
+        const start = within * this.stride;
+        view = Buffer.from(p.buffer, p.byteOffset + start, Math.min(p.length - start, this.stride));
+        h.views[within] = view;
+      }
+      return view;
     }
     this.prefetch();
     return undefined;
   }
 
-  /** Returns a promise settled when the pending read (if any) is done; check `error` after it. */
+  /** Returns a promise settled when the pending fetch (if any) is done; check `error` after it. */
   ready(): Promise<void> {
     return this.loading ?? Promise.resolve();
   }
 
-  /** Drops chunks whose blocks are all acknowledged (every block up to `acked`). */
+  /** Lets go of chunks whose blocks are all acknowledged (every block up to `acked`). */
   release(acked: number): void {
-    while (this.chunks.length > 0 && this.chunks[0].first + this.chunks[0].count - 1 <= acked) this.chunks.shift();
+    const cb = this.chunkBlocks;
+    while (this.chunks.length > 0 && (this.chunks[0]!.index + 1) * cb <= acked) this.shelf.release(this.chunks.shift()!.h);
+  }
+
+  /** Lets go of everything (the transfer ended). */
+  close(): void {
+    this.closed = true;
+    for (const c of this.chunks.splice(0)) this.shelf.release(c.h);
   }
 
   private prefetch(): void {
-    if (this.loading || this.error || this.nextFirst > this.lastBlock) return;
-    this.loading = this.load()
-      .catch((err: unknown) => {
-        this.error = err instanceof Error ? err : new Error(String(err));
-      })
+    if (this.loading || this.error || this.closed) return;
+    const index = this.nextIndex;
+    if (index * this.chunkBlocks + 1 > this.lastBlock) return;
+    const key = this.shareKey === null ? `#${this.transferId}|${index}` : `${this.shareKey}|${index}`;
+    this.loading = this.shelf
+      .acquire(key, this.transferId, index)
+      .then(
+        (h) => {
+          if (this.closed) return this.shelf.release(h);
+          this.chunks.push({ index, h });
+          this.nextIndex = index + 1;
+          if (h.chunk.final) this.lastBlock = index * this.chunkBlocks + h.chunk.count;
+        },
+        (err: unknown) => {
+          this.error = err instanceof Error ? err : new Error(String(err));
+        },
+      )
       .finally(() => {
         this.loading = null;
       });
-  }
-
-  private async load(): Promise<void> {
-    const bs = this.blksize;
-    const want = this.chunkBlocks * bs;
-    const data = await this.read(want);
-    const first = this.nextFirst;
-    const full = data.length >= want;
-    // A short read ends the file: its last block is shorter than blksize, possibly empty.
-    const count = full ? this.chunkBlocks : Math.floor(data.length / bs) + 1;
-    const packets = Buffer.allocUnsafe(Math.min(data.length, want) + 4 * count);
-    for (let i = 0; i < count; i++) {
-      const off = i * this.stride;
-      const wire = (first + i) & 0xffff; // block numbers roll over to 0 after 65535
-      packets[off] = 0;
-      packets[off + 1] = OP.DATA;
-      packets[off + 2] = wire >> 8;
-      packets[off + 3] = wire & 0xff;
-      data.copy(packets, off + 4, i * bs, Math.min((i + 1) * bs, data.length));
-    }
-    this.chunks.push({ first, count, packets });
-    this.nextFirst = first + count;
-    if (!full) this.lastBlock = first + count - 1;
   }
 }

@@ -3,7 +3,9 @@
 // epoll is asked with a zero timeout) for a bounded time instead of sleeping. The ACK is then read
 // without the wakeup a sleeping process pays — at windowsize 1 that wakeup is a large part of each
 // block's round trip. A client slower than the budget is never spun for, so an idle or slow
-// server sleeps as before; the cost is at most one core while fast transfers run.
+// server sleeps as before; the cost is at most one core while fast transfers run. Transfers decide
+// when to hold: only after a streak of fast answers, and only while few transfers run at all (a busy
+// server has packets waiting anyway, and spinning would take the CPU its clients need).
 
 /** Polls the event loop without sleeping until the latest hold() deadline has passed. */
 export class BusyPoller {
@@ -16,10 +18,12 @@ export class BusyPoller {
   /**
    * @param budgetMs how long after a send to keep polling; 0 turns busy polling off
    * @param now the clock (performance.now by default)
+   * @param counted told of every turn taken (the server's counters)
    */
   constructor(
     readonly budgetMs: number,
     private readonly now: () => number = () => performance.now(),
+    private readonly counted: (turns: number) => void = () => {},
   ) {}
 
   /** Returns true when a client whose last answer took rttMs is worth polling for. */
@@ -50,6 +54,7 @@ export class BusyPoller {
   private readonly turn = (): void => {
     if (!this.stopped && this.now() < this.deadline) {
       this.turns++;
+      this.counted(1);
       setImmediate(this.turn);
     } else {
       this.running = false;

@@ -18,6 +18,8 @@ export interface NegotiationLimits {
   maxWindowsize: number;
   /** Retransmission timeout when the client does not ask for one. */
   defaultTimeoutMs: number;
+  /** Largest timeout option granted, in seconds; a larger one is left out of the OACK. */
+  maxTimeoutS: number;
 }
 
 /** The parameters a transfer runs with, and the OACK pairs to send (empty: no OACK). */
@@ -57,8 +59,10 @@ export function negotiate(requested: Readonly<Record<string, string>>, size: num
   if (requested.tsize !== undefined && size !== null && /^[0-9]{1,20}$/.test(requested.tsize)) {
     out.oack.push(['tsize', String(size)]);
   }
+  // RFC 2349 section 2: the server must echo the timeout exactly or not at all, so one over the
+  // cap is ignored (a client asking 255 s would otherwise hold a slot for minutes when it goes quiet).
   const timeout = intIn(requested.timeout, TIMEOUT_RANGE);
-  if (timeout !== null) {
+  if (timeout !== null && timeout <= limits.maxTimeoutS) {
     out.timeoutMs = timeout * 1000;
     out.oack.push(['timeout', String(timeout)]);
   }

@@ -1,21 +1,27 @@
-// The TFTP serve loop: one socket on the listen address takes requests, asks the handler for the
-// file, and starts each transfer on a socket of its own. A bad packet is logged and dropped; only
-// a failing listen socket stops the server.
-import { createSocket, type RemoteInfo, type Socket, type SocketType } from 'node:dgram';
+// The TFTP serve loop: listening sockets (one per local address) take requests, admission decides
+// who gets a slot, the handler names the file, and each transfer runs on a socket of its own, bound
+// to the address its request came to, on one of the transfer threads. This thread keeps the
+// sources and the shared chunk cache and answers the threads' chunk requests. A bad packet is
+// logged (rate-limited) and dropped; only a failing listen socket of a specific host stops the server.
+import type { RemoteInfo } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { ByteSource } from '../byte-source.ts';
 import { KickstandError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { BlockReader } from './block-reader.ts';
+import { AdmissionControl, type Admitted } from './admission.ts';
+import { ChunkCache, ChunkProducer } from './chunk-cache.ts';
 import { callHandler, closeSource, tftpCodeFor, type TftpRequest } from './handler.ts';
+import type { FromHost, TransferEnd } from './host-protocol.ts';
+import { Listeners } from './listeners.ts';
+import { LogLimiter } from './log-limit.ts';
 import { netasciiReader, octetReader } from './netascii.ts';
 import { negotiate } from './options.ts';
 import { ERR, OP, encodeError, encodeOack, opcodeOf, parseRequest, type RequestPacket } from './packet.ts';
-import { newCounters, type TftpCounters, type TftpStats } from './stats.ts';
-import { Transfer, type TransferOutcome } from './transfer.ts';
-import { BusyPoller } from './busy-poll.ts';
 import { resolveSettings, type TftpServerOptions, type TftpSettings } from './settings.ts';
+import { C, newCounterArray, sumCounters, type TftpStats } from './stats.ts';
+import { TransferPool } from './transfer-pool.ts';
+import type { TransferOutcome } from './transfer.ts';
 
 /** What the 'transfer' event carries when a transfer ends. */
 export interface TransferSummary {
@@ -33,22 +39,37 @@ export interface TransferSummary {
 
 export type { TftpHandler, TftpRequest } from './handler.ts';
 
-type Lookup = (host: string, opts: unknown, cb: (err: Error | null, address: string, family: number) => void) => void;
-/** Transfer sockets only ever send to the literal address a request came from: skip DNS. */
-const literalLookup: Lookup = (host, _opts, cb) => cb(null, host, host.includes(':') ? 6 : 4);
+/** A request from RRQ to the end of its transfer. */
+interface Live {
+  entry: Admitted;
+  req: TftpRequest;
+  local: string;
+  reply: (pkt: Buffer, port: number, address: string) => void;
+  /** Host running the transfer; null while the handler is still answering. */
+  host: number | null;
+  source: ByteSource | null;
+  producer: ChunkProducer | null;
+  blksize: number;
+  windowsize: number;
+  started: number;
+  /** Pushed out (or the server closed) before its transfer started. */
+  dropped: boolean;
+}
 
 /** Serves read requests; emits 'transfer' (TransferSummary) as each transfer ends. */
 export class TftpServer extends EventEmitter {
   private readonly s: TftpSettings;
   private readonly log: Logger;
-  private readonly counters: TftpCounters = newCounters();
-  private readonly poller: BusyPoller;
-  /** Requests being served, by client address:port (handler pending: null). */
-  private readonly peers = new Map<string, Transfer | null>();
-  private readonly perClient = new Map<string, number>();
-  private socket: Socket | null = null;
-  private type: SocketType = 'udp4';
-  private boundAddress = '';
+  private readonly limited: LogLimiter;
+  /** What this thread counts itself (refusals, malformed requests, evictions). */
+  private readonly counters = newCounterArray();
+  private readonly admission: AdmissionControl;
+  private readonly cache: ChunkCache;
+  /** Requests in progress on all hosts, shared with them (busy polling stays off when many run). */
+  private readonly running = new Int32Array(new SharedArrayBuffer(4));
+  private readonly live = new Map<number, Live>();
+  private pool: TransferPool | null = null;
+  private sockets: Listeners | null = null;
   private closed = false;
   private failure: Error | null = null;
   private finishedResolve: (err: Error | null) => void = () => {};
@@ -58,33 +79,51 @@ export class TftpServer extends EventEmitter {
     super();
     this.s = resolveSettings(options);
     this.log = options.log;
-    this.poller = new BusyPoller(this.s.busyPollUs / 1000);
+    this.limited = new LogLimiter(this.log);
+    this.admission = new AdmissionControl(this.s);
+    this.cache = new ChunkCache(this.s.cacheBytes);
     this.finishedPromise = new Promise((resolve) => (this.finishedResolve = resolve));
   }
 
-  /** Binds the listen socket and returns the address and port it got. */
+  /** Starts the transfer threads, binds the listening sockets and returns the address and port. */
   async listen(): Promise<{ address: string; port: number }> {
-    if (this.socket) throw new Error('tftp server: listen() called twice');
-    this.type = isIPv6(this.s.host) ? 'udp6' : 'udp4';
-    const socket = createSocket({ type: this.type });
-    await bind(socket, this.s.port, this.s.host);
-    this.socket = socket;
-    socket.on('message', (msg, rinfo) => {
-      try {
-        this.onPacket(msg, rinfo);
-      } catch (err) {
-        this.log.error({ err }, 'tftp request handling failed');
-      }
+    if (this.pool) throw new Error('tftp server: listen() called twice');
+    const pool = new TransferPool({
+      workers: this.s.workers,
+      tuning: this.s.tuning,
+      running: this.running,
+      onMessage: (host, msg) => this.onHostMessage(host, msg),
+      onLost: (host, err) => this.onHostLost(host, err),
     });
-    socket.on('error', (err) => {
-      this.log.error({ err }, 'tftp listen socket failed; server stops');
-      this.failure ??= err;
-      void this.close();
+    this.pool = pool;
+    await pool.start();
+    const listeners = new Listeners({
+      host: this.s.host,
+      port: this.s.port,
+      refreshMs: this.s.addressRefreshMs,
+      log: this.log,
+      onPacket: (msg, rinfo, local, reply) => {
+        try {
+          this.onPacket(msg, rinfo, local, reply);
+        } catch (err) {
+          this.log.error({ err }, 'tftp request handling failed');
+        }
+      },
+      onFatal: (err) => {
+        this.log.error({ err }, 'tftp listen socket failed; server stops');
+        this.failure ??= err;
+        void this.close();
+      },
     });
-    const { address, port } = socket.address();
-    this.boundAddress = address;
-    this.log.info({ address, port }, 'tftp listening');
-    return { address, port };
+    try {
+      const { address, port } = await listeners.start();
+      this.sockets = listeners;
+      this.log.info({ address, port, addresses: listeners.addresses(), workers: this.s.workers }, 'tftp listening');
+      return { address, port };
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
   }
 
   /** Returns a promise settled when the server stops: null after close(), the error if the socket failed. */
@@ -92,34 +131,35 @@ export class TftpServer extends EventEmitter {
     return this.finishedPromise;
   }
 
+  /** Addresses listened on now (one socket each). */
+  addresses(): string[] {
+    return this.sockets?.addresses() ?? [];
+  }
+
   /** Stops listening and ends every transfer in progress. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.poller.stop();
-    for (const t of this.peers.values()) t?.abort('server shutting down');
-    const socket = this.socket;
-    if (socket) {
-      await new Promise<void>((resolve) => {
-        try {
-          socket.close(() => resolve());
-        } catch {
-          resolve(); // already closed by its failure
-        }
-      });
+    await this.sockets?.close();
+    await this.pool?.close();
+    // Whatever a host did not report before it stopped ends here, so no source stays open.
+    for (const l of [...this.live.values()]) {
+      if (l.host === null) this.drop(l);
+      else this.finish(l, { t: 'end', id: l.entry.id, outcome: 'failed', reason: 'server shutting down', packets: 0, bytes: 0, retransmissions: 0, durationMs: Math.round(performance.now() - l.started) });
     }
     this.finishedResolve(this.failure);
   }
 
   /** Returns the counters since start and the number of transfers in progress. */
   stats(): TftpStats {
-    return { ...this.counters, activeTransfers: this.peers.size, busyPollTurns: this.poller.turns };
+    const all = sumCounters([this.counters, ...(this.pool?.counters() ?? [])]);
+    return { ...all, activeTransfers: this.admission.size };
   }
 
-  private onPacket(msg: Buffer, rinfo: RemoteInfo): void {
+  private onPacket(msg: Buffer, rinfo: RemoteInfo, local: string, reply: Live['reply']): void {
     const opcode = opcodeOf(msg);
     if (opcode !== OP.RRQ && opcode !== OP.WRQ) {
-      this.counters.malformed++;
+      this.counters[C.malformed]++;
       this.log.debug({ from: rinfo.address, opcode, bytes: msg.length }, 'tftp non-request packet on listen port dropped');
       return;
     }
@@ -127,147 +167,221 @@ export class TftpServer extends EventEmitter {
     try {
       req = parseRequest(msg);
     } catch (err) {
-      this.counters.malformed++;
-      this.log.debug({ from: rinfo.address, bytes: msg.length, reason: (err as Error).message }, 'tftp malformed request dropped');
+      this.counters[C.malformed]++;
+      const fields = { from: rinfo.address, bytes: msg.length, reason: (err as Error).message };
+      this.log.debug(fields, 'tftp malformed request dropped');
+      this.limited.line('warn', 'malformed', fields, 'tftp is receiving malformed requests and ignoring them');
       return;
     }
     const from = { address: rinfo.address, port: rinfo.port };
-    if (req.opcode === OP.WRQ) return this.refuse(from, ERR.ACCESS_VIOLATION, 'write requests are not accepted', req.filename);
+    if (req.opcode === OP.WRQ) return this.refuse(reply, from, ERR.ACCESS_VIOLATION, 'write requests are not accepted', req.filename);
     if (req.mode !== 'octet' && req.mode !== 'netascii') {
-      return this.refuse(from, ERR.ILLEGAL_OPERATION, `unsupported transfer mode ${JSON.stringify(req.mode)}`, req.filename);
+      return this.refuse(reply, from, ERR.ILLEGAL_OPERATION, `unsupported transfer mode ${JSON.stringify(req.mode)}`, req.filename);
     }
     if (this.closed) return;
-    const key = `${from.address}:${from.port}`;
-    if (this.peers.has(key)) {
-      // The client repeated its request before our first packet reached it; the transfer in
-      // progress retransmits on its own.
-      this.log.debug({ from: key, filename: req.filename }, 'tftp repeated request ignored');
-      return;
+    const admitted = this.admission.admit(from.address, from.port);
+    if (!admitted.ok) {
+      if (admitted.reason === 'duplicate') return this.requestedAgain(`${from.address}:${from.port}`);
+      this.limited.line('warn', `refused-${admitted.reason}`, { remote: `${from.address}:${from.port}`, filename: req.filename }, `tftp request refused: ${admitted.message}`);
+      return this.refuse(reply, from, ERR.NOT_DEFINED, admitted.message, req.filename, true);
     }
-    if (this.peers.size >= this.s.maxTransfers) {
-      return this.refuse(from, ERR.NOT_DEFINED, `server busy: ${this.s.maxTransfers} transfers in progress`, req.filename, 'warn');
-    }
-    const mine = this.perClient.get(from.address) ?? 0;
-    if (mine >= this.s.maxTransfersPerClient) {
-      return this.refuse(from, ERR.NOT_DEFINED, `too many transfers from ${from.address}: limit ${this.s.maxTransfersPerClient}`, req.filename, 'warn');
-    }
-    this.peers.set(key, null);
-    this.perClient.set(from.address, mine + 1);
-    const request: TftpRequest = { filename: req.filename, mode: req.mode, remote: from, options: req.options };
-    this.serve(request, key).catch((err: unknown) => {
+    if (admitted.evicted) this.evict(admitted.evicted);
+    const l: Live = {
+      entry: admitted.entry,
+      req: { filename: req.filename, mode: req.mode, remote: from, options: req.options },
+      local,
+      reply,
+      host: null,
+      source: null,
+      producer: null,
+      blksize: 0,
+      windowsize: 0,
+      started: performance.now(),
+      dropped: false,
+    };
+    this.live.set(l.entry.id, l);
+    this.setRunning();
+    this.serve(l).catch((err: unknown) => {
       this.log.error({ err, filename: req.filename }, 'tftp transfer set-up failed');
-      this.release(key, from.address);
+      this.drop(l);
     });
   }
 
-  private async serve(req: TftpRequest, key: string): Promise<void> {
+  /** The client sent its request again while it is being served: its first answer may be lost. */
+  private requestedAgain(key: string): void {
+    const entry = this.admission.get(key);
+    const l = entry && this.live.get(entry.id);
+    if (l && l.host !== null && !entry.answered) this.pool!.post(l.host, { t: 'again', id: entry.id });
+  }
+
+  /** Pushes out an unanswered request to make room for a newer one. */
+  private evict(entry: Admitted): void {
+    this.counters[C.evicted]++;
+    this.limited.line('warn', 'evicted', { remote: entry.key, unanswered: this.s.maxUnanswered }, `tftp has ${this.s.maxUnanswered} requests whose clients never answered (spoofed or gone); dropping the oldest for new ones`);
+    const l = this.live.get(entry.id);
+    if (!l) return;
+    if (l.host !== null) this.pool!.post(l.host, { t: 'abort', id: entry.id, reason: 'pushed out by newer requests', quiet: true });
+    else l.dropped = true;
+  }
+
+  private async serve(l: Live): Promise<void> {
+    const { req } = l;
     const { remote } = req;
     let source: ByteSource | null;
     try {
       source = await callHandler(this.s.handler, req, this.s.handlerTimeoutMs);
     } catch (err) {
-      this.release(key, remote.address);
+      this.drop(l);
       if (err instanceof KickstandError) {
-        this.refuse(remote, tftpCodeFor(err), err.message, req.filename);
+        this.refuse(l.reply, remote, tftpCodeFor(err), err.message, req.filename);
       } else {
         this.log.error({ err, filename: req.filename, remote }, 'tftp handler failed');
-        this.refuse(remote, ERR.NOT_DEFINED, 'internal error', req.filename);
+        this.refuse(l.reply, remote, ERR.NOT_DEFINED, 'internal error', req.filename);
       }
       return;
     }
     if (source === null) {
-      this.release(key, remote.address);
-      this.refuse(remote, ERR.FILE_NOT_FOUND, 'file not found', req.filename);
+      this.drop(l);
+      this.refuse(l.reply, remote, ERR.FILE_NOT_FOUND, 'file not found', req.filename);
       return;
     }
-    if (this.closed) {
-      this.release(key, remote.address);
+    if (l.dropped || this.closed) {
       void closeSource(source);
+      this.drop(l);
       return;
     }
-
+    l.source = source;
     const sizeKnown = req.mode === 'octet' && Number.isSafeInteger(source.size) && source.size >= 0;
     const neg = negotiate(req.options, sizeKnown ? source.size : null, this.s.limits);
-    let socket: Socket;
-    try {
-      socket = createSocket({ type: this.type, lookup: literalLookup as never });
-      await bind(socket, 0, this.boundAddress);
-    } catch (err) {
-      this.release(key, remote.address);
-      void closeSource(source);
-      this.log.error({ err }, 'tftp could not open a transfer socket');
-      this.refuse(remote, ERR.NOT_DEFINED, 'server out of sockets', req.filename, 'warn');
-      return;
-    }
-    const read = req.mode === 'netascii' ? netasciiReader(source) : octetReader(source);
+    const sequential = req.mode === 'netascii' ? netasciiReader(source) : sizeKnown ? null : octetReader(source);
     const chunkBlocks = Math.max(1, Math.floor(this.s.readAheadBytes / neg.blksize));
-    const started = performance.now();
-    const src = source;
-    const transfer: Transfer = new Transfer({
-      socket,
-      peer: remote,
-      reader: new BlockReader(read, neg.blksize, chunkBlocks),
-      windowsize: neg.windowsize,
-      timeoutMs: neg.timeoutMs,
-      retries: this.s.retries,
-      oack: neg.oack.length > 0 ? encodeOack(neg.oack) : null,
-      counters: this.counters,
-      poller: this.poller,
-      log: this.log,
-      onEnd: (outcome, reason) => {
-        socket.close();
-        void closeSource(src);
-        this.release(key, remote.address);
-        this.counters[outcome === 'completed' ? 'transfersCompleted' : outcome === 'aborted' ? 'transfersAborted' : 'transfersFailed']++;
-        const summary: TransferSummary = {
-          filename: req.filename,
-          remote,
-          outcome,
-          reason,
-          blksize: neg.blksize,
-          windowsize: neg.windowsize,
-          ...transfer.tally,
-          durationMs: Math.round(performance.now() - started),
-        };
-        const line = { filename: req.filename, remote: `${remote.address}:${remote.port}`, bytes: summary.bytes, ms: summary.durationMs, retransmissions: summary.retransmissions };
-        if (outcome === 'completed') this.log.info(line, 'tftp transfer completed');
-        else if (outcome === 'aborted') this.log.debug({ ...line, reason }, 'tftp transfer ended by client after options');
-        else this.log.warn({ ...line, reason }, 'tftp transfer failed');
-        this.emit('transfer', summary);
+    const producer = new ChunkProducer(source, sequential, neg.blksize, chunkBlocks, this.s.cacheBytes > 0 ? this.cache : null);
+    l.producer = producer;
+    l.blksize = neg.blksize;
+    l.windowsize = neg.windowsize;
+    const host = this.pool!.pick();
+    l.host = host;
+    this.log.debug({ filename: req.filename, remote, options: neg.oack, host }, 'tftp transfer starting');
+    this.pool!.post(host, {
+      t: 'start',
+      spec: {
+        id: l.entry.id,
+        peer: remote,
+        local: l.local,
+        family: isIPv6(l.local.split('%')[0]!) ? 'udp6' : 'udp4',
+        blksize: neg.blksize,
+        windowsize: neg.windowsize,
+        timeoutMs: neg.timeoutMs,
+        oack: neg.oack.length > 0 ? encodeOack(neg.oack) : null,
+        lastBlock: producer.lastBlock,
+        chunkBlocks,
+        shareKey: producer.shareKey,
       },
     });
-    this.peers.set(key, transfer);
-    this.counters.transfersStarted++;
-    this.log.debug({ filename: req.filename, remote, options: neg.oack }, 'tftp transfer starting');
-    transfer.start();
   }
 
-  /** Answers a request with an ERROR from the listen socket and counts it; `level` says how loudly to log. */
-  private refuse(to: { address: string; port: number }, code: number, message: string, filename: string, level: 'debug' | 'warn' = 'debug'): void {
-    this.counters.requestsRefused++;
-    this.log[level]({ remote: `${to.address}:${to.port}`, filename, code, message }, 'tftp request refused');
-    if (!this.closed) this.socket?.send(encodeError(code, message), to.port, to.address);
+  private onHostMessage(host: number, msg: FromHost): void {
+    switch (msg.t) {
+      case 'need':
+        return this.feed(host, msg.id, msg.index);
+      case 'answered': {
+        const l = this.live.get(msg.id);
+        if (!l) return;
+        if (!this.admission.answer(l.entry)) {
+          this.limited.line('warn', 'refused-busy', { remote: l.entry.key, filename: l.req.filename }, `tftp request refused: server busy: ${this.s.maxTransfers} transfers in progress`);
+          this.pool!.post(host, { t: 'abort', id: msg.id, reason: `server busy: ${this.s.maxTransfers} transfers in progress`, quiet: false });
+        }
+        return;
+      }
+      case 'end':
+        return this.ended(host, msg);
+      case 'log':
+        return this.log[msg.level](msg.fields, msg.message);
+      case 'lag':
+        this.limited.line('warn', 'lag', { p99Ms: msg.p99Ms, maxMs: msg.maxMs, transfers: msg.transfers, host }, `tftp transfer thread ${host} is falling behind (event loop delay p99 ${msg.p99Ms} ms with ${msg.transfers} transfers): clients wait for every packet; the machine is short of CPU`);
+        return;
+      default:
+        return;
+    }
   }
 
-  private release(key: string, address: string): void {
-    if (!this.peers.delete(key)) return;
-    const n = (this.perClient.get(address) ?? 1) - 1;
-    if (n <= 0) this.perClient.delete(address);
-    else this.perClient.set(address, n);
+  /** Answers a host's request for a chunk of one of its transfers. */
+  private feed(host: number, id: number, index: number): void {
+    const l = this.live.get(id);
+    if (!l?.producer) return this.pool!.post(host, { t: 'chunk-error', id, index, message: 'transfer is over' });
+    l.producer.chunk(index).then(
+      (c) => this.pool!.post(host, { t: 'chunk', id, index, key: c.key, packets: c.packets, count: c.count, final: c.final }),
+      (err: unknown) => this.pool!.post(host, { t: 'chunk-error', id, index, message: (err as Error).message }),
+    );
   }
-}
 
-/** Binds a socket, rejecting on the bind error instead of emitting it. */
-function bind(socket: Socket, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => {
-      socket.close();
-      reject(err);
+  private ended(host: number, end: TransferEnd): void {
+    const l = this.live.get(end.id);
+    if (!l) return;
+    this.pool!.ended(host);
+    this.finish(l, end);
+    if (end.noSocket) {
+      this.log.error({ reason: end.reason }, 'tftp could not open a transfer socket');
+      this.refuse(l.reply, l.req.remote, ERR.NOT_DEFINED, 'server out of sockets', l.req.filename, true);
+    }
+  }
+
+  /** A worker died: its transfers are gone. */
+  private onHostLost(host: number, err: Error): void {
+    this.log.error({ err, host }, `tftp transfer thread ${host} died; its transfers failed, starting a new one`);
+    for (const l of [...this.live.values()]) {
+      if (l.host === host) this.finish(l, { t: 'end', id: l.entry.id, outcome: 'failed', reason: 'transfer thread died', packets: 0, bytes: 0, retransmissions: 0, durationMs: Math.round(performance.now() - l.started) });
+    }
+  }
+
+  /** Frees a transfer's slot and source, logs it and emits its summary. */
+  private finish(l: Live, end: TransferEnd): void {
+    if (!this.live.delete(l.entry.id)) return;
+    this.admission.release(l.entry);
+    this.setRunning();
+    const src = l.source;
+    if (src) void l.producer!.settled().then(() => closeSource(src));
+    const { req } = l;
+    const summary: TransferSummary = {
+      filename: req.filename,
+      remote: req.remote,
+      outcome: end.outcome,
+      reason: end.reason,
+      blksize: l.blksize,
+      windowsize: l.windowsize,
+      packets: end.packets,
+      bytes: end.bytes,
+      retransmissions: end.retransmissions,
+      durationMs: end.durationMs,
     };
-    socket.once('error', onError);
-    socket.bind({ port, address, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
+    const line = { filename: req.filename, remote: `${req.remote.address}:${req.remote.port}`, bytes: summary.bytes, ms: summary.durationMs, retransmissions: summary.retransmissions };
+    if (end.outcome === 'completed') this.log.info(line, 'tftp transfer completed');
+    else if (end.outcome === 'aborted') this.log.debug({ ...line, reason: end.reason }, 'tftp transfer ended by client after options');
+    else if (end.outcome === 'unanswered') {
+      this.log.debug({ ...line, reason: end.reason }, 'tftp request never answered');
+      this.limited.line('info', 'unanswered', line, `tftp requests left unanswered by their clients (spoofed, scanners, or clients gone): ${end.reason}`);
+    } else this.limited.line('warn', 'failed', { ...line, reason: end.reason }, `tftp transfer failed: ${end.reason}`);
+    this.emit('transfer', summary);
+  }
+
+  /** Ends a request that never reached a host (refused by the handler, pushed out, shutdown). */
+  private drop(l: Live): void {
+    if (l.host !== null) return;
+    l.dropped = true;
+    if (!this.live.delete(l.entry.id)) return;
+    this.admission.release(l.entry);
+    this.setRunning();
+    if (l.source) void closeSource(l.source);
+  }
+
+  private setRunning(): void {
+    Atomics.store(this.running, 0, this.admission.size);
+  }
+
+  /** Answers a request with an ERROR from the socket it came to and counts it; `loud` ones are already logged. */
+  private refuse(reply: Live['reply'], to: { address: string; port: number }, code: number, message: string, filename: string, logged = false): void {
+    this.counters[C.requestsRefused]++;
+    if (!logged) this.log.debug({ remote: `${to.address}:${to.port}`, filename, code, message }, 'tftp request refused');
+    if (!this.closed) reply(encodeError(code, message), to.port, to.address);
+  }
 }

@@ -2,7 +2,7 @@
 import { isIPv6 } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { BLKSIZE_RANGE, WINDOWSIZE_RANGE, blksizeForMtu, type NegotiationLimits } from './options.ts';
+import { BLKSIZE_RANGE, TIMEOUT_RANGE, WINDOWSIZE_RANGE, blksizeForMtu, type NegotiationLimits } from './options.ts';
 import type { TftpHandler } from './handler.ts';
 
 /** Defaults for every tunable of the TFTP server. */
@@ -11,40 +11,78 @@ export const TFTP_DEFAULTS = Object.freeze({
   port: 69,
   /** Retransmission timeout when the client does not negotiate one (RFC 2349 timeout). */
   timeoutMs: 1000,
+  /** Largest timeout option granted, in seconds; a client asking more gets no timeout option (RFC 2349 allows 255). */
+  maxTimeoutS: 10,
   /** Timeouts in a row without progress before a transfer is given up. */
   retries: 5,
+  /** A transfer that makes no progress for this long is given up, whatever its timeout and retries. */
+  maxStallMs: 30_000,
+  /** How long the first answer (OACK or DATA 1) waits for the client's first ACK before the request is dropped quietly. */
+  firstAckMs: 4000,
+  /** Resends of the first answer before the client has acknowledged anything (its own RRQ retransmissions also get one). */
+  firstResends: 2,
   /** Largest blksize granted; the MTU clamps it further. */
   maxBlksize: BLKSIZE_RANGE.max,
   /** Path MTU assumed for clients: 1500 (Ethernet) gives blksize 1468 over IPv4. */
   mtu: 1500,
   maxWindowsize: 64,
+  /** Transfers whose client has acknowledged something; over this a request gets "server busy". */
   maxTransfers: 256,
+  /** Requests not yet acknowledged; over this the oldest is dropped for the newest. */
+  maxUnanswered: 1024,
   maxTransfersPerClient: 16,
-  /** Bytes read from the source at a time, ahead of the sender. */
-  readAheadBytes: 256 * 1024,
+  /** Bytes read from the source at a time, ahead of the sender (one chunk). */
+  readAheadBytes: 128 * 1024,
+  /** Bytes of file chunks kept for transfers of the same file (shared by all of them). */
+  cacheBytes: 64 * 1024 * 1024,
   /** How long the handler may take to answer a request. */
   handlerTimeoutMs: 30_000,
   /** Microseconds to keep polling for a fast client's ACK instead of sleeping (0: off; see busy-poll.ts). */
   busyPollUs: 100,
+  /** Busy polling stays off while more transfers than this run. */
+  busyPollMaxTransfers: 2,
+  /** Threads running transfers besides the one taking requests; 0 runs them on the listening thread. */
+  workers: 0,
+  /** With a wildcard host, how often the local addresses are looked at again (bind-dynamic). */
+  addressRefreshMs: 5000,
 });
 
 export interface TftpServerOptions {
   handler: TftpHandler;
   log: Logger;
-  /** Listen address (default 0.0.0.0); transfer sockets bind to the same address. */
+  /** Listen address (default 0.0.0.0: every local address, each on its own socket); transfers answer from the address their request came to. */
   host?: string;
   /** Listen port (default 69; 0 lets the OS choose). */
   port?: number;
   timeoutMs?: number;
+  maxTimeoutS?: number;
   retries?: number;
+  maxStallMs?: number;
+  firstAckMs?: number;
+  firstResends?: number;
   maxBlksize?: number;
   mtu?: number;
   maxWindowsize?: number;
   maxTransfers?: number;
+  maxUnanswered?: number;
   maxTransfersPerClient?: number;
   readAheadBytes?: number;
+  cacheBytes?: number;
   handlerTimeoutMs?: number;
   busyPollUs?: number;
+  busyPollMaxTransfers?: number;
+  workers?: number;
+  addressRefreshMs?: number;
+}
+
+/** What a thread running transfers needs to know (plain data: it crosses to workers). */
+export interface TransferTuning {
+  retries: number;
+  maxStallMs: number;
+  firstAckMs: number;
+  firstResends: number;
+  busyPollUs: number;
+  busyPollMaxTransfers: number;
 }
 
 /** The options after defaults and checks. */
@@ -52,12 +90,15 @@ export interface TftpSettings {
   handler: TftpHandler;
   host: string;
   port: number;
-  retries: number;
   maxTransfers: number;
+  maxUnanswered: number;
   maxTransfersPerClient: number;
   readAheadBytes: number;
+  cacheBytes: number;
   handlerTimeoutMs: number;
-  busyPollUs: number;
+  workers: number;
+  addressRefreshMs: number;
+  tuning: TransferTuning;
   limits: NegotiationLimits;
 }
 
@@ -82,16 +123,27 @@ export function resolveSettings(o: TftpServerOptions): TftpSettings {
     handler: o.handler,
     host,
     port: int('port', o.port, d.port, 0, 65535),
-    retries: int('retries', o.retries, d.retries, 0, 100),
     maxTransfers: int('maxTransfers', o.maxTransfers, d.maxTransfers, 1, 100_000),
+    maxUnanswered: int('maxUnanswered', o.maxUnanswered, d.maxUnanswered, 1, 100_000),
     maxTransfersPerClient: int('maxTransfersPerClient', o.maxTransfersPerClient, d.maxTransfersPerClient, 1, 100_000),
     readAheadBytes: int('readAheadBytes', o.readAheadBytes, d.readAheadBytes, 512, 64 * 1024 * 1024),
+    cacheBytes: int('cacheBytes', o.cacheBytes, d.cacheBytes, 0, 16 * 1024 * 1024 * 1024),
     handlerTimeoutMs: int('handlerTimeoutMs', o.handlerTimeoutMs, d.handlerTimeoutMs, 1, 3_600_000),
-    busyPollUs: int('busyPollUs', o.busyPollUs, d.busyPollUs, 0, 100_000),
+    workers: int('workers', o.workers, d.workers, 0, 64),
+    addressRefreshMs: int('addressRefreshMs', o.addressRefreshMs, d.addressRefreshMs, 100, 3_600_000),
+    tuning: Object.freeze({
+      retries: int('retries', o.retries, d.retries, 0, 100),
+      maxStallMs: int('maxStallMs', o.maxStallMs, d.maxStallMs, 1, 3_600_000),
+      firstAckMs: int('firstAckMs', o.firstAckMs, d.firstAckMs, 1, 600_000),
+      firstResends: int('firstResends', o.firstResends, d.firstResends, 0, 10),
+      busyPollUs: int('busyPollUs', o.busyPollUs, d.busyPollUs, 0, 100_000),
+      busyPollMaxTransfers: int('busyPollMaxTransfers', o.busyPollMaxTransfers, d.busyPollMaxTransfers, 0, 100_000),
+    }),
     limits: Object.freeze({
       maxBlksize: Math.min(maxBlksize, mtuBlksize),
       maxWindowsize: int('maxWindowsize', o.maxWindowsize, d.maxWindowsize, WINDOWSIZE_RANGE.min, WINDOWSIZE_RANGE.max),
       defaultTimeoutMs: int('timeoutMs', o.timeoutMs, d.timeoutMs, 1, 255_000),
+      maxTimeoutS: int('maxTimeoutS', o.maxTimeoutS, d.maxTimeoutS, TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
     }),
   });
 }

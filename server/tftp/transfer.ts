@@ -1,32 +1,46 @@
-// One read transfer on its own socket (RFC 1350 section 4: a fresh TID per transfer): OACK, a
-// window of DATA packets, ACK handling and retransmission. Block numbers are kept absolute here and
-// wrapped to 16 bits only on the wire.
-import type { Socket, RemoteInfo } from 'node:dgram';
-import type { Logger } from '../log.ts';
+// One read transfer on its own socket (RFC 1350 section 4: a fresh TID per transfer), connected to
+// the client so the kernel drops anyone else's packets: OACK, a window of DATA packets, ACK
+// handling and retransmission. Block numbers are kept absolute here and wrapped to 16 bits only on
+// the wire. Until the client acknowledges the first packet the transfer is "unanswered": it sends
+// that one small packet, resends it at most firstResends times, and gives up quietly after
+// firstAckMs, so a spoofed request costs a bounded handful of bytes and seconds.
+import type { Socket } from 'node:dgram';
 import type { BlockReader } from './block-reader.ts';
 import type { BusyPoller } from './busy-poll.ts';
 import { ERR, OP, encodeError, parseError } from './packet.ts';
-import type { TftpCounters } from './stats.ts';
+import { C } from './stats.ts';
+import type { TransferTuning } from './settings.ts';
+import type { LineLog } from './host-protocol.ts';
 
-/** How a transfer ended: every block acknowledged, the client gave up right after the OACK
- * (firmware asking tsize), or anything else (timeout, client error, read error, shutdown). */
-export type TransferOutcome = 'completed' | 'aborted' | 'failed';
+/** How a transfer ended: every block acknowledged; the client gave up right after the OACK
+ * (firmware asking tsize); the client never acknowledged the first packet (or was pushed out for a
+ * newer request before it did); or anything else (timeout, client error, read error, shutdown). */
+export type TransferOutcome = 'completed' | 'aborted' | 'unanswered' | 'failed';
 
 export interface TransferParams {
+  /** Bound to the local address the request came to and connected to the client. */
   socket: Socket;
-  peer: { address: string; port: number };
   reader: BlockReader;
   windowsize: number;
   timeoutMs: number;
-  retries: number;
+  tuning: TransferTuning;
   /** OACK packet to send first, or null to start with block 1. */
   oack: Buffer | null;
-  counters: TftpCounters;
+  counters: Float64Array;
   /** Keeps the loop polling after a send while the client answers within its budget. */
   poller?: BusyPoller;
-  log: Logger;
+  /** Returns whether busy polling is allowed now (few enough transfers running). */
+  mayPoll?: () => boolean;
+  log: LineLog;
+  /** The client acknowledged the first packet. */
+  onAnswered: () => void;
   onEnd: (outcome: TransferOutcome, reason: string) => void;
 }
+
+/** Consecutive answers within the busy-poll budget before a client is polled for. */
+const FAST_STREAK = 2;
+/** A client's repeated RRQ gets the first packet again at most this often. */
+const RESEND_ON_REQUEST_MS = 200;
 
 /** Runs one RRQ transfer to completion, failure or abort; `start()` sends the first packet. */
 export class Transfer {
@@ -41,54 +55,61 @@ export class Transfer {
   /** A partial ACK below this does not rewind again: it may be an echo of the last rewind. */
   private rewindGuard = 0;
   private retriesLeft: number;
+  private answered = false;
+  private firstResendsLeft: number;
+  private firstSentAt = 0;
+  private lastProgress = 0;
   private waitingForRead = false;
   private done = false;
-  /** When the last packet went out, and whether the client answered the one before in time to be polled for. */
+  /** When the last packet went out, and how many answers in a row came within the busy-poll budget. */
   private sentAt = 0;
-  private answersFast = true;
-  private readonly timer: NodeJS.Timeout;
+  private fastStreak = 0;
+  /** Armed by the first packet sent (a first block may wait for its chunk). */
+  private timer: NodeJS.Timeout | null = null;
   private readonly p: TransferParams;
 
   constructor(p: TransferParams) {
     this.p = p;
     this.acked = p.oack ? -1 : 0;
-    this.retriesLeft = p.retries;
-    this.timer = setTimeout(() => this.onTimeout(), p.timeoutMs);
-    p.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    p.socket.on('error', (err) => this.finish('failed', `socket error: ${err.message}`));
+    this.retriesLeft = p.tuning.retries;
+    this.firstResendsLeft = p.tuning.firstResends;
+    p.socket.on('message', (msg) => this.onMessage(msg));
+    p.socket.on('error', (err) => this.finish(this.answered ? 'failed' : 'unanswered', `socket error: ${err.message}`));
   }
 
-  /** Sends the OACK or the first window. */
+  /** Sends the OACK or block 1: the one packet an unanswered request gets. */
   start(): void {
+    this.firstSentAt = performance.now();
     if (this.p.oack) {
       this.send(this.p.oack);
-      this.sentNow();
+      this.arm();
     } else this.pump();
   }
 
-  /** Ends the transfer now, telling the client why. */
-  abort(reason: string): void {
-    if (this.done) return;
-    this.send(encodeError(ERR.NOT_DEFINED, reason));
-    this.finish('failed', reason);
+  private arm(): void {
+    this.timer ??= setTimeout(() => this.onTimeout(), this.firstWaitMs());
   }
 
-  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+  /** The client sent its request again before answering: it may have lost our first packet. */
+  requestedAgain(): void {
+    if (this.done || this.answered || performance.now() - this.firstSentAt < RESEND_ON_REQUEST_MS) return;
+    this.firstSentAt = performance.now();
+    this.resendFirst();
+  }
+
+  /** Ends the transfer now; tells the client why unless `quiet` (never for an unanswered one: it may be spoofed). */
+  abort(reason: string, quiet = false): void {
     if (this.done) return;
-    if (rinfo.port !== this.p.peer.port || rinfo.address !== this.p.peer.address) {
-      // RFC 1350 section 4: answer a stranger with ERROR 5 and carry on undisturbed. Never answer
-      // an ERROR with an ERROR.
-      this.p.counters.wrongTid++;
-      this.p.log.debug({ from: `${rinfo.address}:${rinfo.port}` }, 'tftp packet from unknown transfer id dropped');
-      if (msg.length >= 2 && msg.readUInt16BE(0) !== OP.ERROR) {
-        this.p.socket.send(encodeError(ERR.UNKNOWN_TID, 'unknown transfer id'), rinfo.port, rinfo.address);
-      }
-      return;
-    }
+    if (!quiet && this.answered) this.send(encodeError(ERR.NOT_DEFINED, reason));
+    this.finish(this.answered ? 'failed' : 'unanswered', reason);
+  }
+
+  private onMessage(msg: Buffer): void {
+    if (this.done) return;
     const opcode = msg.length >= 4 ? msg.readUInt16BE(0) : -1;
     if (opcode === OP.ACK) return this.onAck(msg.readUInt16BE(2));
     if (opcode === OP.ERROR) return this.onClientError(msg);
-    this.p.counters.malformed++;
+    this.p.counters[C.malformed]++;
     this.p.log.debug({ opcode, bytes: msg.length }, 'tftp unexpected packet in transfer dropped');
   }
 
@@ -105,7 +126,7 @@ export class Transfer {
     // duplicate and is ignored: answering it would double the traffic (sorcerer's apprentice).
     const delta = (wire - this.acked) & 0xffff;
     if (delta === 0) {
-      this.p.counters.duplicateAcks++;
+      this.p.counters[C.duplicateAcks]++;
       return;
     }
     const abs = this.acked + delta;
@@ -114,6 +135,7 @@ export class Transfer {
     this.timeAnswer();
     if (abs > this.sent) this.sent = abs; // the client had blocks a rewind was about to resend
     if (abs === this.p.reader.lastBlock) {
+      this.progress();
       this.finish('completed', 'all blocks acknowledged');
       return;
     }
@@ -133,7 +155,7 @@ export class Transfer {
     const what = `client error ${e?.code ?? '?'}: ${JSON.stringify(e?.message ?? '')}`;
     if (this.acked < 0) {
       // Firmware asks for tsize, reads the OACK and aborts to allocate memory: normal.
-      this.p.log.debug({ peer: this.p.peer }, `tftp client ended transfer after option negotiation (${what})`);
+      this.p.log.debug({}, `tftp client ended transfer after option negotiation (${what})`);
       this.finish('aborted', what);
     } else {
       this.finish('failed', what);
@@ -145,40 +167,39 @@ export class Transfer {
     const { reader, windowsize } = this.p;
     const limit = Math.min(this.acked + windowsize, reader.lastBlock);
     const before = this.sent;
-    this.fill(reader, limit);
-    if (this.sent > before) this.sentNow();
-  }
-
-  private fill(reader: BlockReader, limit: number): void {
     while (this.sent < limit && !this.done) {
       const next = this.sent + 1;
       const pkt = reader.packet(next);
       if (pkt === undefined) {
         this.waitForRead();
-        return;
+        break;
       }
       this.send(pkt);
       this.sent = next;
       const counters = this.p.counters;
       const tally = this.tally;
-      counters.packetsSent++;
+      counters[C.packetsSent]++;
       tally.packets++;
-      counters.bytesSent += pkt.length - 4;
+      counters[C.bytesSent] += pkt.length - 4;
       tally.bytes += pkt.length - 4;
       if (next <= this.maxSent) {
-        counters.retransmissions++;
+        counters[C.retransmissions]++;
         tally.retransmissions++;
       } else {
         this.maxSent = next;
       }
+    }
+    if (this.sent > before) {
+      this.arm();
+      this.sentNow();
     }
   }
 
   private waitForRead(): void {
     const reader = this.p.reader;
     if (reader.error) {
+      this.p.log.warn({ err: reader.error.message }, 'tftp read failed');
       this.abort('read error');
-      this.p.log.warn({ err: reader.error, peer: this.p.peer }, 'tftp read failed');
       return;
     }
     if (this.waitingForRead) return;
@@ -189,17 +210,31 @@ export class Transfer {
     });
   }
 
+  /** How long an unanswered request waits between sends of its first packet. */
+  private firstWaitMs(): number {
+    return Math.max(1, Math.min(this.p.timeoutMs, Math.floor(this.p.tuning.firstAckMs / (this.p.tuning.firstResends + 1))));
+  }
+
   private onTimeout(): void {
     if (this.done) return;
-    if (this.retriesLeft <= 0) {
+    const c = this.p.counters;
+    if (!this.answered) {
+      if (this.firstResendsLeft <= 0) return this.finish('unanswered', 'the client never acknowledged the first packet');
+      this.firstResendsLeft--;
+      c[C.timeouts]++;
+      this.resendFirst();
+      this.timer?.refresh();
+      return;
+    }
+    if (this.retriesLeft <= 0 || performance.now() - this.lastProgress >= this.p.tuning.maxStallMs) {
       this.abort('timed out');
       return;
     }
     this.retriesLeft--;
-    this.p.counters.timeouts++;
+    c[C.timeouts]++;
     if (this.acked < 0) {
       this.send(this.p.oack!);
-      this.p.counters.retransmissions++;
+      c[C.retransmissions]++;
       this.tally.retransmissions++;
     } else {
       // Resume from the last acknowledged block: resend the window, nothing more.
@@ -207,37 +242,63 @@ export class Transfer {
       this.rewindGuard = this.acked + this.p.windowsize;
       this.pump();
     }
-    this.timer.refresh();
+    this.timer?.refresh();
   }
 
+  /** Sends the first packet again (OACK, or block 1 of a transfer without options). */
+  private resendFirst(): void {
+    if (this.p.oack) {
+      this.send(this.p.oack);
+      this.p.counters[C.retransmissions]++;
+      this.tally.retransmissions++;
+    } else {
+      this.sent = 0;
+      this.pump();
+    }
+  }
+
+  /** Notes progress: the retry budget and the timer start over; the first one proves the client real. */
   private progress(): void {
-    this.retriesLeft = this.p.retries;
-    this.timer.refresh();
+    this.retriesLeft = this.p.tuning.retries;
+    this.lastProgress = performance.now();
+    if (this.answered) {
+      this.timer?.refresh();
+      return;
+    }
+    // From the first ACK on, the negotiated timeout applies.
+    this.answered = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.onTimeout(), this.p.timeoutMs);
+    this.p.onAnswered();
   }
 
   private send(pkt: Buffer): void {
-    this.p.socket.send(pkt, this.p.peer.port, this.p.peer.address);
+    this.p.socket.send(pkt);
   }
 
-  /** Notes a send; polls for the answer when the client answered the last one within the budget. */
+  /** Notes a send; polls for the answer when the client has been answering within the budget. */
   private sentNow(): void {
     const poller = this.p.poller;
     if (!poller || poller.budgetMs <= 0) return;
     this.sentAt = performance.now();
-    if (this.answersFast) poller.hold();
+    if (this.fastStreak >= FAST_STREAK && (this.p.mayPoll?.() ?? true)) poller.hold();
   }
 
   /** Times the client's answer to the last send. */
   private timeAnswer(): void {
     const poller = this.p.poller;
-    if (poller && poller.budgetMs > 0 && this.sentAt > 0) this.answersFast = poller.worthIt(performance.now() - this.sentAt);
+    if (!poller || poller.budgetMs <= 0 || this.sentAt === 0) return;
+    this.fastStreak = poller.worthIt(performance.now() - this.sentAt) ? this.fastStreak + 1 : 0;
   }
 
   private finish(outcome: TransferOutcome, reason: string): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.p.socket.removeAllListeners('message');
+    this.p.reader.close();
+    const c = this.p.counters;
+    c[outcome === 'completed' ? C.transfersCompleted : outcome === 'aborted' ? C.transfersAborted : outcome === 'unanswered' ? C.unanswered : C.transfersFailed]++;
     this.p.onEnd(outcome, reason);
   }
 }

@@ -161,7 +161,7 @@ describe('Metrics hooks', () => {
   test('TFTP transfers, bytes, retransmissions and failures come from stats(); durations from transfer events', async () => {
     const m = new Metrics();
     const stats: TftpStats = {
-      transfersStarted: 9, transfersCompleted: 5, transfersFailed: 1, transfersAborted: 3, requestsRefused: 2, malformed: 1, wrongTid: 0,
+      transfersStarted: 9, transfersCompleted: 5, transfersFailed: 1, transfersAborted: 3, requestsRefused: 2, malformed: 1, wrongTid: 0, unanswered: 0, evicted: 0,
       packetsSent: 700, bytesSent: 350_000, retransmissions: 4, duplicateAcks: 0, timeouts: 4, activeTransfers: 0, busyPollTurns: 1234,
     };
     m.collectTftp(() => stats);

@@ -27,7 +27,7 @@ describe('e2e install with the store on PostgreSQL', { skip }, () => {
     url = await pg.createDatabase('e2e');
     const guest = buildGuestArtifacts({ log: (l) => process.stderr.write(`e2e: ${l}\n`) });
     lab = new Lab({ hdaBytes: PROFILE.hdaMib * 2 ** 20, hdbBytes: PROFILE.hdbMib * 2 ** 20 });
-    server = await startKickstand(lab, guest, PROFILE, { store: { url } });
+    server = await startKickstand(lab, guest, PROFILE, { config: { store: { url } } });
   });
 
   after(async () => {

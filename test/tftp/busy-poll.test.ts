@@ -84,3 +84,28 @@ test('with busy polling off (busyPollUs 0) the loop is never kept awake', async 
     await h.close();
   }
 });
+
+test('busy polling never engages while more transfers run than busyPollMaxTransfers (a cap of 0: not even for one fast client)', async () => {
+  const file = randomFile(300_000);
+  const h = await startServer({ files: { f: file }, busyPollUs: 5000, busyPollMaxTransfers: 0 });
+  try {
+    const r = await tftpGet({ port: h.port, filename: 'f', options: { blksize: '1468' } });
+    assert.ok(r.data.equals(file));
+    assert.equal(h.server.stats().busyPollTurns, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a client slower than the budget is never polled for, not even once', async () => {
+  const file = randomFile(20 * 1468);
+  const h = await startServer({ files: { f: file }, busyPollUs: 2000 });
+  try {
+    // Every ACK comes 5 ms late: no streak of fast answers, so no poll, not even after the first packet.
+    const r = await tftpGet({ port: h.port, filename: 'f', options: { blksize: '1468' }, ackDelayMs: 5 });
+    assert.ok(r.data.equals(file));
+    assert.equal(h.server.stats().busyPollTurns, 0);
+  } finally {
+    await h.close();
+  }
+});

@@ -24,6 +24,8 @@ export interface GetOptions {
   dropAck?: LossHook;
   /** Send an ACK twice. */
   duplicateAck?: LossHook;
+  /** Hold every ACK this long before sending it (a slow client). */
+  ackDelayMs?: number;
   /** Acknowledge every block even when a window was negotiated (a non-compliant receiver). */
   ackEveryBlock?: boolean;
   /** After the OACK, send ERROR 8 and stop (firmware asking for tsize). */
@@ -87,9 +89,17 @@ export function tftpGet(o: GetOptions): Promise<GetResult> {
       const seq = ackSeq++;
       if (o.dropAck?.(abs, seq)) return;
       const pkt = encodeAck(abs);
-      send(pkt, result.serverPort);
+      const go = () => {
+        send(pkt, result.serverPort);
+        if (o.duplicateAck?.(abs, seq)) send(pkt, result.serverPort);
+      };
       result.acksSent++;
-      if (o.duplicateAck?.(abs, seq)) send(pkt, result.serverPort);
+      if (!o.ackDelayMs) return go();
+      inflight++; // the socket stays open for the delayed ACK
+      setTimeout(() => {
+        inflight--;
+        go();
+      }, o.ackDelayMs);
     };
     const arm = () => {
       clearTimeout(timer);

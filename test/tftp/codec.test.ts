@@ -1,7 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { bufferSource } from '../../server/byte-source.ts';
-import { BlockReader } from '../../server/tftp/block-reader.ts';
 import { netasciiReader, octetReader, toNetascii } from '../../server/tftp/netascii.ts';
 import { blksizeForMtu, negotiate } from '../../server/tftp/options.ts';
 import { OP, encodeError, encodeOack, encodeRequest, parseAck, parseError, parseRequest } from '../../server/tftp/packet.ts';
@@ -42,7 +41,7 @@ describe('tftp packets', () => {
 });
 
 describe('tftp option negotiation', () => {
-  const limits = { maxBlksize: 1468, maxWindowsize: 64, defaultTimeoutMs: 1000 };
+  const limits = { maxBlksize: 1468, maxWindowsize: 64, defaultTimeoutMs: 1000, maxTimeoutS: 10 };
 
   test('blksizeForMtu leaves room for IP, UDP and TFTP headers', () => {
     assert.equal(blksizeForMtu(1500), 1468);
@@ -69,6 +68,13 @@ describe('tftp option negotiation', () => {
     assert.equal(n.blksize, 512);
   });
 
+  test('a timeout over the cap is left out of the OACK and the default applies (RFC 2349: echo it exactly or not at all)', () => {
+    const n = negotiate({ timeout: '255', blksize: '1468' }, 5, limits);
+    assert.deepEqual(n.oack, [['blksize', '1468']]);
+    assert.equal(n.timeoutMs, 1000);
+    assert.deepEqual(negotiate({ timeout: '10' }, 5, limits).oack, [['timeout', '10']]);
+  });
+
   test('tsize is answered only when the size is known', () => {
     assert.deepEqual(negotiate({ tsize: '0' }, null, limits).oack, []);
   });
@@ -82,7 +88,7 @@ describe('tftp option negotiation', () => {
   });
 });
 
-describe('netascii and read-ahead', () => {
+describe('netascii', () => {
   test('toNetascii turns LF into CR LF and CR into CR NUL', () => {
     assert.equal(toNetascii(Buffer.from('a\nb\rc\r\n', 'latin1')).toString('latin1'), 'a\r\nb\r\0c\r\0\r\n');
     const plain = Buffer.from('no line ends');
@@ -108,41 +114,5 @@ describe('netascii and read-ahead', () => {
     const read = octetReader(stingy);
     assert.equal((await read(8)).toString(), '01234567');
     assert.equal((await read(8)).toString(), '89');
-  });
-
-  test('BlockReader lays out numbered DATA packets and finds the last block', async () => {
-    const data = Buffer.from('abcdefghij'); // blksize 4: abcd efgh ij
-    const r = new BlockReader(octetReader(bufferSource(data)), 4, 2);
-    assert.equal(r.packet(1), undefined); // not loaded yet; the read starts
-    await r.ready();
-    assert.deepEqual([...r.packet(1)!], [0, 3, 0, 1, ...Buffer.from('abcd')]);
-    assert.deepEqual([...r.packet(2)!], [0, 3, 0, 2, ...Buffer.from('efgh')]);
-    assert.equal(r.lastBlock, Infinity);
-    await r.ready(); // prefetched while block 1 was served
-    assert.deepEqual([...r.packet(3)!], [0, 3, 0, 3, ...Buffer.from('ij')]);
-    assert.equal(r.lastBlock, 3);
-    r.release(2);
-    assert.equal(r.packet(1), undefined);
-    assert.ok(r.packet(3));
-  });
-
-  test('BlockReader ends a whole-block file with an empty block', async () => {
-    const r = new BlockReader(octetReader(bufferSource(Buffer.alloc(8, 1))), 4, 2);
-    r.packet(1);
-    await r.ready();
-    r.packet(1);
-    await r.ready();
-    assert.equal(r.lastBlock, 3);
-    assert.deepEqual([...r.packet(3)!], [0, 3, 0, 3]);
-  });
-
-  test('BlockReader keeps a read error for the sender', async () => {
-    const r = new BlockReader(async () => {
-      throw new Error('gone');
-    }, 512, 4);
-    r.packet(1);
-    await r.ready();
-    assert.equal(r.error?.message, 'gone');
-    assert.equal(r.packet(1), undefined);
   });
 });

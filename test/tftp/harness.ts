@@ -16,6 +16,9 @@ export function randomFile(n: number): Buffer {
   return randomBytes(n);
 }
 
+/** Transfer threads the harness's servers use: KICKSTAND_TEST_TFTP_WORKERS (workers.test.ts runs the suites again with 2). */
+export const TEST_WORKERS = Number(process.env.KICKSTAND_TEST_TFTP_WORKERS ?? 0);
+
 /** Starts a server answering from `files` (name → contents) unless a handler is given. */
 export async function startServer(opts: Partial<TftpServerOptions> & { files?: Record<string, Buffer> } = {}): Promise<Harness> {
   const { files = {}, ...rest } = opts;
@@ -24,8 +27,9 @@ export async function startServer(opts: Partial<TftpServerOptions> & { files?: R
     host: '127.0.0.1',
     port: 0,
     log: cap.log,
-    timeoutMs: 40,
+    timeoutMs: 1000,
     retries: 8,
+    workers: TEST_WORKERS,
     handler: async (req): Promise<ByteSource | null> => {
       const f = files[req.filename];
       return f ? bufferSource(f) : null;

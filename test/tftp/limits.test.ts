@@ -1,15 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { OP, encodeError, encodeRequest, parseError } from '../../server/tftp/packet.ts';
+import { OP, encodeAck, encodeError, encodeRequest, parseError } from '../../server/tftp/packet.ts';
+import type { TransferSummary } from '../../server/tftp/index.ts';
 import { tftpGet } from './client.ts';
 import { idle, randomFile, startServer } from './harness.ts';
 
 const file = randomFile(20_000);
 
-/** A client that requests a file, takes the first packet and then says nothing. */
-async function stall(port: number, request = encodeRequest(OP.RRQ, 'f', 'octet')): Promise<{ socket: Socket; replies: Buffer[]; serverPort: number; abort: () => Promise<void> }> {
+interface Stalled {
+  socket: Socket;
+  replies: Buffer[];
+  serverPort: number;
+  abort: () => Promise<void>;
+}
+
+/** A client that requests a file, takes the first packet and then says nothing (never answers: it may be spoofed). */
+async function stall(port: number, request = encodeRequest(OP.RRQ, 'f', 'octet')): Promise<Stalled> {
   const socket = createSocket('udp4');
+  socket.unref(); // a failed assertion before close() must not keep the test file running
   const replies: Buffer[] = [];
   const first = new Promise<number>((resolve) =>
     socket.on('message', (msg, rinfo) => {
@@ -31,17 +40,30 @@ async function stall(port: number, request = encodeRequest(OP.RRQ, 'f', 'octet')
   };
 }
 
+/** Waits until `check` holds, polling every few milliseconds. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** A real client that acknowledges block 1 (so it holds a transfer slot), takes block 2 and then goes quiet. */
+async function answerThenStall(port: number): Promise<Stalled> {
+  const s = await stall(port);
+  s.socket.send(encodeAck(1), s.serverPort, '127.0.0.1');
+  await until(() => s.replies.length >= 2);
+  await new Promise((resolve) => setTimeout(resolve, 10)); // the server has noted the answer
+  return s;
+}
+
 test('over maxTransfersPerClient a request gets an ERROR; after one ends the client is served again', async () => {
   const h = await startServer({ files: { f: file }, timeoutMs: 5000, maxTransfersPerClient: 2 });
   try {
     const a = await stall(h.port);
-    const b = await stall(h.port);
+    const b = await answerThenStall(h.port);
     const refused = await tftpGet({ port: h.port, filename: 'f' });
     assert.deepEqual(refused.error, { code: 0, message: 'too many transfers from 127.0.0.1: limit 2' });
     assert.equal(h.server.stats().requestsRefused, 1);
     await a.abort();
-    await new Promise((resolve) => setImmediate(resolve));
-    while (h.server.stats().activeTransfers > 1) await new Promise((resolve) => h.server.once('transfer', resolve));
+    await until(() => h.server.stats().activeTransfers === 1);
     const ok = await tftpGet({ port: h.port, filename: 'f' });
     assert.ok(ok.data.equals(file));
     await b.abort();
@@ -50,13 +72,105 @@ test('over maxTransfersPerClient a request gets an ERROR; after one ends the cli
   }
 });
 
-test('over maxTransfers a request gets "server busy"', async () => {
+test('over maxTransfers a request gets "server busy" once its slots hold answering clients', async () => {
   const h = await startServer({ files: { f: file }, timeoutMs: 5000, maxTransfers: 1 });
   try {
-    const a = await stall(h.port);
+    const a = await answerThenStall(h.port);
     const refused = await tftpGet({ port: h.port, filename: 'f' });
     assert.deepEqual(refused.error, { code: 0, message: 'server busy: 1 transfers in progress' });
     await a.abort();
+  } finally {
+    await h.close();
+  }
+});
+
+test('requests that never answer do not take transfer slots: a real client is served beside them', async () => {
+  const h = await startServer({ files: { f: file }, timeoutMs: 5000, firstAckMs: 5000, maxTransfers: 1 });
+  try {
+    const silent = [await stall(h.port), await stall(h.port), await stall(h.port)];
+    const ok = await tftpGet({ port: h.port, filename: 'f' });
+    assert.ok(ok.data.equals(file));
+    for (const s of silent) s.socket.close();
+  } finally {
+    await h.close();
+  }
+});
+
+test('over maxUnanswered the oldest silent request is pushed out, quietly, and a real client still gets through', async () => {
+  const h = await startServer({ files: { f: file }, timeoutMs: 5000, firstAckMs: 5000, maxUnanswered: 3 });
+  const ends: TransferSummary[] = [];
+  h.server.on('transfer', (s: TransferSummary) => ends.push(s));
+  try {
+    const silent: Stalled[] = [];
+    for (let i = 0; i < 5; i++) silent.push(await stall(h.port));
+    await until(() => ends.length === 2);
+    assert.deepEqual(
+      ends.map((e) => [e.outcome, e.remote.port]),
+      [silent[0]!, silent[1]!].map((s) => ['unanswered', s.socket.address().port]),
+    );
+    assert.equal(h.server.stats().evicted, 2);
+    const ok = await tftpGet({ port: h.port, filename: 'f' });
+    assert.ok(ok.data.equals(file));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(silent[0]!.replies.length, 1, 'no ERROR to a pushed-out request: it may be spoofed');
+    assert.ok(h.lines().filter((l) => String(l.msg).includes('dropping the oldest')).length === 1, 'one rate-limited warning');
+    for (const s of silent) s.socket.close();
+  } finally {
+    await h.close();
+  }
+});
+
+test('an unanswered RRQ costs at most 1 + firstResends small packets, no ERROR, and is given up after firstAckMs', async () => {
+  const h = await startServer({ files: { f: file }, timeoutMs: 5000, firstAckMs: 300, firstResends: 1 });
+  try {
+    const plain = encodeRequest(OP.RRQ, 'f', 'octet');
+    const t0 = performance.now();
+    const a = await stall(h.port, plain);
+    await idle(h.server);
+    const took = performance.now() - t0;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(took >= 250 && took < 1500, `given up after ${took.toFixed(0)} ms`);
+    assert.equal(a.replies.length, 2, 'block 1 and one resend');
+    assert.ok(a.replies.every((r) => r.readUInt16BE(0) === OP.DATA));
+    const out = a.replies.reduce((n, r) => n + r.length, 0);
+    assert.ok(out / plain.length <= 2 * 516 / plain.length + 1e-9 && out <= 1032, `${out} bytes out for ${plain.length} in`);
+    assert.equal(h.server.stats().unanswered, 1);
+    assert.equal(h.server.stats().transfersFailed, 0);
+    a.socket.close();
+  } finally {
+    await h.close();
+  }
+});
+
+test('an RRQ asking timeout=255 is not granted it: the OACK leaves it out and the silent client is dropped within firstAckMs', async () => {
+  const h = await startServer({ files: { f: file }, firstAckMs: 300 });
+  try {
+    const t0 = performance.now();
+    const a = await stall(h.port, encodeRequest(OP.RRQ, 'f', 'octet', { timeout: 255, tsize: 0, blksize: 1468 }));
+    await idle(h.server);
+    assert.ok(performance.now() - t0 < 2000);
+    const oack = a.replies[0]!.subarray(2).toString('latin1');
+    assert.equal(a.replies[0]!.readUInt16BE(0), OP.OACK);
+    assert.ok(!oack.includes('timeout'), oack);
+    assert.ok(a.replies.every((r) => r.readUInt16BE(0) === OP.OACK), 'only OACKs before the client proves itself');
+    a.socket.close();
+  } finally {
+    await h.close();
+  }
+});
+
+test('a client that repeats its RRQ after losing the first answer gets it again', async () => {
+  const h = await startServer({ files: { f: file }, timeoutMs: 5000, firstAckMs: 10_000, firstResends: 0 });
+  try {
+    const rrq = encodeRequest(OP.RRQ, 'f', 'octet');
+    const a = await stall(h.port, rrq);
+    a.socket.send(rrq, h.port, '127.0.0.1'); // at once: ignored (the first answer is on its way)
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    a.socket.send(rrq, h.port, '127.0.0.1'); // later: the first answer was lost, send it again
+    await until(() => a.replies.length === 2);
+    assert.ok(a.replies[1]!.equals(a.replies[0]!));
+    assert.equal(h.server.stats().transfersStarted, 1);
+    a.socket.close();
   } finally {
     await h.close();
   }
@@ -84,7 +198,7 @@ test('firmware asking tsize then aborting with ERROR 8 is logged at debug and co
 test('a client ERROR in the middle of the data is a failed transfer', async () => {
   const h = await startServer({ files: { f: file }, timeoutMs: 5000 });
   try {
-    const a = await stall(h.port);
+    const a = await answerThenStall(h.port);
     await a.abort();
     await idle(h.server);
     assert.equal(h.server.stats().transfersFailed, 1);
@@ -110,16 +224,35 @@ test('a repeated RRQ from the same port does not start a second transfer', async
   }
 });
 
-test('a transfer whose client vanishes is given up after the retries, with an ERROR', async () => {
-  const h = await startServer({ files: { f: file }, timeoutMs: 10, retries: 2 });
+test('a transfer whose client vanishes after answering is given up after the retries, with an ERROR', async () => {
+  const h = await startServer({ files: { f: file }, timeoutMs: 60, retries: 2 });
   try {
-    const a = await stall(h.port);
+    const a = await answerThenStall(h.port);
+    const before = h.server.stats().timeouts;
     await idle(h.server);
     assert.equal(h.server.stats().transfersFailed, 1);
-    assert.equal(h.server.stats().timeouts, 2);
-    // the first DATA, two resends, then the ERROR: give the last one time to land
-    while (a.replies.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.deepEqual(parseError(a.replies[3]), { code: 0, message: 'timed out' });
+    assert.equal(h.server.stats().timeouts - before, 2, 'two resends of block 2, then it gives up');
+    // block 2 twice more, then the ERROR: give the last one time to land
+    await until(() => a.replies.some((r) => r.readUInt16BE(0) === OP.ERROR));
+    const blocks2 = a.replies.filter((r) => r.readUInt16BE(0) === OP.DATA && r.readUInt16BE(2) === 2).length;
+    assert.equal(blocks2, 3);
+    assert.deepEqual(parseError(a.replies.at(-1)!), { code: 0, message: 'timed out' });
+    a.socket.close();
+  } finally {
+    await h.close();
+  }
+});
+
+test('a stalled transfer is given up after maxStallMs however many retries its timeout allows', async () => {
+  const h = await startServer({ files: { f: file }, timeoutMs: 20, retries: 100, maxStallMs: 200 });
+  try {
+    const t0 = performance.now();
+    const a = await answerThenStall(h.port);
+    await idle(h.server);
+    const took = performance.now() - t0;
+    assert.ok(took >= 180 && took < 1500, `given up after ${took.toFixed(0)} ms`);
+    assert.equal(h.server.stats().transfersFailed, 1);
+    await until(() => a.replies.some((r) => parseError(r)?.message === 'timed out'));
     a.socket.close();
   } finally {
     await h.close();

@@ -41,7 +41,7 @@ describe('tftp under loss', () => {
   before(async () => {
     steady = await startServer({ files: { f: file }, timeoutMs: 2000 });
     lossy = await startServer({ files: { f: file }, timeoutMs: 150 });
-    quick = await startServer({ files: { f: file }, timeoutMs: 20, retries: 10 });
+    quick = await startServer({ files: { f: file }, timeoutMs: 20, retries: 50 });
   });
   after(async () => {
     await Promise.all([steady.close(), lossy.close(), quick.close()]);

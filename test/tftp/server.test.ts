@@ -187,6 +187,8 @@ describe('tftp server: handler outcomes', () => {
     try {
       const r = await tftpGet({ port: h.port, filename: 'a' });
       assert.deepEqual(r.error, { code: 0, message: 'read error' });
+      await idle(h.server);
+      for (let i = 0; i < 100 && !closed; i++) await new Promise((resolve) => setTimeout(resolve, 10));
       assert.ok(closed);
       assert.equal(h.server.stats().transfersFailed, 1);
     } finally {
