@@ -51,7 +51,7 @@ export class Artifacts {
 
   constructor(
     private readonly registry: ProfileRegistry,
-    private readonly renderer: ArtifactRenderer,
+    private renderer: ArtifactRenderer,
     private readonly maxEntries = 5000,
   ) {}
 
@@ -115,6 +115,12 @@ export class Artifacts {
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, out);
     return out;
+  }
+
+  /** Switches to another renderer (templates reloaded) and drops every cached render. */
+  useRenderer(renderer: ArtifactRenderer): void {
+    this.renderer = renderer;
+    this.invalidate();
   }
 
   /** Returns the iPXE entry script. */

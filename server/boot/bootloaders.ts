@@ -2,7 +2,8 @@
 // syslinux-common), iPXE (ipxe), and the Secure Boot chain for UEFI: shim (shim-signed) and the
 // signed GRUB network image (grub-efi-amd64-signed; grub-efi-arm64-signed on arm64). Found where
 // Debian installs them, under the names clients ask for; any path can be overridden.
-import { readdir, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** One boot loader kickstand needs, where Debian puts it, and the package that does. */
@@ -49,9 +50,10 @@ export interface Bootloaders {
   missing: Array<{ name: string; tried: string[]; pkg?: string; startup?: boolean }>;
 }
 
+// Synchronous: a few dozen stats at start-up cost less than as many thread-pool round trips.
 async function isFile(path: string): Promise<boolean> {
   try {
-    return (await stat(path)).isFile();
+    return statSync(path).isFile();
   } catch {
     return false;
   }

@@ -4,13 +4,14 @@
 // nothing else (its embedded config sources $prefix/grub.cfg, so GRUB's own search of
 // grub.cfg-01-<mac> and the hex-IP names never runs). kickstand answers grub/grub.cfg with an
 // entry config that loads grub.cfg-01-<mac> by $net_default_mac, and answers that name per
-// machine from the lifecycle: install while armed, local boot otherwise; for every MAC, so a
-// machine never falls through to nothing. Images that do search get the same answers; hex-IP
-// names are "not found", so GRUB goes on to the MAC and the default.
+// machine from the boot policy (boot-policy.ts, shared with pxelinux.cfg, iPXE and DHCP): install
+// while armed and the trust policy lets the asking address have it, local boot otherwise; for
+// every MAC, so a machine never falls through to nothing. Images that do search get the same
+// answers; hex-IP names are "not found", so GRUB goes on to the MAC and the default.
 import { bufferSource, type ByteSource } from '../byte-source.ts';
 import { parseMac } from '../profiles/mac.ts';
 import type { Artifacts } from './artifacts.ts';
-import type { Lifecycle } from './lifecycle.ts';
+import type { BootPolicy } from './boot-policy.ts';
 
 /** Folders GRUB images use as their prefix on a TFTP server: Debian's (grub/), grub-mknetdir's (boot/grub/) and the root. */
 export const GRUB_PREFIXES: readonly string[] = ['grub', 'boot/grub', ''];
@@ -31,11 +32,11 @@ export function parseGrubPath(path: string): GrubRequest | null {
 }
 
 export interface GrubConfigOptions {
-  lifecycle: Lifecycle;
+  /** Decides what a MAC's grub.cfg-01-<mac> carries (shared with pxelinux.cfg, iPXE and DHCP). */
+  policy: BootPolicy;
   artifacts: Artifacts;
   /** Base URL menus point guests at (kickstart, scripts, trees). */
   base: string;
-  recordDiscovered: boolean;
 }
 
 /** Serves one GRUB config request: a ByteSource, or null for "not found"; null itself when the path is no GRUB config. */
@@ -43,17 +44,12 @@ export type GrubConfigs = (path: string, source: string) => Promise<ByteSource |
 
 /** Returns the GRUB config part of the TFTP policy. */
 export function createGrubConfigs(o: GrubConfigOptions): GrubConfigs {
-  const { lifecycle, artifacts } = o;
+  const { policy, artifacts } = o;
   const text = (s: string) => bufferSource(Buffer.from(s, 'utf8'));
 
   async function machine(mac: string, source: string): Promise<ByteSource> {
-    const [system] = await lifecycle.store.findSystemsByMacs([mac]);
-    if (!system || !system.profile || system.state === 'discovered') {
-      if (!system && o.recordDiscovered) await lifecycle.discovered(mac, source);
-      return text(artifacts.renderDefault('grub', o.base));
-    }
-    if (system.build) await lifecycle.pxe(system.name, source, `tftp grub.cfg-01-${mac.replace(/:/g, '-')}`);
-    return text(artifacts.render('grub', system, o.base));
+    const system = await policy.menuFor(mac, source, `tftp grub.cfg-01-${mac.replace(/:/g, '-')}`);
+    return text(system ? artifacts.render('grub', system, o.base) : artifacts.renderDefault('grub', o.base));
   }
 
   return (path, source) => {

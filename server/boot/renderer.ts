@@ -30,7 +30,7 @@ export function artifactRenderer(r: Renderer, site: RenderSite = {}): ArtifactRe
   };
 }
 
-/** Loads every template under templatesDir (a template error stops start-up) and adapts it. */
-export async function loadArtifactRenderer(templatesDir: string, log: Logger, site: RenderSite = {}): Promise<ArtifactRenderer> {
-  return artifactRenderer(await loadRenderer({ templatesDir, log }), site);
+/** Loads every template under templatesDir (a template error stops start-up) and adapts it; parseCacheFile keeps parsed templates between starts. */
+export async function loadArtifactRenderer(templatesDir: string, log: Logger, site: RenderSite = {}, parseCacheFile?: string): Promise<ArtifactRenderer> {
+  return artifactRenderer(await loadRenderer({ templatesDir, log, parseCacheFile }), site);
 }

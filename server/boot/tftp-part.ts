@@ -7,9 +7,9 @@ import { TftpServer, type TransferSummary } from '../tftp/index.ts';
 import type { TftpStats } from '../tftp/stats.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
 import type { Artifacts } from './artifacts.ts';
+import type { BootPolicy } from './boot-policy.ts';
 import type { DistroMedia } from './distro-media.ts';
 import { openUnder } from './file-roots.ts';
-import type { Lifecycle } from './lifecycle.ts';
 import type { LoaderFiles } from './loader-files.ts';
 import { createTftpHandler } from './tftp-handler.ts';
 import { createGrubConfigs } from './grub-config.ts';
@@ -40,7 +40,7 @@ export function tftpWorkers(config: Config): number {
 export async function startTftp(o: {
   config: Config;
   log: Logger;
-  lifecycle: Lifecycle;
+  policy: BootPolicy;
   artifacts: Artifacts;
   media: DistroMedia;
   registry: ProfileRegistry;
@@ -51,14 +51,13 @@ export async function startTftp(o: {
   const { config, log, loaders } = o;
   const base = menuBaseUrl(config, o.httpPort);
   const handler = createTftpHandler({
-    lifecycle: o.lifecycle,
+    policy: o.policy,
     artifacts: o.artifacts,
     registry: o.registry,
     media: o.media,
     base,
-    recordDiscovered: config.lifecycle.record_discovered,
     log,
-    grub: createGrubConfigs({ lifecycle: o.lifecycle, artifacts: o.artifacts, base, recordDiscovered: config.lifecycle.record_discovered }),
+    grub: createGrubConfigs({ policy: o.policy, artifacts: o.artifacts, base }),
     async openFile(path) {
       return (await loaders.open(path)) ?? openUnder(config.tftp.roots, path);
     },

@@ -1,5 +1,6 @@
 // The configuration schema: every key kickstand.yaml may hold, with its default. Unknown keys are
 // refused so a typo never silently falls back to a default.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
@@ -51,6 +52,27 @@ export const dhcpSchema = z
       })
       .strict()
       .optional(),
+  })
+  .strict();
+
+/** Returns true for an IPv4 or IPv6 address, optionally with a prefix length that fits it. */
+function isHostOrCidr(v: string): boolean {
+  const [addr, bits, extra] = v.split('/');
+  const family = isIP(addr ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+const hostOrCidr = z.string().refine(isHostOrCidr, 'expected an IP address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24');
+
+/** The trust model (README "Security"): what proves a request comes from the machine it names. */
+export const securitySchema = z
+  .object({
+    /** `address`: a request naming a machine by MAC gets its install only from the machine's address; `any`: from anywhere. */
+    match_by_mac: z.enum(['address', 'any']).default('address'),
+    /** The first fetch of a run's kickstart or script binds the run to that address: its token URLs and reports count only from there. */
+    bind_runs: z.boolean().default(true),
+    /** Hosts that may report steps of any run and fetch its token URLs without binding it (Xen hosts running prepare.sh). */
+    trusted_hosts: z.array(hostOrCidr).default([]),
   })
   .strict();
 
@@ -119,6 +141,28 @@ export const configSchema = z
         max_log_bytes: z.number().int().min(1024).default(1024 * 1024),
         /** Record unknown MACs that PXE-boot as `discovered` systems. */
         record_discovered: z.boolean().default(true),
+        /** New `discovered` records per window (unknown MACs past it are served but not recorded). */
+        discovered_per_window: z.number().int().min(0).default(60),
+        discovered_window_seconds: z.number().int().min(1).default(60),
+        /** `discovered` systems kept at most. */
+        discovered_max: z.number().int().min(0).default(1000),
+        /** Events one install run records at most; `built`/`failed` that end a live run always count. */
+        max_events_per_run: z.number().int().min(10).default(500),
+        /** `built`, `failed` and `booted` reports one run records at most (a retired token accepts them up to this). */
+        max_final_reports_per_run: z.number().int().min(1).default(10),
+        /** Installer log bytes kept per system; older logs are dropped first. */
+        max_log_bytes_per_system: z.number().int().min(1024).default(8 * 1024 * 1024),
+      })
+      .strict()
+      .default({}),
+    security: securitySchema.default({}),
+    metrics: z
+      .object({
+        /** Serve /metrics on its own listener (e.g. 127.0.0.1) instead of the main HTTP port. */
+        host: z.string().min(1).optional(),
+        port: port.optional(),
+        /** Bearer token scrapers must send (the admin token is accepted too); unset: /metrics is open. */
+        token: z.string().min(16).optional(),
       })
       .strict()
       .default({}),

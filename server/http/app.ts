@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import type { Logger } from '../log.ts';
 import type { Artifacts } from '../boot/artifacts.ts';
+import type { BootPolicy } from '../boot/boot-policy.ts';
 import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
 import { createApi } from './api.ts';
@@ -15,6 +16,8 @@ import type { PowerControl } from '../boot/power-control.ts';
 
 export interface HttpDeps {
   lifecycle: Lifecycle;
+  /** What machines naming themselves by MAC get (default: record discovered machines, trust from the lifecycle). */
+  policy?: BootPolicy;
   registry: ProfileRegistry;
   artifacts: Artifacts;
   adminToken: string;
@@ -27,6 +30,8 @@ export interface HttpDeps {
   observe?: (route: string, method: string, status: number) => void;
   /** Counts HTTP requests and serves /metrics. */
   metrics?: Metrics;
+  /** false: /metrics has a listener of its own; token: scrapers must send it (or the admin token). */
+  metricsRoute?: false | { token?: string };
   /** Live dashboard updates: the lifecycle's onEvent publishes to this bus. */
   bus?: EventBus;
   /** Power control: API routes, the dashboard's power column and button. */
@@ -41,8 +46,8 @@ export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: Serv
     d.observe?.(route, method, status);
     d.metrics?.observeHttp(route, method, status);
   } : undefined;
-  const lean = bootRoutes({ lifecycle: d.lifecycle, artifacts: d.artifacts, log: d.log, trees: d.trees, loaders: d.loaders, publicUrl: d.publicUrl, observe });
-  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics, power: d.power });
+  const lean = bootRoutes({ lifecycle: d.lifecycle, policy: d.policy, artifacts: d.artifacts, log: d.log, trees: d.trees, loaders: d.loaders, publicUrl: d.publicUrl, observe });
+  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics, metricsRoute: d.metricsRoute, power: d.power });
   const dashboard = createDashboard({ ...d.dashboard, lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, bus: d.bus, publicUrl: d.publicUrl, isoStatus: d.isoStatus, power: d.power });
   const app = express();
   app.disable('x-powered-by');

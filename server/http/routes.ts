@@ -28,7 +28,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { name: 'listSystems', methods: ['GET'], path: '/api/v1/systems', lean: false, auth: true, summary: 'List systems' },
   { name: 'createSystem', methods: ['POST'], path: '/api/v1/systems', lean: false, auth: true, summary: 'Register a system' },
   { name: 'getSystem', methods: ['GET'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'One system' },
-  { name: 'updateSystem', methods: ['PATCH'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'Change MACs, IP, hostname, profile or overrides' },
+  { name: 'updateSystem', methods: ['PATCH'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'Change name, MACs, IP, hostname, profile or overrides (a profile registers a discovered system)' },
   { name: 'deleteSystem', methods: ['DELETE'], path: '/api/v1/systems/:name', lean: false, auth: true, summary: 'Remove a system' },
   { name: 'rebuildSystem', methods: ['POST'], path: '/api/v1/systems/:name/rebuild', lean: false, auth: true, summary: 'Arm a fresh install run (new token); with {"reboot": true} also set the next boot and power-cycle' },
   { name: 'disarmSystem', methods: ['POST'], path: '/api/v1/systems/:name/disarm', lean: false, auth: true, summary: 'Cancel an armed install' },

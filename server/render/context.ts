@@ -4,9 +4,22 @@
 import { BadRequestError, ProfileError } from '../errors.ts';
 import { deepFreeze } from '../merge.ts';
 import { DISPLAY_NAME_RE, HOSTNAME_RE, NAME_RE, type Distro, type Family, type Profile } from '../profiles/schema.ts';
-import type { System } from '../store/types.ts';
 import { diskContexts, fstabLines, volumeGroupContexts, type DiskContext, type PartitionContext, type VolumeGroupContext } from './disks.ts';
 import { networkContext, type NetworkContext, type SiteNetwork } from './network.ts';
+
+/**
+ * What rendering needs of a system. The store's System has these fields and more; render/ knows
+ * no store, so it names only what it reads.
+ */
+export interface RenderSystem {
+  name: string;
+  displayName?: string | null;
+  hostname: string | null;
+  macs: readonly string[];
+  ip: string | null;
+  build: boolean;
+  state: string;
+}
 
 /** Token stand-in in URLs of a system that is not armed. */
 export const UNARMED_TOKEN = 'not-armed';
@@ -120,7 +133,7 @@ export interface RenderContext {
 }
 
 export interface ContextInput {
-  system: System;
+  system: RenderSystem;
   profile: Profile;
   distro: Distro;
   urls: { base: string };

@@ -10,6 +10,9 @@ import { openPgStore } from './postgres.ts';
 import { CHANNEL, encodeNotice } from './pg-notify.ts';
 import { redactUrl } from './pg-rows.ts';
 
+/** Tables the target keeps by itself (PostgreSQL triggers count systems by state as they are copied). */
+const DERIVED_TABLES = new Set(['system_counts']);
+
 /** Rows per INSERT statement (PostgreSQL allows 65,535 parameters per statement). */
 const CHUNK_ROWS = 500;
 
@@ -71,7 +74,7 @@ export async function copySqliteToPostgres(from: string, to: string): Promise<Co
   const c = await target.pool.connect();
   const report: CopyReport = { from, to: redactUrl(to), tables: [] };
   try {
-    const tables = tableOrder(db);
+    const tables = tableOrder(db).filter((t) => !DERIVED_TABLES.has(t));
     const plan: Array<{ table: string; columns: PgColumn[] }> = [];
     for (const table of tables) {
       const pgCols = await pgColumns(c, table);

@@ -1,17 +1,13 @@
 // Opens the store the configuration names: PostgreSQL when store.url is set, else SQLite in the
 // data folder. The one place that knows both implementations.
-import { join } from 'node:path';
 import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { openPgStore } from './postgres.ts';
 import { redactUrl } from './pg-rows.ts';
-import { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
+import { databasePath, openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 import type { Store } from './types.ts';
 
-/** Returns the path of the SQLite database inside the data folder. */
-export function databasePath(config: Pick<Config, 'data_dir'>): string {
-  return join(config.data_dir, 'kickstand.db');
-}
+export { databasePath };
 
 /**
  * Returns the configured store, migrated and ready; throws StoreError or ConfigError with one line

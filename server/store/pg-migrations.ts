@@ -5,7 +5,7 @@
 /** SQL of each PostgreSQL schema version, applied in order inside one transaction. */
 export const PG_MIGRATIONS: readonly string[] = [
   // 1: systems, their MACs, build tokens, install events, DHCP leases (one row per address, as
-  // SQLite has them from its migration 4), and the instances sharing the database (heartbeats for
+  // SQLite has them from its migration 5), and the instances sharing the database (heartbeats for
   // DHCP load balancing).
   `
   CREATE TABLE systems (
@@ -65,7 +65,8 @@ export const PG_MIGRATIONS: readonly string[] = [
     heartbeat_at TIMESTAMPTZ NOT NULL,
     started_at TIMESTAMPTZ NOT NULL
   );
-  `,  // 2: a system's display name (SQLite migration 2).
+  `,
+  // 2: a system's display name (SQLite migration 2).
   `
   ALTER TABLE systems ADD COLUMN display_name TEXT;
   `,
@@ -80,5 +81,35 @@ export const PG_MIGRATIONS: readonly string[] = [
     options TEXT NOT NULL DEFAULT '{}',
     updated_at BIGINT NOT NULL
   );
+  `,
+  // 4: the address a run is bound to, systems counted by state as they change (triggers), indexes
+  // for the quiet (stalled) systems and for events per run (SQLite migration 4). The trigger touches
+  // the two count rows of a state change in one fixed order, so transitions on several instances at
+  // once never wait on each other in a cycle.
+  `
+  ALTER TABLE tokens ADD COLUMN bound_ip TEXT;
+  CREATE TABLE system_counts (state TEXT PRIMARY KEY, n BIGINT NOT NULL);
+  INSERT INTO system_counts (state, n) SELECT state, COUNT(*) FROM systems GROUP BY state;
+  CREATE FUNCTION kickstand_count_systems() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO system_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = system_counts.n + 1;
+    ELSIF TG_OP = 'DELETE' THEN
+      UPDATE system_counts SET n = n - 1 WHERE state = OLD.state;
+    ELSIF OLD.state COLLATE "C" < NEW.state COLLATE "C" THEN
+      UPDATE system_counts SET n = n - 1 WHERE state = OLD.state;
+      INSERT INTO system_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = system_counts.n + 1;
+    ELSE
+      INSERT INTO system_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = system_counts.n + 1;
+      UPDATE system_counts SET n = n - 1 WHERE state = OLD.state;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER systems_counted AFTER INSERT OR DELETE ON systems FOR EACH ROW EXECUTE FUNCTION kickstand_count_systems();
+  CREATE TRIGGER systems_counted_update AFTER UPDATE OF state ON systems FOR EACH ROW
+    WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION kickstand_count_systems();
+  CREATE INDEX systems_quiet ON systems(state, (COALESCE(last_event_at, state_changed_at)));
+  CREATE INDEX systems_pxe_quiet ON systems((COALESCE(last_event_at, state_changed_at))) WHERE state = 'build' AND stage = 'pxe';
+  CREATE INDEX events_run ON events(system, run, stage);
   `,
 ];

@@ -57,7 +57,7 @@ export function toPower(r: Row): PowerSettingsRecord {
 
 /** Returns the TokenRecord of a tokens row. */
 export function toToken(r: Row): TokenRecord {
-  return { token: String(r.token), system: String(r.system), run: Number(r.run), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at), retiredAt: num(r.retired_at) };
+  return { token: String(r.token), system: String(r.system), run: Number(r.run), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at), retiredAt: num(r.retired_at), boundIp: str(r.bound_ip) };
 }
 
 /** Returns the InstallEvent of an events row. */

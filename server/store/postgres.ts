@@ -4,14 +4,14 @@
 // and a read cache kept honest by LISTEN/NOTIFY (see read-cache.ts and pg-notify.ts).
 import pg from 'pg';
 import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
-import type { DhcpLeaseRecord } from './leases.ts';
 import { MacBatcher } from './mac-batcher.ts';
-import { PgConnection, dep, invalidateChanges, type PgStoreOptions, type SystemChange } from './pg-base.ts';
-import { checkPgUrl, isRetryable, isUnreachable, redactUrl, SYSTEM_COLUMNS, toEvent, toLease, toPower, toSystem, toToken, type Row } from './pg-rows.ts';
+import { dep, invalidateChanges, type PgStoreOptions, type SystemChange } from './pg-base.ts';
+import { CHANNEL } from './pg-notify.ts';
+import { PgRecords } from './pg-records.ts';
+import { checkPgUrl, isRetryable, isUnreachable, redactUrl, SYSTEM_COLUMNS, toSystem, toToken, type Row } from './pg-rows.ts';
 import { checkWritable, migrate } from './pg-schema.ts';
 import { PATCH_COLUMNS, lockSql, writeSql } from './pg-transition.ts';
-import { CLAIM_LEASES_SQL, HEARTBEAT_SQL, SAVE_LEASES_SQL, leaseArrays, uniqueByIp } from './pg-leases.ts';
-import type { InstallEvent, InstanceBeat, NewSystem, PowerSettingsRecord, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+import type { InstallEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
 
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POOL_SIZE, DEFAULT_QUERY_TIMEOUT_MS, type PgStoreOptions } from './pg-base.ts';
 
@@ -44,8 +44,16 @@ export async function openPgStore(o: PgStoreOptions): Promise<PgStore> {
   }
 }
 
+/**
+ * Binds a token to $2 unless it is bound already; for a binding it makes, returns the token's system
+ * and tells other instances its tokens changed ($3 = channel, $4 = this instance), in one round trip.
+ */
+const BIND_TOKEN_SQL = `
+  WITH b AS (UPDATE tokens SET bound_ip = $2 WHERE token = $1 AND bound_ip IS NULL RETURNING system)
+  SELECT system, pg_notify($3, json_build_object('i', $4::text, 's', json_build_array(system), 't', json_build_array(system))::text) FROM b`;
+
 /** PostgreSQL implementation of Store. */
-export class PgStore extends PgConnection implements Store {
+export class PgStore extends PgRecords implements Store {
   private readonly macs = new MacBatcher((macs) => this.loadMacs(macs));
 
   private async row(c: pg.ClientBase | pg.Pool, name: string): Promise<System | null> {
@@ -107,7 +115,7 @@ export class PgStore extends PgConnection implements Store {
   }
 
   async listSystems(): Promise<System[]> {
-    return (await this.query(`SELECT ${SYSTEM_COLUMNS} FROM systems s ORDER BY s.name`)).rows.map(toSystem);
+    return (await this.query(`SELECT ${SYSTEM_COLUMNS} FROM systems s ORDER BY s.name COLLATE "C"`)).rows.map(toSystem);
   }
 
   /**
@@ -211,6 +219,25 @@ export class PgStore extends PgConnection implements Store {
     }
   }
 
+  async renameSystem(name: string, newName: string, now: number): Promise<System> {
+    try {
+      return await this.tx(async (c, touched) => {
+        const old = await c.query('SELECT name FROM systems WHERE name = $1 FOR UPDATE', [name]);
+        if (old.rowCount === 0) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+        if ((await c.query('SELECT 1 FROM systems WHERE name = $1', [newName])).rowCount) throw new ConflictError(`a system named ${JSON.stringify(newName)} exists`, 'name');
+        // MACs, tokens, events and power settings follow through ON UPDATE CASCADE.
+        await c.query('UPDATE systems SET name = $2, updated_at = $3 WHERE name = $1', [name, newName, now]);
+        touched.mark(name, { tokens: true, membership: true });
+        touched.mark(newName, { tokens: true, membership: true });
+        const s = (await this.row(c, newName))!;
+        touched.after.push(s);
+        return s;
+      });
+    } catch (err) {
+      return this.conflict(err, { name: newName });
+    }
+  }
+
   async deleteSystem(name: string): Promise<boolean> {
     return this.tx(async (c, touched) => {
       const r = await c.query('DELETE FROM systems WHERE name = $1', [name]);
@@ -284,78 +311,14 @@ export class PgStore extends PgConnection implements Store {
     return this.cache.put(`t:${token}`, t, [dep.tokens(t.system)], gen);
   }
 
-  async listEvents(name: string, options: { run?: number; limit?: number } = {}): Promise<InstallEvent[]> {
-    const args: unknown[] = [name, options.limit ?? 10_000];
-    const where = options.run === undefined ? 'system = $1' : 'system = $1 AND run = $3';
-    if (options.run !== undefined) args.push(options.run);
-    const r = await this.query(`SELECT * FROM (SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT $2) e ORDER BY id`, args);
-    return r.rows.map(toEvent);
-  }
-
-  async getPowerSettings(name: string): Promise<PowerSettingsRecord | null> {
-    const r = await this.query('SELECT * FROM power_settings WHERE system = $1', [name]);
-    return r.rows[0] ? toPower(r.rows[0]) : null;
-  }
-
-  async listPowerSettings(): Promise<PowerSettingsRecord[]> {
-    return (await this.query('SELECT * FROM power_settings ORDER BY system')).rows.map(toPower);
-  }
-
-  async setPowerSettings(p: Omit<PowerSettingsRecord, 'updatedAt'>, now: number): Promise<PowerSettingsRecord> {
-    try {
-      await this.query(
-        `INSERT INTO power_settings (system, driver, address, username, secret, options, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (system) DO UPDATE SET driver = excluded.driver, address = excluded.address, username = excluded.username,
-           secret = excluded.secret, options = excluded.options, updated_at = excluded.updated_at`,
-        [p.system, p.driver, p.address, p.user, p.secret, JSON.stringify(p.options), now],
-      );
-    } catch (err) {
-      // The foreign key names the missing system.
-      if ((err as { code?: string }).code === '23503') throw new NotFoundError(`no system named ${JSON.stringify(p.system)}`);
-      throw err;
+  async bindToken(token: string, ip: string): Promise<string | null> {
+    const bound = await this.query(BIND_TOKEN_SQL, [token, ip, CHANNEL, this.instanceId], 'ks_bind_token');
+    if (bound.rows[0]) {
+      invalidateChanges(this.cache, [{ name: String(bound.rows[0].system), tokens: true, membership: false }]);
+      return ip;
     }
-    return { ...p, options: structuredClone(p.options), updatedAt: now };
-  }
-
-  async deletePowerSettings(name: string): Promise<boolean> {
-    return ((await this.query('DELETE FROM power_settings WHERE system = $1', [name])).rowCount ?? 0) > 0;
-  }
-
-  async loadLeases(): Promise<DhcpLeaseRecord[]> {
-    return (await this.query('SELECT * FROM leases ORDER BY ip')).rows.map(toLease);
-  }
-
-  async saveLeases(leases: DhcpLeaseRecord[]): Promise<void> {
-    if (leases.length === 0) return;
-    await this.query(SAVE_LEASES_SQL, leaseArrays(uniqueByIp(leases)));
-  }
-
-  async claimLeases(leases: DhcpLeaseRecord[], now: number): Promise<string[]> {
-    const refused: string[] = [];
-    // One statement per round of distinct addresses (a statement may not write one row twice).
-    let rest = leases;
-    while (rest.length > 0) {
-      const seen = new Set<string>();
-      const round: DhcpLeaseRecord[] = [];
-      const later: DhcpLeaseRecord[] = [];
-      for (const l of rest) (seen.has(l.ip) ? later : round).push(l), seen.add(l.ip);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const r = await this.query(CLAIM_LEASES_SQL, [...leaseArrays(round), now], 'ks_claim');
-          const written = new Set(r.rows.map((x) => String(x.ip)));
-          for (const l of round) if (!written.has(l.ip)) refused.push(l.ip);
-          break;
-        } catch (err) {
-          if (!isRetryable(err) || attempt >= 3) throw err;
-        }
-      }
-      rest = later;
-    }
-    return refused;
-  }
-
-  async heartbeat(name: string): Promise<InstanceBeat[]> {
-    const r = await this.query(HEARTBEAT_SQL, [name], 'ks_heartbeat');
-    return r.rows.map((x) => ({ name: String(x.name), ageMs: Number(x.age_ms) }));
+    // Bound before (or just now by another instance, whose commit this new statement sees), or unknown.
+    const r = await this.query('SELECT bound_ip FROM tokens WHERE token = $1', [token], 'ks_token_bound');
+    return r.rows[0] ? ((r.rows[0].bound_ip as string | null) ?? null) : null;
   }
 }

@@ -9,7 +9,9 @@ export function fakeRenderer(): ArtifactRenderer & { calls: number } {
     render(kind: ArtifactKind, i: ArtifactInput): string {
       r.calls++;
       if (kind === 'pxelinux' || kind === 'ipxe' || kind === 'grub') {
-        return i.token ? `${kind} install ${i.system.name} ${i.base}/ks/${i.token}\n` : `${kind} localboot ${i.system.name}\n`;
+        // The booting MAC shows only when it is not the first (the templates' BOOTIF default).
+        const bootif = i.bootMac ? ` bootif ${i.bootMac}` : '';
+        return i.token ? `${kind} install ${i.system.name} ${i.base}/ks/${i.token}${bootif}\n` : `${kind} localboot ${i.system.name}${bootif}\n`;
       }
       return `# ${kind} for ${i.system.name} (profile ${i.profile.name}, distro ${i.distro.name})\n# events ${i.base}/events/${i.token ?? 'none'}\n`;
     },
