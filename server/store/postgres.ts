@@ -49,8 +49,8 @@ export async function openPgStore(o: PgStoreOptions): Promise<PgStore> {
  * and tells other instances its tokens changed ($3 = channel, $4 = this instance), in one round trip.
  */
 const BIND_TOKEN_SQL = `
-  WITH b AS (UPDATE tokens SET bound_ip = $2 WHERE token = $1 AND bound_ip IS NULL RETURNING system)
-  SELECT system, pg_notify($3, json_build_object('i', $4::text, 's', json_build_array(system), 't', json_build_array(system))::text) FROM b`;
+  WITH b AS (UPDATE tokens SET bound_ip = $2 WHERE token = $1 AND bound_ip IS NULL RETURNING *)
+  SELECT b.*, pg_notify($3, json_build_object('i', $4::text, 's', json_build_array(system), 't', json_build_array(system))::text) FROM b`;
 
 /** PostgreSQL implementation of Store. */
 export class PgStore extends PgRecords implements Store {
@@ -314,7 +314,10 @@ export class PgStore extends PgRecords implements Store {
   async bindToken(token: string, ip: string): Promise<string | null> {
     const bound = await this.query(BIND_TOKEN_SQL, [token, ip, CHANNEL, this.instanceId], 'ks_bind_token');
     if (bound.rows[0]) {
-      invalidateChanges(this.cache, [{ name: String(bound.rows[0].system), tokens: true, membership: false }]);
+      const t = toToken(bound.rows[0]);
+      invalidateChanges(this.cache, [{ name: t.system, tokens: true, membership: false }]);
+      // Cache the token as bound: its next fetch (anaconda asks twice) then needs no database at all.
+      this.cache.put(`t:${token}`, t, [dep.tokens(t.system)], this.cache.begin());
       return ip;
     }
     // Bound before (or just now by another instance, whose commit this new statement sees), or unknown.

@@ -35,6 +35,7 @@ async function serve(name: string, url: string): Promise<Service> {
   const svc = await startService({
     dir: join(dir, name),
     port: await freePort(),
+    fromSource: true,
     settings: { STORE__URL: url, TFTP__ENABLED: 'false', PROFILES_DIR: join(ROOT, 'profiles'), TEMPLATES_DIR: join(ROOT, 'templates') },
   });
   services.push(svc);
