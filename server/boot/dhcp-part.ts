@@ -78,9 +78,10 @@ export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lif
       log,
       heartbeatMs: lb.heartbeat_ms,
       maxResponseDelayMs: lb.max_response_delay_ms,
-      // Clients taken over keep their addresses: learn the leases the other instance handed out.
-      onChange: (gained) => {
-        if (gained > 0) server.reloadLeases().catch((err: Error) => log.warn({ err: err.message }, 'dhcp: could not reload leases after a takeover'));
+      // Clients taken over keep their addresses (a run is bound to its address): learn the leases
+      // the other instance handed out before answering its clients.
+      beforeGain: async () => {
+        await server.reloadLeases();
       },
     });
     await peers.start();

@@ -7,7 +7,7 @@
 // its own buckets (never a peer's it cannot know is down).
 import type { Logger } from '../log.ts';
 import type { InstanceBeat } from '../store/types.ts';
-import { LoadBalancer } from '../dhcp/load-balance.ts';
+import { BucketMap, LoadBalancer } from '../dhcp/load-balance.ts';
 
 export const DEFAULT_HEARTBEAT_MS = 1000;
 export const DEFAULT_MAX_RESPONSE_DELAY_MS = 5000;
@@ -21,6 +21,11 @@ export interface DhcpPeersOptions {
   maxResponseDelayMs?: number;
   /** Called after buckets changed hands, with the number this instance gained (may be negative). */
   onChange?(gained: number, alive: string[]): void;
+  /**
+   * Awaited before this instance takes buckets over (e.g. to learn the leases the other instance
+   * handed out, so its clients keep their addresses); a failure is logged and the takeover goes on.
+   */
+  beforeGain?(): Promise<void>;
   clock?: () => number;
 }
 
@@ -88,6 +93,13 @@ export class DhcpPeers {
       alive = new Set(b.peers);
     }
     const before = b.servedCount;
+    if (this.o.beforeGain) {
+      const next = new BucketMap(b.peers, b.self);
+      next.assign(alive);
+      if (next.servedCount > before) {
+        await this.o.beforeGain().catch((err: Error) => this.o.log.warn({ err: err.message }, 'dhcp load balancing: preparing a takeover failed; taking over anyway'));
+      }
+    }
     const changed = b.assign(alive);
     const names = [...alive].sort();
     if (changed > 0 || names.join() !== this.alive.join()) {

@@ -73,3 +73,35 @@ test('cut off from the database: keeps its buckets for a while, then answers onl
   await peers.tick();
   assert.equal(peers.status().buckets, 128, 'the survivor may have taken ours: never answer its');
 });
+
+test('a takeover waits for beforeGain (the leases of the peer\'s clients) before answering the new buckets; giving back does not', async () => {
+  const balancer = new LoadBalancer(['a', 'b'], 'a', '10.0.0.1');
+  const db = { bAge: 0 };
+  const seen: number[] = [];
+  let failNext = false;
+  const peers = new DhcpPeers({
+    heartbeat: async (name) => [{ name, ageMs: 0 }, { name: 'b', ageMs: db.bAge }],
+    balancer,
+    log: captureLogger().log,
+    heartbeatMs: 1000,
+    maxResponseDelayMs: 5000,
+    beforeGain: async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      seen.push(balancer.buckets.servedCount);
+      if (failNext) throw new Error('store unavailable');
+    },
+  });
+  await peers.tick();
+  assert.deepEqual(seen, [], 'own buckets at start: nothing to learn');
+  db.bAge = 6000;
+  await peers.tick();
+  assert.deepEqual(seen, [128], 'called while still answering only its own half');
+  assert.equal(peers.status().buckets, 256);
+  db.bAge = 0;
+  await peers.tick();
+  assert.deepEqual(seen, [128], 'not called when giving buckets back');
+  failNext = true;
+  db.bAge = 6000;
+  await peers.tick();
+  assert.equal(peers.status().buckets, 256, 'a failed preparation does not stop the takeover');
+});
