@@ -47,6 +47,8 @@ async function serve(name: 'a' | 'b', url: string, tag: string, mode: 'full' | '
     KICKSTAND_DATA_DIR: data,
     KICKSTAND_ISOS_DIR: join(data, 'isos'),
     KICKSTAND_STORE__URL: url,
+    // A loaded CI machine may take more than the default 5 s to hand out a connection.
+    KICKSTAND_STORE__CONNECT_TIMEOUT_MS: '30000',
     KICKSTAND_HTTP__HOST: '0.0.0.0',
     KICKSTAND_HTTP__PORT: '8080',
     KICKSTAND_TFTP__HOST: '0.0.0.0',
