@@ -65,7 +65,7 @@ async function serve(name: 'a' | 'b', url: string, tag: string, mode: 'full' | '
   const child = s.ns.spawn(process.execPath, ['--import', 'tsx', 'server/cli/main.ts', 'serve'], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   running.push({ child });
-  await until(() => /answering \d+ of 256 buckets/.test(readFileSync(log, 'utf8')) || child.exitCode !== null, 60_000, `instance ${name} listening`);
+  await until(() => /answering \d+ of 256 buckets/.test(readFileSync(log, 'utf8')) || child.exitCode !== null, 120_000, `instance ${name} listening`);
   if (child.exitCode !== null) throw new Error(`instance ${name} exited ${child.exitCode}:\n${readFileSync(log, 'utf8').slice(-3000)}`);
   return { child, log };
 }
@@ -206,7 +206,8 @@ describe('two kickstand instances on one PostgreSQL, one network', { skip }, () 
     try {
       const macs = await register(store, 1000, 120);
       const run = storm('kill', macs, 8000);
-      await new Promise((r) => setTimeout(r, 3000));
+      // Kill b once it is serving machines (a fixed delay missed that on a loaded machine).
+      await until(() => /"dhcp ack"/.test(readFileSync(b.log, 'utf8')), 60_000, 'b acknowledges a machine');
       await kill(b.child);
       const killedAt = Date.now();
       await until(() => /answering 256 of 256 buckets/.test(readFileSync(a.log, 'utf8')), 15_000, 'a takes over all buckets');
