@@ -13,7 +13,7 @@ commands:
   serve                         run the service (HTTP, TFTP, DHCP when configured)
   system add|import|set|list|show|rm|rebuild|disarm|events|power
   profile list|show             resolved profiles (secrets masked)
-  render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe, grub)
+  render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, libvirt, pxelinux, ipxe, grub)
   iso list|inspect FILE         ISOs found in the isos folder and what was detected
   buildiso --system NAME -o FILE  a boot ISO with the system's kickstart baked in
   backup FILE                   a consistent copy of the database (also while a server runs)
@@ -54,7 +54,7 @@ Runs HTTP (default 8080), TFTP (69 as root, else 6969) and DHCP (when dhcp.mode 
   kickstand profile show NAME         the resolved profile as JSON, secrets masked`,
   render: `usage: kickstand render <kind> --system NAME [--base URL]
 
-kinds: kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe, grub`,
+kinds: kickstart, install, rescue, prepare, xen, xl, libvirt, pxelinux, ipxe, isolinux, grub`,
   iso: `usage:
   kickstand iso list                  ISOs in the isos folder and the distros found in them
   kickstand iso inspect FILE          what was detected in FILE, and why not when nothing was`,
