@@ -13,11 +13,12 @@ commands:
   serve                         run the service (HTTP, TFTP, DHCP when configured)
   system add|import|set|list|show|rm|rebuild|disarm|events|power
   profile list|show             resolved profiles (secrets masked)
-  render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe, grub)
+  render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, libvirt, pxelinux, ipxe, grub)
   iso list|inspect FILE         ISOs found in the isos folder and what was detected
   buildiso --system NAME -o FILE  a boot ISO with the system's kickstart baked in
   backup FILE                   a consistent copy of the database (also while a server runs)
   restore FILE                  put a backup back (refused while a server holds the data folder)
+  store copy --from FILE --to URL  move an installation from SQLite to PostgreSQL
 
 global options:
   --config FILE                 kickstand.yaml to use (default ./kickstand.yaml if present)
@@ -53,7 +54,7 @@ Runs HTTP (default 8080), TFTP (69 as root, else 6969) and DHCP (when dhcp.mode 
   kickstand profile show NAME         the resolved profile as JSON, secrets masked`,
   render: `usage: kickstand render <kind> --system NAME [--base URL]
 
-kinds: kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe, grub`,
+kinds: kickstart, install, rescue, prepare, xen, xl, libvirt, pxelinux, ipxe, isolinux, grub`,
   iso: `usage:
   kickstand iso list                  ISOs in the isos folder and the distros found in them
   kickstand iso inspect FILE          what was detected in FILE, and why not when nothing was`,
@@ -70,6 +71,12 @@ with PRAGMA integrity_check and writes FILE as one self-contained file. --force 
 Replaces the database with the backup in FILE after checking it. Refused while a kickstand server
 holds the data folder (stop it first); the replaced database is kept beside it as
 kickstand.db.before-restore-<time>.`,
+  store: `usage: kickstand store copy --from FILE --to URL
+
+Copies every system, MAC, token, install event, DHCP lease and power setting from the SQLite
+database FILE (e.g. var/kickstand.db; migrated to this kickstand's schema first) into the empty
+PostgreSQL database at URL (postgres://user:password@host:5432/database), in one transaction, and
+lists the rows copied per table. Stop kickstand serve on the SQLite store first.`,
 };
 
 /** Parses argv for a command, turning node's parse errors into UsageError. */

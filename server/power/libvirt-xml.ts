@@ -6,6 +6,11 @@ import { PowerError } from '../errors.ts';
 /** libvirt boot device names. */
 export type LibvirtBootDev = 'network' | 'cdrom' | 'hd' | 'fd';
 
+/** Boot order while an install is armed, per next-boot device (network or the install CD). */
+export const INSTALL_ORDER: Readonly<Record<'network' | 'cd', readonly LibvirtBootDev[]>> = { network: ['network', 'hd'], cd: ['cdrom', 'hd'] };
+/** Boot order once the system is built: its disk. */
+export const INSTALLED_ORDER: readonly LibvirtBootDev[] = ['hd'];
+
 const OS_RE = /<os(?:\s[^>]*)?>[\s\S]*?<\/os>/;
 const OS_BOOT_RE = /[ \t]*<boot\s+dev=(['"])[a-z]+\1\s*\/>[ \t]*\r?\n?/g;
 const DEVICE_BOOT_RE = /<boot\s+order=/;
@@ -17,7 +22,7 @@ export function bootOrder(xml: string): string[] {
 }
 
 /** Returns the domain XML with `<os>` booting from devs in order; throws PowerError when the XML has no `<os>` or orders boot per device. */
-export function withBootOrder(xml: string, devs: LibvirtBootDev[], what: string): string {
+export function withBootOrder(xml: string, devs: readonly LibvirtBootDev[], what: string): string {
   const os = OS_RE.exec(xml);
   if (!os) throw new PowerError(`${what}: the domain XML has no <os> element`);
   if (DEVICE_BOOT_RE.test(xml)) {

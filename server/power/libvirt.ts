@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PowerError } from '../errors.ts';
 import { run } from './exec.ts';
-import { withBootOrder, type LibvirtBootDev } from './libvirt-xml.ts';
+import { INSTALL_ORDER, INSTALLED_ORDER, withBootOrder, type LibvirtBootDev } from './libvirt-xml.ts';
 import type { BootDevice, PowerDriver, PowerState, PowerTarget } from './types.ts';
 
 /** domstate answers that mean the domain is not running. */
@@ -18,10 +18,6 @@ export interface LibvirtOptions {
   command?: string;
   commandTimeoutMs?: number;
 }
-
-/** Boot order while an install is armed, per next-boot device, and once built. */
-const INSTALL_ORDER: Record<BootDevice, LibvirtBootDev[]> = { network: ['network', 'hd'], cd: ['cdrom', 'hd'] };
-const INSTALLED_ORDER: LibvirtBootDev[] = ['hd'];
 
 /** Returns a libvirt driver for one domain. */
 export function libvirtDriver(t: PowerTarget, o: LibvirtOptions = {}): PowerDriver {
@@ -41,7 +37,7 @@ export function libvirtDriver(t: PowerTarget, o: LibvirtOptions = {}): PowerDriv
     await virsh(['start', '--domain', domain]);
     coldStartNeeded = false;
   };
-  const define = async (devs: LibvirtBootDev[]) => {
+  const define = async (devs: readonly LibvirtBootDev[]) => {
     // --security-info keeps passwords (VNC, …) that a plain dump leaves out and define would drop.
     const { stdout } = await virsh(['dumpxml', '--inactive', '--security-info', '--domain', domain]);
     const dir = mkdtempSync(join(tmpdir(), 'ks-virsh-'));

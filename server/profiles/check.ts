@@ -46,6 +46,7 @@ function volumesOf(p: Profile): Volume[] {
 export function checkProfile(p: Profile, where: string): void {
   const disks = Object.entries(p.disks);
   if (disks.length === 0) fail(where, 'disks', 'at least one disk is needed');
+  if (p.secure_boot && p.firmware !== 'uefi') fail(where, 'secure_boot', `Secure Boot needs firmware uefi (this profile boots ${p.firmware})`);
   if (p.xen?.cdrom && p.disks[XEN_CDROM_VDEV]) fail(where, `disks.${XEN_CDROM_VDEV}`, `the Xen configs attach xen.cdrom as ${XEN_CDROM_VDEV}; name the disk hdb or hdd, or drop xen.cdrom`);
   const pvs = new Map<string, number>();
   for (const [disk, d] of disks) {

@@ -128,6 +128,8 @@ export const profileBodySchema = z
     alignment: z.enum(['chs', '1MiB']).default('1MiB'),
     /** Firmware the machine boots through: bios (MBR), uefi (GPT with an EFI system partition), or both (GPT with a BIOS boot partition and an ESP). */
     firmware: z.enum(['bios', 'uefi', 'both']).default('bios'),
+    /** Secure Boot on (firmware uefi only): the libvirt domain gets OVMF with Microsoft's keys enrolled and SMM; Xen's OVMF has none. */
+    secure_boot: z.boolean().default(false),
     /** Size of the EFI system partition kickstand puts first on the boot disk when firmware is uefi or both. */
     esp_mib: z.number().int().min(32).max(4096).default(200),
     disks: z.record(diskName, diskSchema),

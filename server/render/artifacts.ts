@@ -1,8 +1,9 @@
 // The artifacts kickstand renders, the template behind each, and which apply to a system.
 import type { RenderContext } from './context.ts';
+import { libvirtDisksProblem } from './libvirt.ts';
 
 /** Per-system artifacts. */
-export const ARTIFACT_KINDS = ['kickstart', 'rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux', 'grub'] as const;
+export const ARTIFACT_KINDS = ['kickstart', 'rescue', 'install', 'prepare', 'xen', 'xl', 'libvirt', 'pxelinux', 'ipxe', 'isolinux', 'grub'] as const;
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 /** Artifacts that belong to no system. */
@@ -17,6 +18,7 @@ export const ARTIFACT_TEMPLATES: Readonly<Record<ArtifactKind, string | null>> =
   prepare: 'prepare.sh',
   xen: 'xen/xm.cfg',
   xl: 'xen/xl.cfg',
+  libvirt: 'libvirt/domain.xml',
   pxelinux: 'pxe/pxelinux.cfg',
   ipxe: 'pxe/ipxe',
   isolinux: 'pxe/isolinux.cfg',
@@ -55,7 +57,11 @@ export function applicable(kind: ArtifactKind, ctx: RenderContext): string | nul
       if (ctx.xen && ctx.firmware.ovmf) return `profile ${ctx.profile.name} boots UEFI; xm (xend) cannot give an HVM guest OVMF, use the xl config`;
       return ctx.xen ? null : `profile ${ctx.profile.name} has no xen block`;
     case 'xl':
+      if (ctx.xen && ctx.libvirt?.secureBoot) return `profile ${ctx.profile.name} asks for Secure Boot; Xen's OVMF has none, use the libvirt domain`;
       return ctx.xen ? null : `profile ${ctx.profile.name} has no xen block`;
+    case 'libvirt':
+      if (!ctx.xen) return `profile ${ctx.profile.name} has no xen block (the domain takes its memory, vcpus, bridge and VNC from it)`;
+      return libvirtDisksProblem(ctx.disks);
     case 'pxelinux':
     case 'ipxe':
     case 'isolinux':

@@ -6,7 +6,7 @@ import { TemplateError } from '../errors.ts';
 import { BLOCK_HELPERS, VALUE_HELPERS } from './helpers.ts';
 
 /** The output language of a template; kickstarts switch to `sh` inside %pre/%post/%onerror and `pkg` inside %packages. */
-export type Mode = 'sh' | 'ks' | 'pkg' | 'py' | 'xl' | 'pxe' | 'ipxe' | 'grub';
+export type Mode = 'sh' | 'ks' | 'pkg' | 'py' | 'xl' | 'pxe' | 'ipxe' | 'grub' | 'xml';
 
 /** Quoting helpers allowed in a mustache, per language. */
 export const ALLOWED: Readonly<Record<Mode, readonly string[]>> = {
@@ -18,6 +18,7 @@ export const ALLOWED: Readonly<Record<Mode, readonly string[]>> = {
   pxe: ['karg', 'num'],
   ipxe: ['ipxe', 'num'],
   grub: ['grub', 'num'],
+  xml: ['xml', 'num'],
 };
 
 /** Returns the language of a template file from its name, or null for a name kickstand does not know. */
@@ -30,6 +31,7 @@ export function modeOf(relPath: string): Mode | null {
   if (base.endsWith('ipxe.hbs')) return 'ipxe';
   if (base.startsWith('grub') && base.endsWith('.cfg.hbs')) return 'grub';
   if (base.endsWith('.cfg.hbs')) return 'pxe';
+  if (base.endsWith('.xml.hbs')) return 'xml';
   return null;
 }
 

@@ -6,6 +6,7 @@ import { deepFreeze } from '../merge.ts';
 import { DISPLAY_NAME_RE, HOSTNAME_RE, NAME_RE, type Distro, type Family, type Profile } from '../profiles/schema.ts';
 import { diskContexts, fstabLines, volumeGroupContexts, type DiskContext, type PartitionContext, type VolumeGroupContext } from './disks.ts';
 import { networkContext, type NetworkContext, type SiteNetwork } from './network.ts';
+import { libvirtContext, type LibvirtContext } from './libvirt.ts';
 
 /**
  * What rendering needs of a system. The store's System has these fields and more; render/ knows
@@ -130,6 +131,8 @@ export interface RenderContext {
     /** HVM firmware: 'ovmf' for a uefi profile, null for Xen's default (SeaBIOS). */
     bios: string | null;
   } | null;
+  /** The libvirt domain of the same guest (from the xen block), null without one. */
+  libvirt: LibvirtContext | null;
 }
 
 export interface ContextInput {
@@ -339,8 +342,18 @@ export function buildContext(input: ContextInput): RenderContext {
           bios: profile.firmware === 'uefi' ? 'ovmf' : null,
         }
       : null,
+    libvirt: null,
   };
+  ctx.libvirt = libvirtOf(ctx.xen, profile, disks, armed || system.state !== 'built');
   return deepFreeze(ctx);
+}
+
+/** Returns the libvirt domain of a system whose profile has a xen block, else null. */
+function libvirtOf(xenCtx: RenderContext['xen'], profile: Profile, disks: DiskContext[], installing: boolean): LibvirtContext | null {
+  if (!xenCtx) return null;
+  return libvirtContext({
+    xen: xenCtx, disks, efi: profile.firmware === 'uefi', secureBoot: profile.secure_boot, installing, bootDevice: profile.power?.boot ?? 'network',
+  });
 }
 
 /** Returns the root logical volume as a partition-shaped context (disk: its volume group; no layout figures). */

@@ -74,6 +74,15 @@ export function xlString(text: string): string {
   return `'${text}'`;
 }
 
+/** XML escapes of the five characters that end or open markup (attribute values are quoted either way). */
+const XML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
+/** Returns text escaped for XML character data or a quoted attribute value; refuses control characters (XML 1.0 cannot hold most). */
+export function xmlText(text: string): string {
+  refuse('xml', text, CONTROL, 'a control character or newline');
+  return text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c]!);
+}
+
 /** Returns text unchanged as one kernel argument or pxelinux word; refuses whitespace, quotes, backslashes and control characters. */
 export function kernelWord(text: string): string {
   refuse('karg', text, CONTROL, 'a control character or newline');
@@ -126,6 +135,7 @@ export const QUOTING_HELPERS: Readonly<Record<string, HelperDelegate>> = Object.
   karg: quoting('karg', kernelWord),
   ipxe: quoting('ipxe', ipxeWord),
   grub: quoting('grub', grubWord),
+  xml: quoting('xml', xmlText),
   num: (value: unknown) => numberText(value),
 });
 

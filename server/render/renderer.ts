@@ -94,7 +94,7 @@ export async function loadRenderer({ templatesDir, log, warmDelayMs = WARM_DELAY
   for (const rel of files) {
     const file = join(templatesDir, rel);
     const mode = modeOf(rel);
-    if (mode === null) throw new TemplateError(`${file}: unknown template type (expected *.sh.hbs, *.ks.hbs, xen/xm.cfg.hbs, xen/xl.cfg.hbs, *.cfg.hbs or *ipxe.hbs)`);
+    if (mode === null) throw new TemplateError(`${file}: unknown template type (expected *.sh.hbs, *.ks.hbs, xen/xm.cfg.hbs, xen/xl.cfg.hbs, *.cfg.hbs, *ipxe.hbs or *.xml.hbs)`);
     let ast: hbs.AST.Program;
     try {
       ast = cache.get(readFileSync(file, 'utf8'), (text) => hb.parse(text));

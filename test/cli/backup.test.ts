@@ -111,8 +111,15 @@ test('backup during a write load, restore refused while serving, restored databa
     assert.equal(rows(join(dir, 'var', kept[0]!)).systems!.length, made);
 
     running = await startKickstand(config(), silentLogger());
-    const listed = (await (await fetch(`http://127.0.0.1:${running.httpPort}/api/v1/systems`, { headers })).json()) as { systems: Array<{ name: string }> };
-    assert.deepEqual(new Set(listed.systems.map((s) => s.name)), names);
+    // Every page of the listing (a busy run writes more systems than one page holds).
+    const listed = new Set<string>();
+    for (let cursor: string | null = ''; cursor !== null; ) {
+      const url = `http://127.0.0.1:${running.httpPort}/api/v1/systems${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page = (await (await fetch(url, { headers })).json()) as { systems: Array<{ name: string }>; next_cursor: string | null };
+      for (const s of page.systems) listed.add(s.name);
+      cursor = page.next_cursor;
+    }
+    assert.deepEqual(listed, names);
   } finally {
     await running.close();
     rmSync(dir, { recursive: true, force: true });
@@ -132,6 +139,22 @@ test('restore refuses a file that is not a sound kickstand database and changes 
     assert.match(r.err, /junk\.db: schema version 0 is not one this kickstand knows/);
     const missing = await cli(env, 'restore', join(dir, 'nope.db'));
     assert.match(missing.err, /nope\.db: no such file/);
+    assert.ok(!existsSync(join(dir, 'var', 'kickstand.db')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('backup and restore refuse a PostgreSQL store (store.url) and name it, touching nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-backup-pg-'));
+  try {
+    const env = { KICKSTAND_DATA_DIR: join(dir, 'var'), KICKSTAND_CONFIG: '', KICKSTAND_STORE__URL: 'postgres://kickstand@127.0.0.1:1/kickstand' };
+    for (const args of [['backup', join(dir, 'b.db')], ['restore', join(dir, 'b.db')]]) {
+      const r = await cli(env, ...args);
+      assert.notEqual(r.code, 0, args[0]);
+      assert.match(r.err, new RegExp(`${args[0]}: store\\.url is set: the database is PostgreSQL`));
+    }
+    assert.ok(!existsSync(join(dir, 'b.db')));
     assert.ok(!existsSync(join(dir, 'var', 'kickstand.db')));
   } finally {
     rmSync(dir, { recursive: true, force: true });

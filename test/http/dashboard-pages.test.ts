@@ -34,7 +34,7 @@ describe('dashboard pages', () => {
     const after = [...r.text.matchAll(/data-label="After" class="mono">([^<]*)</g)].map((m) => m[1]);
     assert.deepEqual(after, ['', '+5 s', '+1m 05s', '+2 s']);
     assert.match(r.text, /<pre class="log" id="failure-log-0">anaconda: no space left on device<\/pre>/);
-    for (const kind of ['kickstart', 'rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe']) {
+    for (const kind of ['kickstart', 'rescue', 'install', 'prepare', 'xen', 'xl', 'libvirt', 'pxelinux', 'ipxe']) {
       assert.match(r.text, new RegExp(`data-copy="art-${kind}">Copy</button><pre id="art-${kind}">`), kind);
     }
     assert.ok(!r.text.includes('rescue-one-liner'), 'no one-liner once the token is retired');

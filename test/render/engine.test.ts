@@ -104,9 +104,9 @@ describe('rendering', () => {
   });
 
   test('the example profiles get the kinds they should', () => {
-    assert.deepEqual(artifactsFor(contextFor('centos44-hvm')), ['kickstart', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
+    assert.deepEqual(artifactsFor(contextFor('centos44-hvm')), ['kickstart', 'rescue', 'prepare', 'xen', 'xl', 'libvirt', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
     assert.deepEqual(artifactsFor(contextFor('el9-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
-    assert.deepEqual(artifactsFor(contextFor('script-chs')), ['rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
+    assert.deepEqual(artifactsFor(contextFor('script-chs')), ['rescue', 'install', 'prepare', 'xen', 'xl', 'libvirt', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
     assert.deepEqual(artifactsFor(contextFor('fedora-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux', 'grub'], 'LVM: no rescue, install or prepare script');
   });
 

@@ -19,6 +19,7 @@ export const PREVIEWS: ReadonlyArray<{ kind: ArtifactKind; title: string; hint: 
   { kind: 'prepare', title: 'Host prepare script', hint: 'run on the Xen host: disk images' },
   { kind: 'xen', title: 'Xen config (xm)', hint: '/etc/xen/<name>' },
   { kind: 'xl', title: 'xl config', hint: 'for xl create' },
+  { kind: 'libvirt', title: 'libvirt domain', hint: 'for virsh define' },
   { kind: 'pxelinux', title: 'PXELINUX boot menu', hint: 'pxelinux.cfg/01-<mac>' },
   { kind: 'ipxe', title: 'iPXE boot script', hint: '/ipxe/<mac>' },
 ];
