@@ -37,9 +37,11 @@ export function isArtifactKind(s: string): s is ArtifactKind {
   return (ARTIFACT_KINDS as readonly string[]).includes(s);
 }
 
-/** One cached render: the text and its UTF-8 bytes (what the HTTP path writes). */
+/**
+ * One cached render: its UTF-8 bytes, what the HTTP path writes. The text is decoded again when
+ * asked for (TFTP menus, the API): keeping both doubled what 10,000 cached kickstarts held.
+ */
 interface Rendered {
-  text: string;
   bytes: Buffer;
 }
 
@@ -91,8 +93,8 @@ export class Artifacts {
 
   /** Returns the rendered artifact; the live token is used only while the system is armed; bootMac is the system's MAC that asked (iPXE). */
   render(kind: ArtifactKind, system: System, base: string, bootMac: string | null = null): string {
-    if (bootMac !== null && bootMac !== system.macs[0]) return this.renderedByKey(kind, system, base, bootMac).text;
-    return this.rendered(kind, system, base).text;
+    if (bootMac !== null && bootMac !== system.macs[0]) return this.renderedByKey(kind, system, base, bootMac).bytes.toString('utf8');
+    return this.rendered(kind, system, base).bytes.toString('utf8');
   }
 
   /** Returns the rendered artifact as UTF-8 bytes, encoded once per cached render (the HTTP path). */
@@ -127,7 +129,7 @@ export class Artifacts {
     if (hit !== undefined) return hit;
     const { profile, distro } = this.resolve(system);
     const text = this.renderer.render(kind, { system, profile, distro, base, token, bootMac });
-    const out = { text, bytes: Buffer.from(text, 'utf8') };
+    const out = { bytes: Buffer.from(text, 'utf8') };
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, out);
     return out;
