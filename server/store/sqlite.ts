@@ -113,6 +113,8 @@ export class SqliteStore implements Store {
   private checkpointer: BackgroundCheckpointer | null = null;
   /** Transitions and token bindings waiting for the next group commit. */
   private readonly pending: PendingWrite[] = [];
+  /** A write committed at once in this turn of the loop: later ones in the turn are batched. */
+  private committedThisTurn = false;
   private readonly maxBatch: number;
 
   /**
@@ -371,8 +373,9 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Applies one lifecycle transition atomically. Transitions (and token bindings) asked for in the
-   * same turn of the event loop are committed together (group commit, at most maxBatch): each runs
+   * Applies one lifecycle transition atomically. The first write of a turn of the event loop
+   * commits at once; transitions (and token bindings) asked for after it in the same turn are
+   * committed together on the next turn (group commit, at most maxBatch): each runs
    * in a savepoint of its own, so one that throws is rolled back alone and the others still commit,
    * and every caller learns its result only once the commit holding it is done. In a boot storm the COMMIT (WAL page
    * writes) was most of each transition's cost; shared, it is paid once per batch.
@@ -389,7 +392,17 @@ export class SqliteStore implements Store {
   private batched<T>(write: () => T, committed?: (r: T) => void): Promise<T> {
     return new Promise((resolve, reject) => {
       this.pending.push({ write, committed, resolve, reject } as PendingWrite);
-      if (this.pending.length === 1) setImmediate(() => this.commitPending());
+      if (this.pending.length > 1) return; // the next commit is already scheduled
+      if (!this.committedThisTurn) {
+        // The first write of a turn commits at once, as a lone transaction always did (an API
+        // call's create-then-arm stays back to back); the writes that follow it in the same turn
+        // (a storm's requests, read from many sockets in one poll) wait and share the next commit.
+        this.committedThisTurn = true;
+        setImmediate(() => (this.committedThisTurn = false));
+        this.commitPending();
+        return;
+      }
+      setImmediate(() => this.commitPending());
     });
   }
 
