@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const here = dirname(new URL(import.meta.url).pathname);
-const addons = ['netbind'];
+const addons = ['netbind', 'tftpengine'];
 const prefix = resolve(process.execPath, '..', '..');
 const nodedir = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
 // npm names its own node-gyp in npm_config_node_gyp for install scripts; by hand, use npm's copy.

@@ -90,6 +90,7 @@ export class TftpServer extends EventEmitter {
     if (this.pool) throw new Error('tftp server: listen() called twice');
     const pool = new TransferPool({
       workers: this.s.workers,
+      native: this.s.engine === 'native',
       tuning: this.s.tuning,
       running: this.running,
       onMessage: (host, msg) => this.onHostMessage(host, msg),
@@ -118,7 +119,7 @@ export class TftpServer extends EventEmitter {
     try {
       const { address, port } = await listeners.start();
       this.sockets = listeners;
-      this.log.info({ address, port, addresses: listeners.addresses(), workers: this.s.workers }, 'tftp listening');
+      this.log.info({ address, port, addresses: listeners.addresses(), workers: this.s.workers, engine: this.s.engine }, 'tftp listening');
       return { address, port };
     } catch (err) {
       await pool.close();
