@@ -89,6 +89,8 @@ typedef struct thread {
   struct transfer *all;
   struct transfer *graveyard;
   int live;
+  /** The clock as of this loop turn (read once per turn: a clock read costs more than a packet's bookkeeping). */
+  int64_t now;
   int64_t next_scan;
   int64_t poll_until;
   bool stop;

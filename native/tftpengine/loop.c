@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #define MAX_EVENTS 256
-/** Datagrams read from one socket per wakeup before the others get their turn. */
-#define READS_PER_TURN 16
+/** Datagrams read from one socket per turn. One: a lockstep client has one ACK in flight, and a
+ * second recv would almost always be a wasted syscall (epoll is level-triggered: more data waiting
+ * is reported again next turn). */
+#define READS_PER_TURN 1
 /** The loop looks at its timers at least this often, however far the earliest deadline. */
 #define MAX_SLEEP_MS 1000
 
@@ -160,6 +162,7 @@ static void abort_all(thread_t *th) {
 
 void *thread_main(void *arg) {
   thread_t *th = arg;
+  th->now = now_ns();
   struct epoll_event evs[MAX_EVENTS];
   for (;;) {
     int64_t now = now_ns();
@@ -172,6 +175,7 @@ void *thread_main(void *arg) {
       timeout = ms < 0 ? 0 : ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : (int)ms;
     }
     int n = epoll_wait(th->ep, evs, MAX_EVENTS, timeout);
+    th->now = now_ns();
     if (polling) counter_add(th, K_BUSY_TURNS, 1);
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == NULL) drain_inbox(th);
@@ -182,7 +186,7 @@ void *thread_main(void *arg) {
       abort_all(th);
       return NULL;
     }
-    now = now_ns();
+    now = th->now;
     if (now >= th->next_scan) run_timers(th, now);
     bury(th);
   }

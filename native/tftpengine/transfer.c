@@ -29,7 +29,7 @@ static void log_line(transfer_t *t, int level, const char *text) {
   ev->thread = t->th->index;
   ev->id = t->id;
   ev->level = level;
-  snprintf(ev->text, sizeof ev->text, "%s", text);
+  snprintf(ev->text, sizeof ev->text, "%.*s", (int)sizeof ev->text - 1, text);
   engine_emit(t->th->eng, ev);
 }
 
@@ -65,11 +65,11 @@ static void arm(transfer_t *t) {
   if (t->armed) return;
   t->armed = true;
   t->timer_ns = first_wait_ns(t);
-  thread_set_deadline(t, now_ns() + t->timer_ns);
+  thread_set_deadline(t, t->th->now + t->timer_ns);
 }
 
 static void refresh(transfer_t *t) {
-  if (t->armed) thread_set_deadline(t, now_ns() + t->timer_ns);
+  if (t->armed) thread_set_deadline(t, t->th->now + t->timer_ns);
 }
 
 /** Returns the DATA packet for an absolute block, or NULL (and asks for its chunk) while not loaded. */
@@ -134,7 +134,7 @@ static void sent_now(transfer_t *t) {
   thread_t *th = t->th;
   const tuning_t *u = &th->eng->tuning;
   if (u->busy_poll_ns <= 0) return;
-  int64_t now = now_ns();
+  int64_t now = th->now;
   t->sent_at = now;
   if (t->fast_streak < FAST_STREAK) return;
   int running = __atomic_load_n(th->eng->running, __ATOMIC_RELAXED);
@@ -144,13 +144,13 @@ static void sent_now(transfer_t *t) {
 static void time_answer(transfer_t *t) {
   const tuning_t *u = &t->th->eng->tuning;
   if (u->busy_poll_ns <= 0 || t->sent_at == 0) return;
-  t->fast_streak = now_ns() - t->sent_at <= u->busy_poll_ns ? t->fast_streak + 1 : 0;
+  t->fast_streak = t->th->now - t->sent_at <= u->busy_poll_ns ? t->fast_streak + 1 : 0;
 }
 
 /** Notes progress: the retry budget and the timer start over; the first one proves the client real. */
 static void progress(transfer_t *t) {
   t->retries_left = t->th->eng->tuning.retries;
-  t->last_progress = now_ns();
+  t->last_progress = t->th->now;
   if (t->answered) {
     refresh(t);
     return;
@@ -158,7 +158,7 @@ static void progress(transfer_t *t) {
   t->answered = true;
   t->armed = true;
   t->timer_ns = t->timeout_ns;
-  thread_set_deadline(t, now_ns() + t->timeout_ns);
+  thread_set_deadline(t, t->th->now + t->timeout_ns);
   event_t *ev = calloc(1, sizeof *ev);
   if (!ev) return;
   ev->type = EV_ANSWERED;
@@ -219,7 +219,7 @@ static void resend_first(transfer_t *t) {
 }
 
 void transfer_start(transfer_t *t) {
-  t->first_sent_at = now_ns();
+  t->first_sent_at = t->th->now;
   if (t->oack) {
     send_pkt(t, t->oack, t->oack_len);
     arm(t);
@@ -361,7 +361,7 @@ void transfer_on_chunk_error(transfer_t *t, const char *message) {
 }
 
 void transfer_again(transfer_t *t) {
-  int64_t now = now_ns();
+  int64_t now = t->th->now;
   if (t->done || t->answered || now - t->first_sent_at < RESEND_ON_REQUEST_NS) return;
   t->first_sent_at = now;
   resend_first(t);
@@ -384,7 +384,7 @@ void transfer_on_timeout(transfer_t *t) {
     refresh(t);
     return;
   }
-  if (t->retries_left <= 0 || now_ns() - t->last_progress >= u->max_stall_ns) {
+  if (t->retries_left <= 0 || t->th->now - t->last_progress >= u->max_stall_ns) {
     transfer_abort(t, "timed out", false);
     return;
   }
@@ -420,7 +420,7 @@ static void finish(transfer_t *t, int outcome, const char *reason) {
     ev->packets = t->packets;
     ev->bytes = t->bytes;
     ev->retrans = t->retrans;
-    ev->duration_ms = (double)((now_ns() - t->started + MS / 2) / MS);
+    ev->duration_ms = (double)((t->th->now - t->started + MS / 2) / MS);
     snprintf(ev->text, sizeof ev->text, "%s", reason);
   }
   thread_forget(t);
