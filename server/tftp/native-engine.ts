@@ -3,7 +3,10 @@
 // DATA/ACK loop of its transfers without entering JavaScript per packet. Option negotiation,
 // admission, handler calls and the chunk cache stay on the listening thread; chunks cross as views
 // of shared memory that C holds a reference to until the transfer lets go. Null when not built.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FromHost, ToHost } from './host-protocol.ts';
 import type { TransferTuning } from './settings.ts';
 import { C } from './stats.ts';
@@ -28,18 +31,40 @@ const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 /** Counter slots the engine bumps, in engine.h's K_* order. */
 const SLOTS = ['transfersStarted', 'transfersCompleted', 'transfersFailed', 'transfersAborted', 'malformed', 'packetsSent', 'bytesSent', 'retransmissions', 'duplicateAcks', 'timeouts', 'unanswered', 'busyPollTurns'] as const;
 
-let loaded: Addon | null | undefined;
+/** Where `node native/build.mjs` (run by `npm install`) puts the addon, below the package root. */
+const ADDON_REL = join('native', 'tftpengine', 'build', 'Release', 'tftpengine.node');
+
+let loaded: { addon: Addon | null; why: string } | undefined;
 
 /** Returns the native engine addon, or null when it was not built (the JS engine serves then). */
 export function nativeAddon(): Addon | null {
-  if (loaded !== undefined) return loaded;
-  try {
-    const require = createRequire(import.meta.url);
-    loaded = require('../../native/tftpengine/build/Release/tftpengine.node') as Addon;
-  } catch {
-    loaded = null;
+  loaded ??= loadAddon(findAddon(dirname(fileURLToPath(import.meta.url))));
+  return loaded.addon;
+}
+
+/** Says why nativeAddon() is null (empty when it loaded). */
+export function nativeAddonMissing(): string {
+  nativeAddon();
+  return loaded!.why;
+}
+
+/** Returns native/…/tftpengine.node walking up from dir (server/tftp/ through tsx, dist/tftp/ or the bundled dist/kickstand/), or null. */
+export function findAddon(dir: string): string | null {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, ADDON_REL))) return join(d, ADDON_REL);
+    if (dirname(d) === d) return null;
   }
-  return loaded;
+}
+
+/** Loads the addon at path; a missing or unloadable one is null with the reason. */
+export function loadAddon(path: string | null): { addon: Addon | null; why: string } {
+  if (process.platform !== 'linux') return { addon: null, why: 'the native engine needs Linux (epoll)' };
+  if (!path) return { addon: null, why: `${ADDON_REL} is not built (node native/build.mjs builds it)` };
+  try {
+    return { addon: createRequire(import.meta.url)(path) as Addon, why: '' };
+  } catch (err) {
+    return { addon: null, why: `${path} does not load: ${(err as Error).message.split('\n')[0]}` };
+  }
 }
 
 export interface NativeEngineOptions {

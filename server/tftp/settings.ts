@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { BLKSIZE_RANGE, TIMEOUT_RANGE, WINDOWSIZE_RANGE, blksizeForMtu, type NegotiationLimits } from './options.ts';
 import type { TftpHandler } from './handler.ts';
-import { nativeAddon } from './native-engine.ts';
+import { nativeAddon, nativeAddonMissing } from './native-engine.ts';
 
 /** Defaults for every tunable of the TFTP server. */
 export const TFTP_DEFAULTS = Object.freeze({
@@ -159,9 +159,8 @@ export function resolveSettings(o: TftpServerOptions): TftpSettings {
 }
 
 /** Returns the engine to run: 'auto' is the native one when its addon is built; 'native' without it is a ConfigError. */
-function engineFor(engine: TftpEngine): 'native' | 'js' {
+export function engineFor(engine: TftpEngine, built = nativeAddon() !== null, why = () => nativeAddonMissing()): 'native' | 'js' {
   if (engine !== 'auto' && engine !== 'native' && engine !== 'js') throw new ConfigError(`tftp option engine: ${JSON.stringify(engine)} is not auto, native or js`, 'tftp.engine');
-  const built = nativeAddon() !== null;
-  if (engine === 'native' && !built) throw new ConfigError('tftp option engine: native, but native/tftpengine is not built (run node native/build.mjs)', 'tftp.engine');
+  if (engine === 'native' && !built) throw new ConfigError(`tftp option engine: native, but ${why()}`, 'tftp.engine');
   return engine === 'auto' ? (built ? 'native' : 'js') : engine;
 }
