@@ -11,9 +11,12 @@ import { tftpFigure } from './figures/tftp.ts';
 import { dhcpFigure } from './figures/dhcp.ts';
 import { treeFigure } from './figures/tree.ts';
 import { stormFigure } from './figures/storm.ts';
+import { cliFigure } from './figures/cli.ts';
+import { fleetFigure } from './figures/fleet.ts';
+import { metricsFigure } from './figures/metrics.ts';
 
 /** Every figure by name. */
-export const FIGURE_RUNNERS: Record<FigureId, Figure> = { http: httpFigure, tftp: tftpFigure, dhcp: dhcpFigure, tree: treeFigure, storm: stormFigure };
+export const FIGURE_RUNNERS: Record<FigureId, Figure> = { http: httpFigure, tftp: tftpFigure, dhcp: dhcpFigure, tree: treeFigure, storm: stormFigure, cli: cliFigure, fleet: fleetFigure, metrics: metricsFigure };
 
 const [id, ctxJson, out] = process.argv.slice(2);
 const figure = FIGURE_RUNNERS[id as FigureId];

@@ -3,7 +3,7 @@
 // whatever a figure left running by PID, deletes the namespaces, and writes BENCHMARKS.md.
 // --profile: V8 CPU profiles of kickstand in artifacts/bench/ (not recorded); --quick: short runs
 // (not recorded); --keep: keep each figure's folder in /tmp; --report: only rewrite BENCHMARKS.md.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { ROOT } from './lib/kickstand.ts';
 import type { FigureContext, FigureOutput } from './figures/types.ts';
 
 /** Debian packages the figures need. */
-export const BENCH_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux', 'syslinux-common', 'iproute2'];
+export const BENCH_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux', 'syslinux-common', 'iproute2', 'hyperfine'];
 /** A figure that runs longer than this is stopped and reported as failed. */
 export const FIGURE_TIMEOUT_MS = 15 * 60_000;
 /** Figures that need longer: TFTP moves 1,000 × 30 MiB to each of two servers at windowsize 1. */
@@ -61,6 +61,11 @@ const figures = (picked.length > 0 ? picked : [...FIGURES]) as FigureId[];
 
 console.log(`installing peers if missing: ${BENCH_PACKAGES.join(' ')}`);
 ensurePackages(BENCH_PACKAGES);
+// Every figure runs the compiled build (bin/kickstand.js), as it ships.
+if (spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) {
+  console.error('npm run build failed');
+  process.exit(1);
+}
 
 let current: { child: ReturnType<typeof spawn> | null; dir: string; nets: Netns[] } | null = null;
 

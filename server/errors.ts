@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
+  | 'too_many_requests'
   | 'config_invalid'
   | 'profile_invalid'
   | 'template_invalid'
@@ -24,6 +25,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  too_many_requests: 429,
   config_invalid: 500,
   profile_invalid: 422,
   template_invalid: 500,
@@ -58,6 +60,20 @@ export class BadRequestError extends KickstandError {
 export class UnauthorizedError extends KickstandError {
   constructor(message = 'missing or invalid bearer token') {
     super('unauthorized', message);
+  }
+}
+
+/** The request is understood but refused to this caller (e.g. it does not come from the machine it names). */
+export class ForbiddenError extends KickstandError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}
+
+/** The caller or the thing it reports to has used up a limit; retrying later may work. */
+export class TooManyRequestsError extends KickstandError {
+  constructor(message: string) {
+    super('too_many_requests', message);
   }
 }
 

@@ -1,4 +1,5 @@
 // pino set-up: JSON lines (pretty on a terminal), one child logger per subsystem, secrets redacted.
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
@@ -39,7 +40,10 @@ export function createLogger(options: LogOptions = {}): Logger {
   if (options.destination) return pino({ level, redact }, options.destination);
   const pretty = options.pretty ?? Boolean(process.stdout.isTTY);
   if (pretty) {
-    return pino({ level, redact, transport: { target: 'pino-pretty', options: { colorize: true } } });
+    // In-process, not as a worker transport: the bundled build (dist/kickstand/) has no file for a
+    // worker to load, and a terminal needs no off-thread formatting. Loaded only for a terminal.
+    const prettyStream = createRequire(import.meta.url)('pino-pretty') as (o: object) => DestinationStream;
+    return pino({ level, redact }, prettyStream({ colorize: true }));
   }
   return pino({ level, redact });
 }

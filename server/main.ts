@@ -1,23 +1,31 @@
 // Wires configuration, store, profiles, templates, ISOs and the three listeners. Nothing else.
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { Config } from './config/load.ts';
 import type { Logger } from './log.ts';
 import { Artifacts, type ArtifactRenderer } from './boot/artifacts.ts';
-import { catalogDistros, DistroMedia } from './boot/distro-media.ts';
+import { catalogDistros, describeShadowed, DistroMedia, shadowedIsos } from './boot/distro-media.ts';
 import { Lifecycle } from './boot/lifecycle.ts';
+import { BootPolicy } from './boot/boot-policy.ts';
+import { Refusals } from './boot/refusals.ts';
+import { Trust } from './boot/trust.ts';
+import { lifecycleLimits, trustPolicy } from './boot/security-config.ts';
+import { lockDataDir, prepareDataDir } from './data-dir.ts';
+import { startMetricsListener } from './http/metrics-listener.ts';
 import { createHttpHandler } from './http/app.ts';
 import { ensureAdminToken } from './http/auth.ts';
 import { listen } from './http/server.ts';
 import { IsoCatalog } from './isos/catalog.ts';
 import { ProfileRegistry } from './profiles/registry.ts';
-import { openSqliteStore } from './store/sqlite.ts';
-import { databasePath } from './cli/context.ts';
+import { databasePath, openSqliteStore } from './store/sqlite.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
 import { startDhcp } from './boot/dhcp-part.ts';
-import { serveTrees } from './boot/trees-part.ts';
+import { loadLoaderFiles } from './boot/loader-files.ts';
+import { serveTrees } from './http/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
 import { EventBus } from './http/dashboard/index.ts';
+import { createReloader, type ReloadResult } from './reload.ts';
 import { openPowerControl, startPowerPoll } from './boot/power-part.ts';
 import type { PowerControl } from './boot/power-control.ts';
 
@@ -27,11 +35,20 @@ export interface Running {
   tftpPort: number | null;
   adminTokenPath: string | null;
   lifecycle: Lifecycle;
+  /** Reloads profiles, templates and the reloadable configuration (SIGHUP); a bad reload keeps the running set. */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** A renderer given in code (tests); templates are then not reloaded. */
+  renderer?: ArtifactRenderer;
+  /** Reads the configuration again for a reload; without it a reload keeps the configuration. */
+  reloadConfig?: () => Config;
+}
+
 /** Starts every part named by the configuration; a template, profile or bind error stops start-up and closes what was opened. */
-export async function startKickstand(config: Config, log: Logger, options: { renderer?: ArtifactRenderer } = {}): Promise<Running> {
+export async function startKickstand(config: Config, log: Logger, options: StartOptions = {}): Promise<Running> {
   // Everything opened is pushed here, so a failure half-way closes it all and the process can exit.
   const closers: Array<() => Promise<void> | void> = [];
   const closeAll = async () => {
@@ -49,17 +66,24 @@ export async function startKickstand(config: Config, log: Logger, options: { ren
 async function start(
   config: Config,
   log: Logger,
-  options: { renderer?: ArtifactRenderer },
+  options: StartOptions,
   closers: Array<() => Promise<void> | void>,
   closeAll: () => Promise<void>,
 ): Promise<Running> {
+  prepareDataDir(config.data_dir, log);
+  // One server per data folder; `kickstand restore` takes the same lock (data-dir.ts).
+  const dataLock = lockDataDir(config.data_dir);
+  closers.push(() => dataLock.release());
   const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
-  const renderer = options.renderer ?? (await loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }));
+  const loadTemplates = () =>
+    loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }, join(config.data_dir, 'cache', 'templates.json'));
+  const renderer = options.renderer ?? (await loadTemplates());
   const storeLog = log.child({ subsystem: 'store' });
   const store = openSqliteStore(databasePath(config), { backgroundCheckpoint: true, onError: (message) => storeLog.warn(message) });
   closers.push(() => store.close());
   const metrics = new Metrics({ processMetrics: true });
   const bus = new EventBus();
+  const refusals = new Refusals({ log: log.child({ subsystem: 'trust' }) });
   let power: PowerControl | null = null;
   const lifecycle = new Lifecycle({
     store,
@@ -74,12 +98,24 @@ async function start(
         power?.installDone(system.name).catch((err: Error) => log.warn({ system: system.name, err: err.message }, 'power: after-built step failed'));
       }
     },
+    trust: new Trust({ store, policy: trustPolicy(config) }),
+    refusals,
+    limits: lifecycleLimits(config),
   });
+  const policy = new BootPolicy({ lifecycle, recordDiscovered: config.lifecycle.record_discovered });
   metrics.collectSystems(lifecycle);
+  metrics.collectRefusals(refusals);
   const catalog = new IsoCatalog({ dir: config.isos_dir, log: log.child({ subsystem: 'isos' }) });
   closers.push(() => catalog.close());
   await catalog.start();
-  registry.useDistroSource(catalogDistros(catalog));
+  registry.useDistroSource(catalogDistros(catalog, () => registry.yamlDistros()));
+  // An ISO whose distro name a YAML distro takes for another file is served under another name: say so.
+  const warnShadowed = () => {
+    for (const s of shadowedIsos(catalog.list(), registry.yamlDistros())) log.warn({ iso: s.file, distro: s.detected, servedAs: s.servedAs }, describeShadowed(s));
+  };
+  warnShadowed();
+  catalog.on('added', warnShadowed);
+  registry.onReload(warnShadowed);
   const media = new DistroMedia(catalog, registry);
   const artifacts = new Artifacts(registry, renderer);
   registry.onReload(() => artifacts.invalidate());
@@ -103,17 +139,22 @@ async function start(
   const admin = ensureAdminToken(config.data_dir, config.auth.admin_token);
   if (admin.created) log.info({ path: admin.path }, `generated an admin token in ${admin.path} (mode 0600); use it as the API bearer token`);
 
+  const loaders = await loadLoaderFiles(log.child({ subsystem: 'boot' }), { overrides: config.tftp.loaders });
   const httpLog = log.child({ subsystem: 'http' });
+  const separateMetrics = config.metrics.port !== undefined;
   const handler = createHttpHandler({
     lifecycle,
+    policy,
     registry,
     artifacts,
     adminToken: admin.token,
     log: httpLog,
     publicUrl: config.public_url,
     trees: serveTrees(media, httpLog),
+    loaders,
     isoStatus: () => catalog.skipped().map((s) => ({ iso: s.isoPath, reason: s.reason })),
     metrics,
+    metricsRoute: separateMetrics ? false : { token: config.metrics.token },
     bus,
     power,
     dashboard: { secureCookies: config.public_url?.startsWith('https:') ?? false },
@@ -124,17 +165,21 @@ async function start(
     await new Promise<void>((r) => http.server.close(() => r()));
   });
   log.info({ host: config.http.host, port: http.port }, `HTTP listening on ${config.http.host}:${http.port}`);
+  if (separateMetrics) {
+    const m = await startMetricsListener({ metrics, host: config.metrics.host ?? '127.0.0.1', port: config.metrics.port!, token: config.metrics.token, adminToken: admin.token, log: httpLog });
+    closers.push(() => m.close());
+  }
 
   let tftp: TftpPart | null = null;
   if (config.tftp.enabled) {
-    const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), lifecycle, artifacts, media, registry, httpPort: http.port });
+    const part = await startTftp({ config, log: log.child({ subsystem: 'tftp' }), policy, artifacts, media, registry, loaders, httpPort: http.port });
     closers.push(() => part.close());
     tftp = part;
     metrics.collectTftp(() => part.stats());
     part.onTransfer((summary) => metrics.observeTftp(summary));
   }
   if (config.dhcp.mode !== 'off') {
-    const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, httpPort: http.port });
+    const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, policy, loaders, httpPort: http.port });
     closers.push(() => part.close());
     metrics.collectDhcp(() => part.stats());
   }
@@ -144,6 +189,15 @@ async function start(
     tftpPort: tftp?.port ?? null,
     adminTokenPath: admin.path,
     lifecycle,
+    reload: createReloader({
+      config,
+      loadConfig: options.reloadConfig ?? null,
+      loadRenderer: options.renderer ? null : loadTemplates,
+      registry,
+      artifacts,
+      lifecycle,
+      log,
+    }),
     close: closeAll,
   };
 }

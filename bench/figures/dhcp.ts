@@ -281,5 +281,5 @@ export const dhcpFigure: Figure = async (ctx) => {
 };
 
 function startCommand(s: BenchSubnet): string {
-  return `KICKSTAND_DHCP__MODE=full KICKSTAND_DHCP__INTERFACE=<veth> KICKSTAND_DHCP__SERVER_IP=${s.serverIp} KICKSTAND_DHCP__SUBNET='{"network":"${s.network}","mask":"${s.mask}","router":"${s.serverIp}","pool_start":"${s.poolStart}","pool_end":"${s.poolEnd}","lease_seconds":${s.leaseSeconds}}' node --import tsx server/cli/main.ts serve`;
+  return `KICKSTAND_DHCP__MODE=full KICKSTAND_DHCP__INTERFACE=<veth> KICKSTAND_DHCP__SERVER_IP=${s.serverIp} KICKSTAND_DHCP__SUBNET='{"network":"${s.network}","mask":"${s.mask}","router":"${s.serverIp}","pool_start":"${s.poolStart}","pool_end":"${s.poolEnd}","lease_seconds":${s.leaseSeconds}}' node bin/kickstand.js serve`;
 }

@@ -49,12 +49,13 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KICKSTAND_')) env[k] = v;
   for (const [k, v] of Object.entries(settings)) env[`KICKSTAND_${k}`] = v;
   env.KICKSTAND_AUTH__ADMIN_TOKEN = token;
-  const nodeArgs = [...(o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`] : []), '--import', 'tsx', 'server/cli/main.ts', 'serve'];
+  // The compiled build, as it ships (bench/run.ts runs `npm run build` first when it is stale).
+  const nodeArgs = [...(o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`] : []), 'bin/kickstand.js', 'serve'];
   const logFile = join(o.dir, 'kickstand.log');
   const proc = start('kickstand', process.execPath, nodeArgs, { env, cwd: ROOT, logFile });
   const base = `http://${host}:${port}`;
   const shown = Object.entries(settings).map(([k, v]) => [k, v.split(o.dir).join('$TMP')] as const);
-  const command = `${shown.map(([k, v]) => `KICKSTAND_${k}=${/^[\w.:/$,-]+$/.test(v) ? v : `'${v}'`}`).join(' ')} node --import tsx server/cli/main.ts serve`;
+  const command = `${shown.map(([k, v]) => `KICKSTAND_${k}=${/^[\w.:/$,-]+$/.test(v) ? v : `'${v}'`}`).join(' ')} node bin/kickstand.js serve`;
   await waitFor(
     async () => {
       if (!proc.alive()) throw new Error(`kickstand exited during start-up (${await proc.exited}); see ${logFile}`);

@@ -25,9 +25,11 @@ export interface ArtifactInput {
 export interface ArtifactRenderer {
   render(kind: ArtifactKind, input: ArtifactInput): string;
   /** Renders the menu for machines kickstand does not know (local boot). */
-  renderDefault(kind: 'pxelinux' | 'ipxe', base: string): string;
+  renderDefault(kind: 'pxelinux' | 'ipxe' | 'grub', base: string): string;
   /** Renders the iPXE entry script that chains to the per-MAC script. */
   renderEntry(base: string): string;
+  /** Renders GRUB's $prefix/grub.cfg, which loads the per-MAC GRUB config. */
+  renderGrubEntry(base: string): string;
 }
 
 /** Returns true when s names an artifact kind. */
@@ -49,7 +51,7 @@ export class Artifacts {
 
   constructor(
     private readonly registry: ProfileRegistry,
-    private readonly renderer: ArtifactRenderer,
+    private renderer: ArtifactRenderer,
     private readonly maxEntries = 5000,
   ) {}
 
@@ -115,13 +117,24 @@ export class Artifacts {
     return out;
   }
 
+  /** Switches to another renderer (templates reloaded) and drops every cached render. */
+  useRenderer(renderer: ArtifactRenderer): void {
+    this.renderer = renderer;
+    this.invalidate();
+  }
+
   /** Returns the iPXE entry script. */
   renderEntry(base: string): string {
     return this.renderer.renderEntry(base);
   }
 
   /** Returns the local-boot menu for unknown machines. */
-  renderDefault(kind: 'pxelinux' | 'ipxe', base: string): string {
+  renderDefault(kind: 'pxelinux' | 'ipxe' | 'grub', base: string): string {
     return this.renderer.renderDefault(kind, base);
+  }
+
+  /** Returns GRUB's network entry config (loads grub.cfg-01-<mac>). */
+  renderGrubEntry(base: string): string {
+    return this.renderer.renderGrubEntry(base);
   }
 }

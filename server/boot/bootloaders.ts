@@ -1,6 +1,9 @@
 // Boot loaders from the host's Debian packages: PXELINUX and its COM32 modules (pxelinux,
-// syslinux-common) and iPXE (ipxe). Found where Debian installs them; any path can be overridden.
-import { readdir, stat } from 'node:fs/promises';
+// syslinux-common), iPXE (ipxe), and the Secure Boot chain for UEFI: shim (shim-signed) and the
+// signed GRUB network image (grub-efi-amd64-signed; grub-efi-arm64-signed on arm64). Found where
+// Debian installs them, under the names clients ask for; any path can be overridden.
+import { statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** One boot loader kickstand needs, where Debian puts it, and the package that does. */
@@ -10,6 +13,8 @@ export interface BootloaderSpec {
   candidates: string[];
   /** Debian package that installs it (for the start-up hint). */
   pkg: string;
+  /** Named in the start-up warning when missing (x86 loaders); the others only when a client asks for one. */
+  startup?: boolean;
 }
 
 /** Directory of the BIOS COM32 modules (*.c32) in Debian's syslinux-common. */
@@ -17,10 +22,17 @@ export const SYSLINUX_BIOS_MODULES = '/usr/lib/syslinux/modules/bios';
 
 /** The boot loaders PXE booting needs, at their Debian paths. */
 export const REQUIRED_BOOTLOADERS: readonly BootloaderSpec[] = Object.freeze([
-  { name: 'pxelinux.0', candidates: ['/usr/lib/PXELINUX/pxelinux.0'], pkg: 'pxelinux' },
-  { name: 'ldlinux.c32', candidates: [join(SYSLINUX_BIOS_MODULES, 'ldlinux.c32')], pkg: 'syslinux-common' },
-  { name: 'undionly.kpxe', candidates: ['/usr/lib/ipxe/undionly.kpxe'], pkg: 'ipxe' },
-  { name: 'ipxe.efi', candidates: ['/usr/lib/ipxe/ipxe.efi', '/usr/lib/ipxe/snponly.efi'], pkg: 'ipxe' },
+  { name: 'pxelinux.0', candidates: ['/usr/lib/PXELINUX/pxelinux.0'], pkg: 'pxelinux', startup: true },
+  { name: 'ldlinux.c32', candidates: [join(SYSLINUX_BIOS_MODULES, 'ldlinux.c32')], pkg: 'syslinux-common', startup: true },
+  { name: 'undionly.kpxe', candidates: ['/usr/lib/ipxe/undionly.kpxe'], pkg: 'ipxe', startup: true },
+  { name: 'ipxe.efi', candidates: ['/usr/lib/ipxe/ipxe.efi', '/usr/lib/ipxe/snponly.efi'], pkg: 'ipxe', startup: true },
+  { name: 'snponly.efi', candidates: ['/usr/lib/ipxe/snponly.efi'], pkg: 'ipxe', startup: true },
+  // Secure Boot: shim (signed by Microsoft's UEFI CA) loads grubx64.efi from its own folder, so the
+  // signed GRUB network image is served under that name.
+  { name: 'shimx64.efi', candidates: ['/usr/lib/shim/shimx64.efi.signed', '/usr/lib/shim/shimx64.efi.signed.latest'], pkg: 'shim-signed', startup: true },
+  { name: 'grubx64.efi', candidates: ['/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed'], pkg: 'grub-efi-amd64-signed', startup: true },
+  { name: 'shimaa64.efi', candidates: ['/usr/lib/shim/shimaa64.efi.signed', '/usr/lib/shim/shimaa64.efi.signed.latest'], pkg: 'shim-signed (arm64)' },
+  { name: 'grubaa64.efi', candidates: ['/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed'], pkg: 'grub-efi-arm64-signed' },
 ]);
 
 export interface BootloaderOptions {
@@ -35,12 +47,13 @@ export interface BootloaderOptions {
 /** What was found (name → absolute path) and what was not, with the paths tried. */
 export interface Bootloaders {
   found: Record<string, string>;
-  missing: Array<{ name: string; tried: string[]; pkg?: string }>;
+  missing: Array<{ name: string; tried: string[]; pkg?: string; startup?: boolean }>;
 }
 
+// Synchronous: a few dozen stats at start-up cost less than as many thread-pool round trips.
 async function isFile(path: string): Promise<boolean> {
   try {
-    return (await stat(path)).isFile();
+    return statSync(path).isFile();
   } catch {
     return false;
   }
@@ -72,7 +85,7 @@ export async function findBootloaders(o: BootloaderOptions = {}): Promise<Bootlo
       found[spec.name] = hit;
     } else {
       delete found[spec.name]; // an override that is missing wins over a module found by scanning
-      missing.push({ name: spec.name, tried, ...(override === undefined && spec.pkg ? { pkg: spec.pkg } : {}) });
+      missing.push({ name: spec.name, tried, ...(override === undefined && spec.pkg ? { pkg: spec.pkg } : {}), ...(spec.startup || override !== undefined ? { startup: true } : {}) });
     }
   }
   return { found, missing };

@@ -3,8 +3,18 @@
 import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { DhcpServer, type DhcpStats } from '../dhcp/server.ts';
+import type { BootPolicy } from './boot-policy.ts';
 import { createDhcpBooter } from './dhcp-booter.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { LoaderFiles } from './loader-files.ts';
+import type { DhcpLease } from '../dhcp/leases.ts';
+import type { DhcpLeaseRecord } from '../store/leases.ts';
+
+// The store keeps the DHCP module's leases as rows of its own shape (store/leases.ts imports no
+// protocol module); here, where the two meet, the compiler checks they are the same both ways.
+type SameShape<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const leaseShapesAgree: SameShape<DhcpLease, DhcpLeaseRecord> = true;
+void leaseShapesAgree;
 
 /** A running DHCP server. */
 export interface DhcpPart {
@@ -13,25 +23,23 @@ export interface DhcpPart {
 }
 
 /** Starts DHCP in the configured mode. */
-export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lifecycle; httpPort: number }): Promise<DhcpPart> {
-  const { config, log, lifecycle } = o;
+export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lifecycle; policy: BootPolicy; loaders?: LoaderFiles; httpPort: number }): Promise<DhcpPart> {
+  const { config, log, lifecycle, policy } = o;
   const d = config.dhcp;
   const store = lifecycle.store;
   const serverIp = d.server_ip!;
   const httpBase = config.public_url ?? `http://${serverIp}:${o.httpPort}`;
   const booter = createDhcpBooter(
-    { tftpServer: serverIp, httpBase, ipxeChain: d.ipxe_chain, ipxeScriptPath: '/ipxe/{mac}' },
+    { tftpServer: serverIp, httpBase, ipxeChain: d.ipxe_chain, efiLoader: d.efi_loader, ipxeClients: d.ipxe_clients, ipxeScriptPath: '/ipxe/{mac}' },
     {
+      loaders: o.loaders,
+      log,
       async reservationFor(mac) {
         const [s] = await store.findSystemsByMacs([mac]);
         return s?.ip ? { ip: s.ip, ...(s.hostname ? { hostname: s.hostname } : {}) } : null;
       },
       onPxe(client, answer) {
-        void (async () => {
-          const [s] = await store.findSystemsByMacs([client.mac]);
-          if (s && s.state !== 'discovered') await lifecycle.pxe(s.name, null, `dhcp: ${answer.bootFile}`);
-          else if (!s && config.lifecycle.record_discovered) await lifecycle.discovered(client.mac, null);
-        })().catch((err: Error) => log.warn({ mac: client.mac, err: err.message }, 'could not record the pxe event'));
+        policy.dhcpAnswered(client.mac, `dhcp: ${answer.bootFile}`).catch((err: Error) => log.warn({ mac: client.mac, err: err.message }, 'could not record the pxe event'));
       },
     },
   );

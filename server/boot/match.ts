@@ -33,17 +33,22 @@ export function plainIp(addr: string | undefined | null): string | null {
 
 /** Returns the one system the request identifies; NotFoundError when none, ConflictError when several. */
 export async function matchSystem(store: Store, input: MatchInput): Promise<System> {
+  return (await matchRequest(store, input)).system;
+}
+
+/** Returns the one system the request identifies and whether a MAC or the source address named it. */
+export async function matchRequest(store: Store, input: MatchInput): Promise<{ system: System; by: 'mac' | 'address' }> {
   const headerMacs = provisioningMacs(input.headers);
-  if (headerMacs.length > 0) return one(await store.findSystemsByMacs(headerMacs), 'the X-RHN-Provisioning-MAC headers');
+  if (headerMacs.length > 0) return { system: one(await store.findSystemsByMacs(headerMacs), 'the X-RHN-Provisioning-MAC headers'), by: 'mac' };
   if (input.macQuery) {
     const mac = parseMac(input.macQuery);
     if (!mac) throw new NotFoundError('no system matches this request');
-    return one(await store.findSystemsByMacs([mac]), 'the mac parameter');
+    return { system: one(await store.findSystemsByMacs([mac]), 'the mac parameter'), by: 'mac' };
   }
   const ip = plainIp(input.sourceIp);
   if (ip) {
     const s = await store.findSystemByIp(ip);
-    if (s) return s;
+    if (s) return { system: s, by: 'address' };
   }
   throw new NotFoundError('no system matches this request');
 }

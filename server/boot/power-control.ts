@@ -56,6 +56,8 @@ export interface BulkResult {
 /** Power settings, actions and rebuild-with-reboot over the store, profiles and drivers. */
 export class PowerControl {
   private readonly states = new Map<string, PowerStatus>();
+  /** Systems in states by state, kept as states change, so /metrics reads three numbers however many systems there are. */
+  private readonly counts: Record<PowerStatus['state'], number> = { on: 0, off: 0, unknown: 0 };
   private readonly factory: DriverFactory;
   readonly concurrency: number;
 
@@ -112,14 +114,14 @@ export class PowerControl {
     checkForDriver(merged.driver, merged.address, Boolean(secret ?? defaults?.secret_file));
     const rec: Omit<PowerSettingsRecord, 'updatedAt'> = { system: name, ...next, options: next.options as Record<string, unknown> };
     await this.store.setPowerSettings(rec, this.o.lifecycle.now());
-    this.states.delete(name);
+    this.forget(name);
     this.o.log.info({ system: name, driver: merged.driver, address: merged.address }, `system ${name}: power settings changed`);
   }
 
   /** Removes a system's own settings (profile defaults still apply). */
   async clearSettings(name: string): Promise<boolean> {
     await this.system(name);
-    this.states.delete(name);
+    this.forget(name);
     return this.store.deletePowerSettings(name);
   }
 
@@ -163,7 +165,17 @@ export class PowerControl {
   }
 
   private remember(name: string, state: PowerStatus['state'], error: string | null): void {
+    this.forget(name);
     this.states.set(name, { state, checkedAt: this.o.lifecycle.now(), error });
+    this.counts[state]++;
+  }
+
+  /** Drops the last state seen for a system (its settings changed, or it is no longer under power control). */
+  private forget(name: string): void {
+    const old = this.states.get(name);
+    if (!old) return;
+    this.counts[old.state]--;
+    this.states.delete(name);
   }
 
   /** Returns the last state seen for a system (unknown until asked). */
@@ -171,9 +183,9 @@ export class PowerControl {
     return this.states.get(name) ?? { state: 'unknown', checkedAt: null, error: null };
   }
 
-  /** Returns the last state seen of every system asked about so far. */
-  statuses(): Map<string, PowerStatus> {
-    return new Map(this.states);
+  /** Returns how many systems were last seen on, off or unknown (the last ask failed); systems not asked yet are not counted. */
+  stateCounts(): Record<PowerStatus['state'], number> {
+    return { ...this.counts };
   }
 
   /** Runs one operator action; on/off/cycle are recorded in the timeline, a failure as `power-failed`. Returns the state after. */
@@ -268,7 +280,11 @@ export class PowerControl {
 
   /** Asks every system under power control for its state, a few at a time. */
   async refresh(): Promise<void> {
-    await mapLimit(await this.controlled(), this.concurrency, async (s) => {
+    const controlled = await this.controlled();
+    // A system deleted or no longer under power control stops being counted.
+    const names = new Set(controlled.map((s) => s.name));
+    for (const name of [...this.states.keys()]) if (!names.has(name)) this.forget(name);
+    await mapLimit(controlled, this.concurrency, async (s) => {
       try {
         const t = await this.target(s);
         this.remember(s.name, await this.driverFor(s, t).status(), null);

@@ -19,15 +19,18 @@ export function artifactRenderer(r: Renderer, site: RenderSite = {}): ArtifactRe
       return r.render(kind, ctx);
     },
     renderDefault(kind, base) {
-      return r.renderGlobal(kind === 'pxelinux' ? 'pxelinux-default' : 'ipxe-default', { urls: { base } });
+      return r.renderGlobal(kind === 'pxelinux' ? 'pxelinux-default' : kind === 'grub' ? 'grub-default' : 'ipxe-default', { urls: { base } });
     },
     renderEntry(base) {
       return r.renderGlobal('boot-ipxe', { urls: { base } });
     },
+    renderGrubEntry(base) {
+      return r.renderGlobal('grub-entry', { urls: { base } });
+    },
   };
 }
 
-/** Loads every template under templatesDir (a template error stops start-up) and adapts it. */
-export async function loadArtifactRenderer(templatesDir: string, log: Logger, site: RenderSite = {}): Promise<ArtifactRenderer> {
-  return artifactRenderer(await loadRenderer({ templatesDir, log }), site);
+/** Loads every template under templatesDir (a template error stops start-up) and adapts it; parseCacheFile keeps parsed templates between starts. */
+export async function loadArtifactRenderer(templatesDir: string, log: Logger, site: RenderSite = {}, parseCacheFile?: string): Promise<ArtifactRenderer> {
+  return artifactRenderer(await loadRenderer({ templatesDir, log, parseCacheFile }), site);
 }

@@ -9,11 +9,13 @@ import type { TftpHandler, TftpRequest } from '../tftp/server.ts';
 import { parseMac } from '../profiles/mac.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
 import type { Artifacts } from './artifacts.ts';
+import type { BootPolicy } from './boot-policy.ts';
 import type { DistroMedia } from './distro-media.ts';
-import type { Lifecycle } from './lifecycle.ts';
+import type { GrubConfigs } from './grub-config.ts';
 
 export interface TftpPolicyOptions {
-  lifecycle: Lifecycle;
+  /** Decides what a MAC's pxelinux.cfg/01-<mac> carries (shared with iPXE and DHCP). */
+  policy: BootPolicy;
   artifacts: Artifacts;
   registry: ProfileRegistry;
   media: Pick<DistroMedia, 'openFile'>;
@@ -21,8 +23,9 @@ export interface TftpPolicyOptions {
   openFile: (path: string) => Promise<ByteSource | null>;
   /** Base URL menus point guests at (kickstart, scripts, trees). */
   base: string;
-  recordDiscovered: boolean;
   log: Logger;
+  /** GRUB 2 network boot configs (grub-config.ts), asked for under GRUB's prefix. */
+  grub?: GrubConfigs;
 }
 
 /** Returns the request path without leading slashes, with DOS separators turned around. */
@@ -32,21 +35,15 @@ export function normalizeTftpPath(filename: string): string {
 
 /** Returns the TFTP handler implementing kickstand's boot policy. */
 export function createTftpHandler(o: TftpPolicyOptions): TftpHandler {
-  const { lifecycle, artifacts, registry, media } = o;
+  const { policy, artifacts, registry, media } = o;
   const text = (s: string) => bufferSource(Buffer.from(s, 'utf8'));
 
   async function pxelinuxConfig(name: string, req: TftpRequest): Promise<ByteSource | null> {
     if (name === 'default') return text(artifacts.renderDefault('pxelinux', o.base));
     const m = /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(name);
     if (!m) return null; // UUID or hex-IP names: let PXELINUX go on to 01-<mac>.
-    const mac = parseMac(m[1]!)!;
-    const [system] = await lifecycle.store.findSystemsByMacs([mac]);
-    if (!system || !system.profile || system.state === 'discovered') {
-      if (!system && o.recordDiscovered) await lifecycle.discovered(mac, req.remote.address);
-      return text(artifacts.renderDefault('pxelinux', o.base));
-    }
-    if (system.build) await lifecycle.pxe(system.name, req.remote.address, `tftp pxelinux.cfg/${name}`);
-    return text(artifacts.render('pxelinux', system, o.base));
+    const system = await policy.menuFor(parseMac(m[1]!)!, req.remote.address, `tftp pxelinux.cfg/${name}`);
+    return text(system ? artifacts.render('pxelinux', system, o.base) : artifacts.renderDefault('pxelinux', o.base));
   }
 
   async function distroFile(name: string, file: string): Promise<ByteSource | null> {
@@ -63,6 +60,8 @@ export function createTftpHandler(o: TftpPolicyOptions): TftpHandler {
     const path = normalizeTftpPath(req.filename);
     const cfg = /^pxelinux\.cfg\/([^/]+)$/.exec(path);
     if (cfg) return pxelinuxConfig(cfg[1]!, req);
+    const grub = o.grub?.(path, req.remote.address);
+    if (grub) return grub;
     const dist = /^distros\/([^/]+)\/([^/]+)$/.exec(path);
     if (dist) return distroFile(dist[1]!, dist[2]!);
     return o.openFile(path);

@@ -3,16 +3,16 @@
 import { availableParallelism, networkInterfaces } from 'node:os';
 import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
-import { fileSource } from '../byte-source.ts';
 import { TftpServer, type TransferSummary } from '../tftp/index.ts';
 import type { TftpStats } from '../tftp/stats.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
 import type { Artifacts } from './artifacts.ts';
-import { describeMissing, findBootloaders } from './bootloaders.ts';
+import type { BootPolicy } from './boot-policy.ts';
 import type { DistroMedia } from './distro-media.ts';
 import { openUnder } from './file-roots.ts';
-import type { Lifecycle } from './lifecycle.ts';
+import type { LoaderFiles } from './loader-files.ts';
 import { createTftpHandler } from './tftp-handler.ts';
+import { createGrubConfigs } from './grub-config.ts';
 
 /** A running TFTP server. */
 export interface TftpPart {
@@ -40,28 +40,26 @@ export function tftpWorkers(config: Config): number {
 export async function startTftp(o: {
   config: Config;
   log: Logger;
-  lifecycle: Lifecycle;
+  policy: BootPolicy;
   artifacts: Artifacts;
   media: DistroMedia;
   registry: ProfileRegistry;
+  /** Boot loaders found at start (shared with HTTP and DHCP). */
+  loaders: LoaderFiles;
   httpPort: number;
 }): Promise<TftpPart> {
-  const { config, log } = o;
-  const loaders = await findBootloaders();
-  if (loaders.missing.length > 0) log.warn(`boot loaders missing, PXE clients asking for them get "file not found": ${describeMissing(loaders.missing)}`);
+  const { config, log, loaders } = o;
   const base = menuBaseUrl(config, o.httpPort);
   const handler = createTftpHandler({
-    lifecycle: o.lifecycle,
+    policy: o.policy,
     artifacts: o.artifacts,
     registry: o.registry,
     media: o.media,
     base,
-    recordDiscovered: config.lifecycle.record_discovered,
     log,
+    grub: createGrubConfigs({ policy: o.policy, artifacts: o.artifacts, base }),
     async openFile(path) {
-      const loader = loaders.found[path];
-      if (loader) return fileSource(loader);
-      return openUnder(config.tftp.roots, path);
+      return (await loaders.open(path)) ?? openUnder(config.tftp.roots, path);
     },
   });
   const server = new TftpServer({

@@ -1,11 +1,10 @@
 // What CLI commands share: configuration, the store, profiles, lifecycle and artifacts, opened
 // directly (SQLite in WAL mode is safe beside a running server).
-import { join } from 'node:path';
 import { loadConfig, type Config } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { Lifecycle } from '../boot/lifecycle.ts';
 import { ProfileRegistry } from '../profiles/registry.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { databasePath, openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 
 export interface CliContext {
@@ -17,23 +16,50 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
-/** Returns the path of the SQLite database inside the data folder. */
-export function databasePath(config: Config): string {
-  return join(config.data_dir, 'kickstand.db');
-}
+export { databasePath };
 
-/** Opens the store and profiles named by the configuration. */
+/**
+ * Opens what the configuration names. The logger, store and lifecycle are made on first use, so a
+ * command that lists profiles loads neither pino's redaction nor the SQLite addon.
+ */
 export function openContext(configFile: string | undefined): CliContext {
   const config = loadConfig({ file: configFile });
-  const log = createLogger({ level: config.log_level === 'info' ? 'warn' : config.log_level, pretty: false, destination: process.stderr as never });
-  const store = openSqliteStore(databasePath(config));
-  const registry = new ProfileRegistry(config.profiles_dir, log);
-  const lifecycle = new Lifecycle({
-    store,
-    log,
-    tokenTtlMs: config.lifecycle.token_ttl_seconds * 1000,
-    stallMs: config.lifecycle.stall_seconds * 1000,
-    maxLogBytes: config.lifecycle.max_log_bytes,
-  });
-  return { config, log, store, registry, lifecycle, close: () => store.close() };
+  let log: Logger | undefined;
+  let store: Store | undefined;
+  let registry: ProfileRegistry | undefined;
+  let lifecycle: Lifecycle | undefined;
+  const ctx: CliContext = {
+    config,
+    get log() {
+      return (log ??= createLogger({ level: config.log_level === 'info' ? 'warn' : config.log_level, pretty: false, destination: process.stderr as never }));
+    },
+    get store() {
+      return (store ??= openSqliteStore(databasePath(config)));
+    },
+    get registry() {
+      // The registry logs only when it reloads, which a CLI command never does: it gets a logger
+      // that is made on its first line, so listing profiles builds no pino redaction.
+      const lazyLog = new Proxy({} as Logger, {
+        get: (_t, key) => {
+          const real = ctx.log as unknown as Record<string | symbol, unknown>;
+          const v = real[key];
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(real) : v;
+        },
+      });
+      return (registry ??= new ProfileRegistry(config.profiles_dir, lazyLog));
+    },
+    get lifecycle() {
+      return (lifecycle ??= new Lifecycle({
+        store: ctx.store,
+        log: ctx.log,
+        tokenTtlMs: config.lifecycle.token_ttl_seconds * 1000,
+        stallMs: config.lifecycle.stall_seconds * 1000,
+        maxLogBytes: config.lifecycle.max_log_bytes,
+      }));
+    },
+    close: async () => {
+      await store?.close();
+    },
+  };
+  return ctx;
 }

@@ -3,7 +3,8 @@ import { basename } from 'node:path';
 import { silentLogger } from '../log.ts';
 import { IsoCatalog } from '../isos/catalog.ts';
 import { inspectIsoFile } from '../isos/inspect.ts';
-import { buildBootIso } from '../boot/buildiso.ts';
+import { buildBootIso } from './buildiso.ts';
+import { describeShadowed, shadowedIsos } from '../boot/distro-media.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';
 
@@ -35,8 +36,10 @@ export async function isoCommand(ctx: CliContext | null, args: string[], out: (s
     const catalog = new IsoCatalog({ dir: ctx!.config.isos_dir, log: silentLogger(), settleMs: 0 });
     try {
       await catalog.scan();
-      for (const e of catalog.list()) out(`${e.name.padEnd(28)} ${e.distro.family.padEnd(8)} ${e.fileName}\n`);
+      const servedAs = new Map(shadowedIsos(catalog.list(), ctx!.registry.yamlDistros()).map((s) => [s.file, s.servedAs]));
+      for (const e of catalog.list()) out(`${(servedAs.get(e.fileName) ?? e.name).padEnd(28)} ${e.distro.family.padEnd(8)} ${e.fileName}\n`);
       for (const s of catalog.skipped()) out(`${'(skipped)'.padEnd(28)} ${''.padEnd(8)} ${basename(s.isoPath)}: ${s.reason}\n`);
+      for (const s of shadowedIsos(catalog.list(), ctx!.registry.yamlDistros())) process.stderr.write(`kickstand: warning: ${describeShadowed(s)}\n`);
       if (catalog.list().length === 0 && catalog.skipped().length === 0) out(`no ISO images in ${ctx!.config.isos_dir}\n`);
     } finally {
       await catalog.close();

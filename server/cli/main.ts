@@ -1,11 +1,18 @@
 // The `kickstand` command: parses the subcommand and hands over; bad usage exits 2 with one line.
 import { KickstandError } from '../errors.ts';
 import { HELP, UsageError } from './usage.ts';
-import { openContext } from './context.ts';
-import { systemCommand } from './system.ts';
-import { profileCommand, renderCommand } from './profile.ts';
-import { isoCommand, buildisoCommand } from './iso.ts';
-import { serveCommand } from './serve.ts';
+import type { CliContext } from './context.ts';
+
+// Each command's module (and what it pulls in: express, handlebars, the ISO reader…) is imported
+// only when that command runs, so a short command starts as fast as node itself.
+type Command = (ctx: CliContext, args: string[], out: (s: string) => void) => Promise<number>;
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  system: async () => (await import('./system.ts')).systemCommand,
+  profile: async () => (await import('./profile.ts')).profileCommand,
+  render: async () => (await import('./profile.ts')).renderCommand,
+  iso: async () => (await import('./iso.ts')).isoCommand,
+  buildiso: async () => (await import('./iso.ts')).buildisoCommand,
+};
 
 const out = (s: string) => void process.stdout.write(s);
 
@@ -22,24 +29,16 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { configFile, args } = splitConfig(rest);
-  if (cmd === 'serve') return serveCommand(configFile, args);
-  if (cmd === 'iso' && args[0] === 'inspect') return isoCommand(null, args, out);
-  const ctx = openContext(configFile);
+  if (cmd === 'serve') return (await import('./serve.ts')).serveCommand(configFile, args);
+  if (cmd === 'backup') return (await import('./backup.ts')).backupCommand(configFile, args, out);
+  if (cmd === 'restore') return (await import('./backup.ts')).restoreCommand(configFile, args, out);
+  if (cmd === 'iso' && args[0] === 'inspect') return (await import('./iso.ts')).isoCommand(null, args, out);
+  const load = COMMANDS[cmd];
+  if (!load) throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+  const command = await load();
+  const ctx = (await import('./context.ts')).openContext(configFile);
   try {
-    switch (cmd) {
-      case 'system':
-        return await systemCommand(ctx, args, out);
-      case 'profile':
-        return await profileCommand(ctx, args, out);
-      case 'render':
-        return await renderCommand(ctx, args, out);
-      case 'iso':
-        return await isoCommand(ctx, args, out);
-      case 'buildiso':
-        return await buildisoCommand(ctx, args, out);
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
-    }
+    return await command(ctx, args, out);
   } finally {
     await ctx.close();
   }
@@ -80,8 +79,8 @@ export function reportError(err: unknown): number {
   return 1;
 }
 
-const isMain = process.argv[1] && /(?:server[\\/]cli[\\/]main\.ts|bin[\\/]kickstand(?:\.js)?)$/.test(process.argv[1]);
-if (isMain) {
+/** Runs the CLI on process.argv and sets the exit code (the serve command keeps running until a signal). */
+export function main(): void {
   run(process.argv.slice(2)).then(
     (code) => {
       if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
@@ -91,3 +90,6 @@ if (isMain) {
     },
   );
 }
+
+// `node server/cli/main.ts` (through tsx) or `node dist/cli/main.js`; bin/kickstand.js calls main() itself.
+if (process.argv[1] && /cli[\\/]main\.[jt]s$/.test(process.argv[1])) main();

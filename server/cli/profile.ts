@@ -1,7 +1,6 @@
 // `kickstand profile list|show` and `kickstand render <kind> --system NAME`.
 import { NotFoundError } from '../errors.ts';
 import { Artifacts, ARTIFACT_KINDS, isArtifactKind } from '../boot/artifacts.ts';
-import { loadArtifactRenderer } from '../boot/renderer.ts';
 import { maskProfile } from '../profiles/registry.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';
@@ -33,6 +32,8 @@ export async function renderCommand(ctx: CliContext, args: string[], out: (s: st
   const system = await ctx.store.getSystem(a.values.system);
   if (!system) throw new NotFoundError(`no system named ${JSON.stringify(a.values.system)}`);
   const base = a.values.base ?? ctx.config.public_url ?? `http://localhost:${ctx.config.http.port}`;
+  // The template engine loads only for this command, not for `profile list`.
+  const { loadArtifactRenderer } = await import('../boot/renderer.ts');
   const artifacts = new Artifacts(ctx.registry, await loadArtifactRenderer(ctx.config.templates_dir, ctx.log, { subnet: ctx.config.dhcp.subnet }));
   out(artifacts.render(kind, system, base.replace(/\/+$/, '')));
   return 0;

@@ -56,6 +56,41 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       out(`added ${s.name}${s.displayName ? ` (display name ${s.displayName})` : ''} (${s.macs.join(', ')}) profile ${s.profile}${s.build ? ', armed' : ''}\n`);
       return 0;
     }
+    case 'set': {
+      const a = parse(rest, {
+        profile: { type: 'string' },
+        name: { type: 'string' },
+        mac: { type: 'string', multiple: true },
+        ip: { type: 'string' },
+        hostname: { type: 'string' },
+        override: { type: 'string' },
+      });
+      const name = need(a.positionals);
+      const change: Record<string, unknown> = {};
+      for (const k of ['profile', 'name', 'ip', 'hostname'] as const) if (a.values[k] !== undefined) change[k] = a.values[k];
+      if (a.values.mac) change.macs = a.values.mac;
+      if (a.values.override !== undefined) {
+        try {
+          change.overrides = JSON.parse(a.values.override);
+        } catch {
+          throw new UsageError('--override must be a JSON object, e.g. {"xen":{"vcpus":4}}');
+        }
+      }
+      if (Object.keys(change).length === 0) throw new UsageError('system set needs something to change: --profile, --name, --mac, --ip, --hostname or --override');
+      const before = await get(name);
+      const { editSystem } = await import('../boot/system-edit.ts');
+      const s = await editSystem(lifecycle, registry, name, change);
+      const registered = before.state === 'discovered' && s.state === 'registered';
+      out(`${s.name}${s.name !== name ? ` (was ${name})` : ''}: ${registered ? 'registered' : 'updated'}, profile ${s.profile ?? '-'}${registered ? '; `kickstand system rebuild` arms its install' : ''}\n`);
+      return 0;
+    }
+    case 'import': {
+      const file = need(parse(rest, {}).positionals);
+      const { importSystems } = await import('./system-import.ts');
+      const done = await importSystems(ctx, file);
+      out(`imported ${done.length} systems from ${file}${done.some((s) => s.build) ? ` (${done.filter((s) => s.build).length} armed)` : ''}\n`);
+      return 0;
+    }
     case 'list': {
       const a = parse(rest, { json: { type: 'boolean' } }, false);
       const all = await store.listSystems();
@@ -103,6 +138,6 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
       return 0;
     }
     default:
-      throw new UsageError(sub ? `unknown system command ${JSON.stringify(sub)}` : 'system needs a command: add, list, show, rm, rebuild, disarm, events, power');
+      throw new UsageError(sub ? `unknown system command ${JSON.stringify(sub)}` : 'system needs a command: add, import, set, list, show, rm, rebuild, disarm, events, power');
   }
 }

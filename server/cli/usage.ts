@@ -11,11 +11,13 @@ usage: kickstand <command> [options]
 
 commands:
   serve                         run the service (HTTP, TFTP, DHCP when configured)
-  system add|list|show|rm|rebuild|disarm|events|power
+  system add|import|set|list|show|rm|rebuild|disarm|events|power
   profile list|show             resolved profiles (secrets masked)
-  render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe)
+  render <kind> --system NAME   print an artifact (kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe, grub)
   iso list|inspect FILE         ISOs found in the isos folder and what was detected
   buildiso --system NAME -o FILE  a boot ISO with the system's kickstart baked in
+  backup FILE                   a consistent copy of the database (also while a server runs)
+  restore FILE                  put a backup back (refused while a server holds the data folder)
 
 global options:
   --config FILE                 kickstand.yaml to use (default ./kickstand.yaml if present)
@@ -26,6 +28,12 @@ Runs HTTP (default 8080), TFTP (69 as root, else 6969) and DHCP (when dhcp.mode 
   system: `usage:
   kickstand system add NAME --mac MAC [--mac MAC…] --profile PROFILE [--ip IP] [--hostname HOST]
                        [--override JSON] [--build]
+  kickstand system set NAME [--profile P] [--name NEW] [--mac MAC…] [--ip IP] [--hostname H] [--override JSON]
+                                      change a system; a profile registers a discovered machine
+                                      (its discovery event stays in its history)
+  kickstand system import FILE        many systems from CSV (header: name,mac,profile,ip,hostname,
+                                      overrides,build; MACs split by space or ;) or YAML (a list of
+                                      maps as for the API); all or nothing, errors name line and field
   kickstand system list [--json]
   kickstand system show NAME [--json]
   kickstand system rm NAME
@@ -45,7 +53,7 @@ Runs HTTP (default 8080), TFTP (69 as root, else 6969) and DHCP (when dhcp.mode 
   kickstand profile show NAME         the resolved profile as JSON, secrets masked`,
   render: `usage: kickstand render <kind> --system NAME [--base URL]
 
-kinds: kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe`,
+kinds: kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe, grub`,
   iso: `usage:
   kickstand iso list                  ISOs in the isos folder and the distros found in them
   kickstand iso inspect FILE          what was detected in FILE, and why not when nothing was`,
@@ -53,6 +61,15 @@ kinds: kickstart, install, rescue, prepare, xen, xl, pxelinux, ipxe`,
 
 Builds a small boot ISO (isolinux, the distro's kernel and initrd, a menu with the system's
 kickstart URL) for the CD route (attach as hdc:cdrom, boot="dca"). Needs xorriso.`,
+  backup: `usage: kickstand backup FILE [--force]
+
+Copies the database with SQLite's online backup (consistent while a server writes), checks it
+with PRAGMA integrity_check and writes FILE as one self-contained file. --force overwrites FILE.`,
+  restore: `usage: kickstand restore FILE
+
+Replaces the database with the backup in FILE after checking it. Refused while a kickstand server
+holds the data folder (stop it first); the replaced database is kept beside it as
+kickstand.db.before-restore-<time>.`,
 };
 
 /** Parses argv for a command, turning node's parse errors into UsageError. */

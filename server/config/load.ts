@@ -124,6 +124,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       throw new ConfigError(`${where(haveFile, file)}: dhcp.interface: required when dhcp.mode is ${config.dhcp.mode} (DHCP answers only on the interfaces named)`, 'dhcp.interface');
     }
   }
+  if (config.lifecycle.max_log_bytes_per_system < config.lifecycle.max_log_bytes) {
+    throw new ConfigError(`${where(haveFile, file)}: lifecycle.max_log_bytes_per_system: must be at least lifecycle.max_log_bytes (${config.lifecycle.max_log_bytes})`, 'lifecycle.max_log_bytes_per_system');
+  }
+  if (config.metrics.host !== undefined && config.metrics.port === undefined) {
+    throw new ConfigError(`${where(haveFile, file)}: metrics.port: required when metrics.host is set`, 'metrics.port');
+  }
   return deepFreeze(config);
 }
 

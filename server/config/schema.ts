@@ -1,5 +1,6 @@
 // The configuration schema: every key kickstand.yaml may hold, with its default. Unknown keys are
 // refused so a typo never silently falls back to a default.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
@@ -29,10 +30,35 @@ export const dhcpSchema = z
       .optional(),
     /** Boot BIOS clients into iPXE (undionly.kpxe) instead of pxelinux.0. */
     ipxe_chain: z.boolean().default(false),
+    /** What x64 UEFI clients boot over TFTP: ipxe.efi, snponly.efi, shim (Secure Boot: shimx64.efi → grubx64.efi) or grub (grubx64.efi). */
+    efi_loader: z.enum(['ipxe', 'snponly', 'shim', 'grub']).default('ipxe'),
+    /** Clients already running iPXE (ROMs too): their iPXE script over HTTP, or `pxe`: the plain PXE path (pxelinux.0, GRUB) unless that is iPXE itself. */
+    ipxe_clients: z.enum(['script', 'pxe']).default('script'),
     ports: z
       .object({ server: port.default(67), client: port.default(68), proxy: port.default(4011) })
       .strict()
       .default({}),
+  })
+  .strict();
+
+/** Returns true for an IPv4 or IPv6 address, optionally with a prefix length that fits it. */
+function isHostOrCidr(v: string): boolean {
+  const [addr, bits, extra] = v.split('/');
+  const family = isIP(addr ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+const hostOrCidr = z.string().refine(isHostOrCidr, 'expected an IP address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24');
+
+/** The trust model (README "Security"): what proves a request comes from the machine it names. */
+export const securitySchema = z
+  .object({
+    /** `address`: a request naming a machine by MAC gets its install only from the machine's address; `any`: from anywhere. */
+    match_by_mac: z.enum(['address', 'any']).default('address'),
+    /** The first fetch of a run's kickstart or script binds the run to that address: its token URLs and reports count only from there. */
+    bind_runs: z.boolean().default(true),
+    /** Hosts that may report steps of any run and fetch its token URLs without binding it (Xen hosts running prepare.sh). */
+    trusted_hosts: z.array(hostOrCidr).default([]),
   })
   .strict();
 
@@ -57,6 +83,8 @@ export const configSchema = z
         port: port.optional(),
         /** Extra directories served read-only over TFTP (boot loaders are found automatically). */
         roots: z.array(z.string()).default([]),
+        /** Boot loader name → file, replacing where kickstand looks for it in Debian's packages (or adding a name); served over TFTP and HTTP /boot/. */
+        loaders: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a boot file name'), z.string().min(1)).default({}),
         max_blksize: z.number().int().min(512).max(65464).default(1468),
         max_transfers: z.number().int().min(1).default(500),
         max_transfers_per_client: z.number().int().min(1).default(8),
@@ -89,6 +117,28 @@ export const configSchema = z
         max_log_bytes: z.number().int().min(1024).default(1024 * 1024),
         /** Record unknown MACs that PXE-boot as `discovered` systems. */
         record_discovered: z.boolean().default(true),
+        /** New `discovered` records per window (unknown MACs past it are served but not recorded). */
+        discovered_per_window: z.number().int().min(0).default(60),
+        discovered_window_seconds: z.number().int().min(1).default(60),
+        /** `discovered` systems kept at most. */
+        discovered_max: z.number().int().min(0).default(1000),
+        /** Events one install run records at most; `built`/`failed` that end a live run always count. */
+        max_events_per_run: z.number().int().min(10).default(500),
+        /** `built`, `failed` and `booted` reports one run records at most (a retired token accepts them up to this). */
+        max_final_reports_per_run: z.number().int().min(1).default(10),
+        /** Installer log bytes kept per system; older logs are dropped first. */
+        max_log_bytes_per_system: z.number().int().min(1024).default(8 * 1024 * 1024),
+      })
+      .strict()
+      .default({}),
+    security: securitySchema.default({}),
+    metrics: z
+      .object({
+        /** Serve /metrics on its own listener (e.g. 127.0.0.1) instead of the main HTTP port. */
+        host: z.string().min(1).optional(),
+        port: port.optional(),
+        /** Bearer token scrapers must send (the admin token is accepted too); unset: /metrics is open. */
+        token: z.string().min(16).optional(),
       })
       .strict()
       .default({}),

@@ -7,8 +7,12 @@ export interface BootAnswer {
   bootFile: string;
   /** siaddr (and option 66 when asked for): the TFTP server. */
   nextServer?: string;
-  /** Option 60 to answer with; defaults to what the client sent ("PXEClient" or "HTTPClient"). */
-  vendorClass?: 'PXEClient' | 'HTTPClient';
+  /**
+   * Option 60 to answer with; defaults to what the client sent ("PXEClient" or "HTTPClient"). null
+   * sends none: a plain DHCP offer whose file UEFI PXE boots as it is (offered with "PXEClient" and
+   * no boot menu, EDK2 firmware first asks a boot server on port 4011). ProxyDHCP always sends it.
+   */
+  vendorClass?: 'PXEClient' | 'HTTPClient' | null;
 }
 
 /** A fixed address for one MAC. */

@@ -43,7 +43,7 @@ export function applyBoot(reply: DhcpPacket, req: DhcpPacket, client: DhcpClient
   const fits = Buffer.byteLength(answer.bootFile, 'latin1') <= 127;
   if (fits) reply.file = answer.bootFile;
   if (!fits || asked.includes(Opt.BOOTFILE)) reply.options.setString(Opt.BOOTFILE, answer.bootFile);
-  const vendor = answer.vendorClass ?? (client.isPxe ? 'PXEClient' : client.isHttpClient ? 'HTTPClient' : null);
+  const vendor = answer.vendorClass === null ? null : (answer.vendorClass ?? (client.isPxe ? 'PXEClient' : client.isHttpClient ? 'HTTPClient' : null));
   if (vendor) reply.options.setString(Opt.VENDOR_CLASS, vendor);
   const uuid = req.options.get(Opt.CLIENT_UUID);
   if (uuid && (client.isPxe || client.isHttpClient)) reply.options.set(Opt.CLIENT_UUID, uuid);

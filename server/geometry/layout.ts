@@ -15,11 +15,12 @@ export const CYLINDER_BYTES = CYLINDER_SECTORS * SECTOR_BYTES;
 export const MIB_SECTORS = (1024 * 1024) / SECTOR_BYTES;
 /** Block size kickstand gives ext2/3/4 (GRUB legacy reads 4 KiB blocks; 1 KiB blocks are slow). */
 export const EXT_BLOCK_BYTES = 4096;
-/** MBR partition type codes sfdisk takes. */
-export const PARTITION_TYPES = { linux: '83', swap: '82' } as const;
+/** MBR partition type codes sfdisk takes (efi: the EFI system partition, 0xEF). */
+export const PARTITION_TYPES = { linux: '83', swap: '82', efi: 'ef' } as const;
 
 export type Alignment = 'chs' | '1MiB';
-export type PartitionKind = keyof typeof PARTITION_TYPES;
+/** What a partition holds; `biosboot` (GRUB 2's core image on a GPT disk booted by BIOS) exists only on GPT. */
+export type PartitionKind = keyof typeof PARTITION_TYPES | 'biosboot';
 
 /** One partition asked for: a size in MiB, or none for "the rest of the disk" (last only). */
 export interface PartitionRequest {
@@ -33,7 +34,7 @@ export interface PartitionLayout {
   /** 1-based partition number (hda1 is 1). */
   number: number;
   kind: PartitionKind;
-  /** MBR type code: 83 Linux, 82 swap. */
+  /** MBR type code (83 Linux, 82 swap, ef EFI), or the GPT type GUID on a GPT disk. */
   type: string;
   bootable: boolean;
   start: number;
@@ -51,6 +52,8 @@ export interface PartitionLayout {
 /** A whole disk: its size, alignment and partitions in order. */
 export interface DiskLayout {
   alignment: Alignment;
+  /** Partition table: an MBR (`dos`, the default) or a GUID partition table (gpt.ts). */
+  label?: 'dos' | 'gpt';
   bytes: number;
   sectors: number;
   /** Whole CHS cylinders (floor(bytes / 8225280)); reported for 1MiB disks too. */
@@ -63,6 +66,7 @@ export function layoutDisk(sizeMib: number, requests: readonly PartitionRequest[
   if (!Number.isSafeInteger(sizeMib) || sizeMib < 1) throw new ProfileError(`${where}: size ${JSON.stringify(sizeMib)} MiB is not a positive whole number`);
   if (requests.length < 1 || requests.length > 4) throw new ProfileError(`${where}: ${requests.length} partitions; an MBR disk holds 1 to 4 primary partitions`);
   requests.forEach((r, i) => {
+    if (r.kind === 'biosboot') throw new ProfileError(`${where}: partition ${i + 1}: a BIOS boot partition needs a GPT disk`);
     if (r.sizeMib === undefined && i !== requests.length - 1) throw new ProfileError(`${where}: partition ${i + 1}: only the last partition may take the rest of the disk`);
     if (r.sizeMib !== undefined && (!Number.isSafeInteger(r.sizeMib) || r.sizeMib < 1)) {
       throw new ProfileError(`${where}: partition ${i + 1}: size ${JSON.stringify(r.sizeMib)} MiB is not a positive whole number`);
@@ -93,8 +97,8 @@ function chsSpans(cylinders: number, requests: readonly PartitionRequest[], wher
   return spans;
 }
 
-/** Returns [start, end] sector spans on MiB boundaries, the first at sector 2048. */
-function mibSpans(sizeMib: number, requests: readonly PartitionRequest[], where: string): Array<[number, number]> {
+/** Returns [start, end] sector spans on MiB boundaries, the first at sector 2048 (the last may end at sizeMib). */
+export function mibSpans(sizeMib: number, requests: readonly PartitionRequest[], where: string): Array<[number, number]> {
   const spans: Array<[number, number]> = [];
   let mib = 1;
   for (const [i, r] of requests.entries()) {
@@ -108,15 +112,15 @@ function mibSpans(sizeMib: number, requests: readonly PartitionRequest[], where:
   return spans;
 }
 
-/** Returns the figures of one partition spanning start..end (inclusive). */
-function partition(number: number, r: PartitionRequest, start: number, end: number): PartitionLayout {
+/** Returns the figures of one partition spanning start..end (inclusive); type defaults to the MBR code of its kind. */
+export function partition(number: number, r: PartitionRequest, start: number, end: number, type = r.kind === 'biosboot' ? '' : PARTITION_TYPES[r.kind]): PartitionLayout {
   const sectors = end - start + 1;
   const bytes = sectors * SECTOR_BYTES;
   const kib = Math.floor(bytes / 1024);
   return {
     number,
     kind: r.kind,
-    type: PARTITION_TYPES[r.kind],
+    type,
     bootable: r.bootable ?? false,
     start,
     end,

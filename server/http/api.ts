@@ -9,13 +9,15 @@ import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { System } from '../store/types.ts';
 import { plainIp } from '../boot/match.ts';
 import { maskProfile, type ProfileRegistry } from '../profiles/registry.ts';
-import { newSystemSchema, parseBody, systemPatchSchema, type NewSystemInput, type SystemPatchInput } from '../profiles/system-input.ts';
-import { requireAdmin } from './auth.ts';
+import { newSystemSchema, parseBody, type NewSystemInput } from '../profiles/system-input.ts';
+import { checkProfileOverrides, editSystem } from '../boot/system-edit.ts';
+import { requireAdmin, requireMetricsToken } from './auth.ts';
 import { baseUrl } from './boot-routes.ts';
-import { sendError } from './respond.ts';
+import { fromBodyParser, sendError } from './respond.ts';
 import { openApiDocument } from './openapi.ts';
 import { ROUTES, expressPath } from './routes.ts';
 import { eventsView, systemView } from './views.ts';
+import { MAX_PAGE_SIZE, pageOf, pageRequest, systemFilter, systemsPage } from '../boot/fleet.ts';
 import type { PowerControl } from '../boot/power-control.ts';
 import { powerHandlers, wantsReboot } from './power-routes.ts';
 
@@ -30,22 +32,18 @@ export interface ApiOptions {
   isoStatus?: () => unknown[];
   /** Serves /metrics when set. */
   metrics?: { contentType: string; render(): Promise<string> };
+  /** /metrics on this port: false when it has a listener of its own; token: scrapers must send it (or the admin token). */
+  metricsRoute?: false | { token?: string };
   /** Power control (settings, actions, rebuild with reboot); its routes answer 404 without it. */
   power?: PowerControl;
 }
 
+/** Largest JSON body the API reads (after the bearer token is checked). */
+export const API_BODY_LIMIT = '256kb';
+
 type Handler = (req: Request, res: Response) => Promise<void>;
 
-/** Checks a profile name and overrides resolve; 400 naming the field when not. */
-export function checkProfileOverrides(registry: ProfileRegistry, profile: string, overrides: Record<string, unknown>): void {
-  if (!registry.profile(profile)) throw new BadRequestError(`profile: no profile named ${JSON.stringify(profile)}`, 'profile');
-  try {
-    registry.resolve(profile, overrides, 'overrides');
-  } catch (err) {
-    const e = err as Error & { field?: string };
-    throw new BadRequestError(e.message, e.field ? `overrides.${e.field}` : 'overrides');
-  }
-}
+export { checkProfileOverrides };
 
 /** Registers a system from an API or dashboard body (validated here) and arms it when asked. */
 export async function registerSystem(lifecycle: Lifecycle, registry: ProfileRegistry, input: unknown, source: string | null): Promise<System> {
@@ -62,7 +60,8 @@ export function createApi(o: ApiOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: '256kb', strict: true }));
+  // Bodies are parsed per route after the bearer token is checked: no token, no body read (401 first).
+  const json = express.json({ limit: API_BODY_LIMIT, strict: true });
 
   const base = (req: Request) => baseUrl(req, o.publicUrl);
   const source = (req: Request) => plainIp(req.socket.remoteAddress);
@@ -72,7 +71,6 @@ export function createApi(o: ApiOptions): Express {
     if (!s) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
     return s;
   };
-  const checkProfile = (profile: string, overrides: Record<string, unknown>) => checkProfileOverrides(registry, profile, overrides);
 
   const handlers: Record<string, Handler> = {
     ...powerHandlers({ power: o.power, lifecycle }),
@@ -80,7 +78,8 @@ export function createApi(o: ApiOptions): Express {
       res.json({ ok: true });
     },
     async listSystems(req, res) {
-      res.json({ systems: (await store.listSystems()).map((s) => systemView(s, lifecycle, base(req))) });
+      const page = await systemsPage(lifecycle, systemFilter(req.query), pageRequest(req.query));
+      res.json({ systems: page.systems.map((s) => systemView(s, lifecycle, base(req))), next_cursor: page.next });
     },
     async createSystem(req, res) {
       const s = await registerSystem(lifecycle, registry, req.body, source(req));
@@ -90,13 +89,7 @@ export function createApi(o: ApiOptions): Express {
       res.json(systemView(await getOr404(param(req, 'name')), lifecycle, base(req)));
     },
     async updateSystem(req, res) {
-      const name = param(req, 'name');
-      const body = parseBody<SystemPatchInput>(systemPatchSchema, req.body);
-      const cur = await getOr404(name);
-      const profile = body.profile ?? cur.profile;
-      if (profile) checkProfile(profile, body.overrides ?? cur.overrides);
-      const patch = { ...body, ...(cur.state === 'discovered' && body.profile ? { state: 'registered' as const } : {}) };
-      res.json(systemView(await store.updateSystem(name, patch, lifecycle.now()), lifecycle, base(req)));
+      res.json(systemView(await editSystem(lifecycle, registry, param(req, 'name'), req.body), lifecycle, base(req)));
     },
     async deleteSystem(req, res) {
       if (!(await store.deleteSystem(param(req, 'name')))) throw new NotFoundError(`no system named ${JSON.stringify(param(req, 'name'))}`);
@@ -118,7 +111,9 @@ export function createApi(o: ApiOptions): Express {
       const s = await getOr404(param(req, 'name'));
       const run = req.query.run === undefined ? undefined : Number(req.query.run);
       if (run !== undefined && !Number.isInteger(run)) throw new BadRequestError('run: expected an integer', 'run');
-      res.json({ system: s.name, run: s.run, state: lifecycle.displayState(s), events: eventsView(await store.listEvents(s.name, { run })) });
+      // Timings come from the whole timeline, then one page of it is sent (by event id).
+      const page = pageOf(eventsView(await store.listEvents(s.name, { run })), (e) => String(e.id), pageRequest(req.query, MAX_PAGE_SIZE), (a, b) => Number(a) - Number(b));
+      res.json({ system: s.name, run: s.run, state: lifecycle.displayState(s), events: page.items, next_cursor: page.next });
     },
     async renderArtifact(req, res) {
       const kind = param(req, 'kind');
@@ -126,20 +121,23 @@ export function createApi(o: ApiOptions): Express {
       const s = await getOr404(param(req, 'name'));
       res.type('text/plain').send(artifacts.render(kind, s, base(req)));
     },
-    async listProfiles(_req, res) {
-      res.json({ profiles: registry.profiles().map(maskProfile) });
+    async listProfiles(req, res) {
+      const page = pageOf(registry.profiles(), (p) => p.name, pageRequest(req.query));
+      res.json({ profiles: page.items.map(maskProfile), next_cursor: page.next });
     },
     async getProfile(req, res) {
       res.json(maskProfile(registry.requireProfile(param(req, 'name'))));
     },
-    async listDistros(_req, res) {
-      res.json({ distros: registry.distros(), isos: o.isoStatus?.() ?? [] });
+    async listDistros(req, res) {
+      const page = pageOf(registry.distros(), (d) => d.name, pageRequest(req.query));
+      res.json({ distros: page.items, isos: o.isoStatus?.() ?? [], next_cursor: page.next });
     },
     async openapi(_req, res) {
       res.json(openApiDocument());
     },
-    async metrics(_req, res) {
-      if (!o.metrics) throw new NotFoundError('metrics are not enabled');
+    async metrics(req, res) {
+      if (!o.metrics || o.metricsRoute === false) throw new NotFoundError('metrics are not served on this port');
+      requireMetricsToken(req.headers, o.metricsRoute?.token, o.adminToken);
       res.type(o.metrics.contentType).send(await o.metrics.render());
     },
   };
@@ -149,24 +147,23 @@ export function createApi(o: ApiOptions): Express {
     if (!h) throw new Error(`route ${spec.name} has no handler`);
     for (const m of spec.methods) {
       const method = m.toLowerCase() as 'get' | 'post' | 'patch' | 'delete';
-      app[method](expressPath(spec), (req: Request, res: Response, next: NextFunction) => {
+      const auth = (req: Request, _res: Response, next: NextFunction) => {
         try {
           if (spec.auth) requireAdmin(req.headers, o.adminToken);
+          next();
         } catch (err) {
           next(err);
-          return;
         }
+      };
+      app[method](expressPath(spec), auth, json, (req: Request, res: Response, next: NextFunction) => {
         h(req, res).catch(next);
       });
     }
   }
   app.use('/api', (req: Request, _res: Response, next: NextFunction) => next(new NotFoundError(`no route ${req.method} ${req.originalUrl}`)));
-  // express.json() parse failures arrive here as errors with a `type`; map them to 400 too.
+  // express.json() failures arrive here as errors with a `type`: 400 when malformed, 413 when too large.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e && e.type === 'entity.parse.failed') err = new BadRequestError(`request body is not valid JSON: ${e.message}`, '(body)');
-    else if (e && e.type === 'entity.too.large') err = new BadRequestError('request body too large', '(body)');
-    sendError(res, err, log, { method: req.method, path: req.path });
+    sendError(res, fromBodyParser(err), log, { method: req.method, path: req.path });
   });
   return app;
 }

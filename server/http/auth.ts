@@ -27,6 +27,13 @@ export function requireAdmin(headers: IncomingHttpHeaders, adminToken: string): 
   if (t === null || !constantTimeEqual(t, adminToken)) throw new UnauthorizedError();
 }
 
+/** Throws UnauthorizedError when a metrics token is configured and the request carries neither it nor the admin token. */
+export function requireMetricsToken(headers: IncomingHttpHeaders, metricsToken: string | undefined, adminToken: string): void {
+  if (metricsToken === undefined) return;
+  const t = bearerToken(headers);
+  if (t === null || !(constantTimeEqual(t, metricsToken) || constantTimeEqual(t, adminToken))) throw new UnauthorizedError('missing or invalid bearer token (metrics.token)');
+}
+
 /**
  * Returns the admin token: the configured one, else the one in <dataDir>/admin-token, else a new
  * one written there with mode 0600 (created says which).
@@ -35,7 +42,7 @@ export function ensureAdminToken(dataDir: string, configured?: string): { token:
   if (configured) return { token: configured, path: null, created: false };
   const path = join(dataDir, 'admin-token');
   if (existsSync(path)) return { token: readFileSync(path, 'utf8').trim(), path, created: false };
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const token = randomBytes(32).toString('base64url');
   writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(path, 0o600);

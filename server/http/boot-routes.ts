@@ -4,11 +4,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.ts';
 import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import type { Artifacts } from '../boot/artifacts.ts';
+import { BootPolicy } from '../boot/boot-policy.ts';
 import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { System } from '../store/types.ts';
-import { matchSystem, plainIp } from '../boot/match.ts';
+import { plainIp } from '../boot/match.ts';
 import { parseMac } from '../profiles/mac.ts';
 import { leanRoutes, type CompiledRoute } from './routes.ts';
+import { serveLoader, type LoaderSource } from './loader-route.ts';
 import { sendError, sendJson, sendText } from './respond.ts';
 
 /** Serves `/trees/<distro>/<path>` (implemented over the ISO catalog). */
@@ -16,9 +18,13 @@ export type TreeHandler = (req: IncomingMessage, res: ServerResponse, distro: st
 
 export interface BootRoutesOptions {
   lifecycle: Lifecycle;
+  /** What machines naming themselves by MAC get (default: record discovered machines). */
+  policy?: BootPolicy;
   artifacts: Artifacts;
   log: Logger;
   trees?: TreeHandler;
+  /** Boot loaders served at /boot/<name> (the files DHCP names). */
+  loaders?: LoaderSource;
   /** Base URL guests use; derived from the Host header when unset. */
   publicUrl?: string;
   /** Called once per handled request with the route name and status (metrics). */
@@ -28,6 +34,11 @@ export interface BootRoutesOptions {
 const SCRIPTS: Record<string, 'install' | 'rescue'> = { 'install.sh': 'install', 'rescue.sh': 'rescue' };
 const TEXT = 'text/plain; charset=utf-8';
 const SHELL = 'text/x-shellscript; charset=utf-8';
+/** Install trees hold files from vendor ISOs: never sniffed, and sandboxed when a browser shows them (no script, no origin). */
+const TREE_HEADERS: Record<string, string> = { 'x-content-type-options': 'nosniff', 'content-security-policy': "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'" };
+/** Bytes of an over-long body read and thrown away after the 413 is sent, so the client reads the answer rather than a reset. */
+export const DEFAULT_DISCARD_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_DISCARD_MS = 5_000;
 
 /** Returns the base URL guests should use for follow-up requests. */
 export function baseUrl(req: IncomingMessage, publicUrl?: string): string {
@@ -41,30 +52,55 @@ export function baseUrl(req: IncomingMessage, publicUrl?: string): string {
 }
 let lastHost = { host: '', base: '' };
 
-/** Reads a request body up to limit bytes as UTF-8; 413 beyond it. */
-export function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/**
+ * Reads a request body up to limit bytes as UTF-8; PayloadTooLargeError beyond it (at once when
+ * Content-Length says so). The rest of an over-long body is read and dropped, up to a bound, so
+ * the 413 reaches the client instead of a connection reset; past that bound the socket is closed.
+ */
+export function readBody(req: IncomingMessage, limit: number, discard = { bytes: DEFAULT_DISCARD_BYTES, ms: DEFAULT_DISCARD_MS }): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        reject(new PayloadTooLargeError(`request body over ${limit} bytes`));
-        req.destroy();
-        return;
-      }
+      if (size > limit) return tooLarge();
       chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks).toString('utf8'));
+    const tooLarge = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      drain(req, discard);
+      reject(new PayloadTooLargeError(`request body over ${limit} bytes`));
+    };
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) return tooLarge();
+    req.on('data', onData);
+    req.on('end', onEnd);
     req.on('error', reject);
   });
+}
+
+/** Reads and drops what is left of a request body, closing the connection past the byte or time bound. */
+function drain(req: IncomingMessage, bound: { bytes: number; ms: number }): void {
+  let seen = 0;
+  const stop = () => req.socket.destroy();
+  const timer = setTimeout(stop, bound.ms);
+  timer.unref();
+  req.on('data', (c: Buffer) => {
+    seen += c.length;
+    if (seen > bound.bytes) stop();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 /** Returns a handler that serves lean routes and returns false for everything else. */
 export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const routes = leanRoutes();
   const { lifecycle, artifacts, log } = o;
-  const store = lifecycle.store;
+  const policy = o.policy ?? new BootPolicy({ lifecycle, recordDiscovered: true });
 
   /** Sends an armed system's artifact from the render cache and records the first fetch of a run. */
   async function serveArtifact(req: IncomingMessage, res: ServerResponse, kind: 'kickstart' | 'install' | 'rescue', system: System, stage: 'kickstart' | 'script', type: string): Promise<void> {
@@ -75,29 +111,38 @@ export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: Se
     sendText(res, 200, bytes, type, head);
   }
 
+  /** Returns the armed system of a token URL once the trust policy lets this source fetch it (a GET binds the run). */
+  async function tokenRun(req: IncomingMessage, token: string): Promise<System> {
+    const { system, tok } = await lifecycle.liveRun(token);
+    await lifecycle.admitFetch(system, tok, plainIp(req.socket.remoteAddress), req.method !== 'HEAD');
+    return system;
+  }
+
   const handlers: Record<string, (req: IncomingMessage, res: ServerResponse, p: Record<string, string>, query: LazyQuery) => Promise<void>> = {
     async kickstart(req, res, p) {
-      await serveArtifact(req, res, 'kickstart', await lifecycle.systemForArtifact(p.token!), 'kickstart', TEXT);
+      await serveArtifact(req, res, 'kickstart', await tokenRun(req, p.token!), 'kickstart', TEXT);
     },
     async kickstartByMac(req, res, _p, query) {
-      const system = await matchSystem(store, { headers: req.headers, macQuery: query.get('mac'), sourceIp: req.socket.remoteAddress });
-      if (!system.build || !system.token) throw new NotFoundError('no armed system matches this request');
+      const system = await policy.kickstartFor({ headers: req.headers, macQuery: query.get('mac'), sourceIp: req.socket.remoteAddress }, req.method !== 'HEAD');
       await serveArtifact(req, res, 'kickstart', system, 'kickstart', TEXT);
     },
     async script(req, res, p) {
       const kind = SCRIPTS[p.script!];
       if (!kind) throw new NotFoundError(`no script named ${JSON.stringify(p.script)}`);
-      await serveArtifact(req, res, kind, await lifecycle.systemForArtifact(p.token!), 'script', SHELL);
+      await serveArtifact(req, res, kind, await tokenRun(req, p.token!), 'script', SHELL);
     },
     async event(req, res, p, query) {
+      const source = plainIp(req.socket.remoteAddress);
       let message = query.get('message') ?? query.get('msg');
       let logText: string | null = null;
       if (req.method === 'POST') {
+        // Token, source and caps first: a body is read only for a report that can count.
+        await lifecycle.admitReport(p.token!, p.stage!, source);
         const body = await readBody(req, lifecycle.maxLogBytes + 4096);
         if (p.stage === 'failed') logText = body || null;
         else if (body) message = body;
       }
-      const r = await lifecycle.report(p.token!, p.stage!, { message, log: logText, source: plainIp(req.socket.remoteAddress) });
+      const r = await lifecycle.report(p.token!, p.stage!, { message, log: logText, source });
       sendJson(res, 200, { system: r.system.name, state: r.system.state, recorded: r.recorded });
     },
     async ipxeEntry(req, res) {
@@ -107,17 +152,16 @@ export function bootRoutes(o: BootRoutesOptions): (req: IncomingMessage, res: Se
       const mac = parseMac(p.mac!);
       if (!mac) throw new BadRequestError(`invalid MAC address ${JSON.stringify(p.mac)}`, 'mac');
       const base = baseUrl(req, o.publicUrl);
-      const [system] = await store.findSystemsByMacs([mac]);
-      if (!system || system.state === 'discovered' || !system.profile) {
-        await lifecycle.discovered(mac, plainIp(req.socket.remoteAddress));
-        sendText(res, 200, artifacts.renderDefault('ipxe', base), TEXT);
-        return;
-      }
-      if (system.build) await lifecycle.pxe(system.name, plainIp(req.socket.remoteAddress), 'ipxe');
-      sendText(res, 200, artifacts.render('ipxe', system, base, mac), TEXT);
+      const system = await policy.menuFor(mac, plainIp(req.socket.remoteAddress), 'ipxe');
+      // The MAC the menu was asked for is the one booting: its kernel line names it (BOOTIF).
+      sendText(res, 200, system ? artifacts.render('ipxe', system, base, mac) : artifacts.renderDefault('ipxe', base), TEXT);
+    },
+    async bootLoader(req, res, p) {
+      await serveLoader(req, res, p.file!, o.loaders);
     },
     async tree(req, res, p) {
       if (!o.trees) throw new NotFoundError('no install trees are served');
+      for (const [k, v] of Object.entries(TREE_HEADERS)) res.setHeader(k, v);
       await o.trees(req, res, p.distro!, p['*'] ?? '');
     },
   };

@@ -5,7 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DhcpStats } from '../dhcp/server.ts';
 import type { TftpStats, TransferSummary } from '../tftp/index.ts';
-import type { InstallEvent, Store, System } from '../store/types.ts';
+import type { InstallEvent, Store, System, SystemCounts } from '../store/types.ts';
+import { displayedCounts } from '../boot/fleet.ts';
 import { ROUTES, compilePattern } from './routes.ts';
 
 /** Install duration buckets in seconds: one minute to two hours. */
@@ -20,15 +21,21 @@ export interface MetricsOptions {
   tftpBuckets?: number[];
 }
 
-/** What collectSystems needs from the lifecycle: the store and the derived state. */
+/** What collectSystems needs from the lifecycle: the store's aggregate counts, the clock and the stall time. */
 export interface SystemSource {
-  store: Pick<Store, 'listSystems'>;
-  displayState(s: System): string;
+  store: Pick<Store, 'countSystems'>;
+  now(): number;
+  stallMs: number;
 }
 
-/** What collectPower needs from power control: the last state seen per system. */
+/** What collectRefusals reads: counts of refusals and limit hits by reason. */
+export interface RefusalSource {
+  counts(kind: 'trust' | 'limit'): Record<string, number>;
+}
+
+/** What collectPower needs from power control: systems counted by the last power state seen (kept as states change). */
 export interface PowerSource {
-  statuses(): Map<string, { state: string }>;
+  stateCounts(): Record<string, number>;
 }
 
 type Snapshot = Array<[Record<string, string>, number]>;
@@ -51,6 +58,9 @@ export class Metrics {
   private dhcpStats: (() => DhcpStats | null) | null = null;
   private tftpStats: (() => TftpStats | null) | null = null;
   private systems: SystemSource | null = null;
+  private refusals: RefusalSource | null = null;
+  /** One aggregate query serves both system gauges of a scrape. */
+  private counting: Promise<SystemCounts | null> | null = null;
   /** Runs seen going: system name → run and when it was armed / first fetched. */
   private readonly runs = new Map<string, { run: number; armedAt: number | null; startedAt: number | null }>();
   private readonly http: Counter<'route' | 'method' | 'status'>;
@@ -107,37 +117,51 @@ export class Metrics {
     this.snapshot('counter', 'kickstand_tftp_busy_poll_turns_total', 'Event-loop turns TFTP spent polling for fast clients\' ACKs instead of sleeping (tftp.busy_poll_us)', [], () => one(tftp()?.busyPollTurns));
     this.snapshot('gauge', 'kickstand_tftp_active_transfers', 'TFTP transfers in progress', [], () => one(tftp()?.activeTransfers));
 
+    const refused = (kind: 'trust' | 'limit', label: string) => (): Snapshot => Object.entries(this.refusals?.counts(kind) ?? {}).map(([reason, n]) => [{ [label]: reason }, n]);
+    this.snapshot('counter', 'kickstand_trust_refusals_total', 'Requests refused by the trust policy (security.*), by reason', ['reason'], refused('trust', 'reason'));
+    this.snapshot('counter', 'kickstand_limit_hits_total', 'Records not kept because a cap was reached (lifecycle.*), by limit', ['limit'], refused('limit', 'limit'));
+
     const self = this;
     new Gauge({
       name: 'kickstand_systems',
-      help: 'Systems by displayed state (stalled: installing with no event for the stall time)',
+      help: 'Systems by displayed state (stalled: installing, or armed with pxe as the last step, with no event for the stall time)',
       labelNames: ['state'],
       registers,
       async collect() {
         this.reset();
-        if (!self.systems) return;
-        const counts = new Map(SYSTEM_STATES.map((s) => [s, 0]));
-        for (const s of await self.systems.store.listSystems()) {
-          const st = self.systems.displayState(s);
-          counts.set(st, (counts.get(st) ?? 0) + 1);
-        }
-        for (const [state, n] of counts) this.set({ state }, n);
+        const c = await self.systemCounts();
+        if (!c) return;
+        const shown = displayedCounts(c);
+        for (const state of SYSTEM_STATES) this.set({ state }, shown[state as keyof typeof shown] ?? 0);
       },
     });
     new Gauge({
       name: 'kickstand_systems_stalled',
-      help: 'Systems installing with no event for the stall time, counted at scrape time',
+      help: 'Systems installing, or armed with pxe as the last step, with no event for the stall time, counted at scrape time',
       registers,
       async collect() {
-        if (!self.systems) return this.set(0);
-        const all = await self.systems.store.listSystems();
-        this.set(all.filter((s) => self.systems!.displayState(s) === 'stalled').length);
+        this.set((await self.systemCounts())?.stalled ?? 0);
       },
     });
-    this.snapshot('gauge', 'kickstand_power_state', 'Last power state seen per system with power control (1 for its state: on, off or unknown)', ['system', 'state'], () =>
-      [...(this.power?.statuses() ?? new Map<string, { state: string }>())].map(([system, s]) => [{ system, state: s.state }, 1]),
+    // Counts, not a series per system: a scrape costs the same with 10 or 10,000 machines and names none of them.
+    this.snapshot('gauge', 'kickstand_power_systems', 'Systems under power control by the last power state seen (on, off; unknown: the last ask failed); not yet asked: not counted', ['state'], () =>
+      Object.entries(this.power?.stateCounts() ?? {}).map(([state, n]) => [{ state }, n]),
     );
     this.powerActions = new Counter({ name: 'kickstand_power_actions_total', help: 'Power actions (status, on, off, cycle) by driver and result', labelNames: ['driver', 'action', 'result'], registers });
+  }
+
+  /** Returns this scrape's system counts: one store query shared by the gauges that collect at the same time. */
+  private systemCounts(): Promise<SystemCounts | null> {
+    const src = this.systems;
+    if (!src) return Promise.resolve(null);
+    if (!this.counting) {
+      this.counting = src.store.countSystems(src.now() - src.stallMs);
+      const clear = () => {
+        this.counting = null;
+      };
+      void this.counting.then(clear, clear);
+    }
+    return this.counting;
   }
 
   /** Returns the Content-Type of the exposition text. */
@@ -194,12 +218,17 @@ export class Metrics {
     this.tftpDuration.observe({ outcome: summary.outcome }, summary.durationMs / 1000);
   }
 
-  /** Counts systems by state and the stalled ones at every scrape, from the lifecycle's store. */
+  /** Counts systems by state and the stalled ones at every scrape, with one aggregate query to the lifecycle's store. */
   collectSystems(source: SystemSource): void {
     this.systems = source;
   }
 
-  /** Reads every system's last power state at each scrape. */
+  /** Reads refusal and limit-hit counts at every scrape. */
+  collectRefusals(source: RefusalSource): void {
+    this.refusals = source;
+  }
+
+  /** Reads the systems counted by last power state at each scrape. */
   collectPower(source: PowerSource): void {
     this.power = source;
   }

@@ -3,9 +3,11 @@
 // the response schemas below. Tests check every real response against it, so it cannot drift.
 import type { ZodTypeAny } from 'zod';
 import { distroFileSchema, profileBodySchema } from '../profiles/schema.ts';
-import { newSystemSchema, systemPatchSchema } from '../profiles/system-input.ts';
+import { newSystemSchema } from '../profiles/system-input.ts';
+import { systemEditSchema } from '../boot/system-edit.ts';
 import { ARTIFACT_KINDS } from '../boot/artifacts.ts';
 import { ROUTES, type RouteSpec } from './routes.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LENGTH } from '../boot/fleet.ts';
 import { powerSettingsSchema } from '../power/settings.ts';
 import { bulkRebuildSchema } from './power-routes.ts';
 
@@ -87,6 +89,8 @@ const int = { type: 'integer' };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const obj = (properties: Record<string, unknown>, required = Object.keys(properties)): JsonSchema => ({ type: 'object', properties, required, additionalProperties: false });
 const STATES = ['registered', 'build', 'installing', 'stalled', 'built', 'failed', 'discovered'];
+/** The cursor of the next page of a list; null on the last page. */
+const NEXT = { type: ['string', 'null'], description: 'Pass as ?cursor= for the next page; null on the last page' };
 
 /** Returns the component schemas: request bodies and profiles from zod, views written out here. */
 function componentSchemas(): Record<string, JsonSchema> {
@@ -129,7 +133,7 @@ function componentSchemas(): Record<string, JsonSchema> {
       effective: obj({ driver: strOrNull, address: strOrNull, user: strOrNull, secretSet: { type: 'boolean' }, port: { type: ['integer', 'null'] }, domain: strOrNull, uefi: { type: 'boolean' }, boot: str, config_dir: str }),
       status: ref('PowerStatus'),
     }),
-    SystemPatch: zodToJsonSchema(systemPatchSchema, 'input'),
+    SystemPatch: zodToJsonSchema(systemEditSchema, 'input'),
   };
 }
 
@@ -143,32 +147,34 @@ const err = (description: string): Resp => ({ description, json: ref('Error') })
 const E400 = err('A value cannot be used; `field` names it');
 const E404 = err('No such system or profile');
 const E409 = err('Clashes with existing state (duplicate name or MAC, no profile)');
+const E413 = err('Body over 256 KiB (checked after the bearer token)');
 const oneSystem: Resp = { description: 'The system', json: ref('System') };
 
 /** Responses of every express route, by route name and status. */
 export const RESPONSES: Record<string, Record<string, Resp>> = {
   healthz: { '200': { description: 'Alive', json: obj({ ok: { type: 'boolean' } }) } },
-  listSystems: { '200': { description: 'Every system', json: obj({ systems: { type: 'array', items: ref('System') } }) } },
-  createSystem: { '201': { description: 'Registered (and armed when build was true)', json: ref('System') }, '400': E400, '409': E409 },
+  listSystems: { '200': { description: 'One page of systems, by name', json: obj({ systems: { type: 'array', items: ref('System') }, next_cursor: NEXT }) }, '400': E400 },
+  createSystem: { '201': { description: 'Registered (and armed when build was true)', json: ref('System') }, '400': E400, '409': E409, '413': E413 },
   getSystem: { '200': oneSystem, '404': E404 },
-  updateSystem: { '200': oneSystem, '400': E400, '404': E404, '409': E409 },
+  updateSystem: { '200': oneSystem, '400': E400, '404': E404, '409': E409, '413': E413 },
   deleteSystem: { '204': { description: 'Removed' }, '404': E404 },
   rebuildSystem: {
     '200': { description: 'Armed, with a fresh token (and power-cycled when reboot was asked)', json: ref('System') },
     '400': E400,
     '404': E404,
     '409': E409,
+    '413': E413,
     '502': err('Armed, but the power-cycle failed (the install stays armed; a power-failed event says why)'),
   },
   disarmSystem: { '200': { description: 'Build mode off', json: ref('System') }, '404': E404 },
   systemEvents: {
-    '200': { description: 'Timeline', json: obj({ system: str, run: int, state: { type: 'string', enum: STATES }, events: { type: 'array', items: ref('Event') } }) },
+    '200': { description: 'Timeline (one page, by event id)', json: obj({ system: str, run: int, state: { type: 'string', enum: STATES }, events: { type: 'array', items: ref('Event') }, next_cursor: NEXT }) },
     '400': E400,
     '404': E404,
   },
   renderArtifact: { '200': { description: 'The rendered artifact', text: 'text/plain' }, '400': E400, '404': E404, '409': E409 },
   getPower: { '200': { description: 'Power settings (no secret), merged settings and last state', json: ref('Power') }, '404': E404 },
-  setPower: { '200': { description: 'Saved', json: ref('Power') }, '400': E400, '404': E404 },
+  setPower: { '200': { description: 'Saved', json: ref('Power') }, '400': E400, '404': E404, '413': E413 },
   deletePower: { '204': { description: 'Removed' }, '404': err('No such system, or it has no power settings of its own') },
   powerAction: {
     '200': { description: 'Done; the state after', json: obj({ system: str, action: str, state: { type: 'string', enum: ['on', 'off'] }, status: ref('PowerStatus') }) },
@@ -180,16 +186,28 @@ export const RESPONSES: Record<string, Record<string, Resp>> = {
   rebuildMany: {
     '200': { description: 'One result per system, in the order given', json: obj({ results: { type: 'array', items: obj({ system: str, ok: { type: 'boolean' }, run: { type: ['integer', 'null'] }, error: { anyOf: [obj({ code: str, message: str }), { type: 'null' }] } }) } }) },
     '400': E400,
+    '413': E413,
   },
-  listProfiles: { '200': { description: 'Assignable profiles, resolved, secrets masked', json: obj({ profiles: { type: 'array', items: ref('Profile') } }) } },
+  listProfiles: { '200': { description: 'Assignable profiles, resolved, secrets masked (one page, by name)', json: obj({ profiles: { type: 'array', items: ref('Profile') }, next_cursor: NEXT }) }, '400': E400 },
   getProfile: { '200': { description: 'One profile', json: ref('Profile') }, '404': E404 },
-  listDistros: { '200': { description: 'Distros, and ISO files found but not usable', json: obj({ distros: { type: 'array', items: ref('Distro') }, isos: { type: 'array' } }) } },
+  listDistros: { '200': { description: 'Distros (one page, by name), and ISO files found but not usable', json: obj({ distros: { type: 'array', items: ref('Distro') }, isos: { type: 'array' }, next_cursor: NEXT }) }, '400': E400 },
   openapi: { '200': { description: 'This document', json: obj({ openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' }, components: { type: 'object' } }) } },
-  metrics: { '200': { description: 'Prometheus text exposition', text: 'text/plain' }, '404': err('Metrics are not enabled') },
+  metrics: { '200': { description: 'Prometheus text exposition', text: 'text/plain' }, '404': err('Metrics are not enabled, or served on their own listener (metrics.port)') },
 };
 
+const PAGE = (size: number) => [
+  { name: 'limit', schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: size }, description: `Items per page (default ${size}, at most ${MAX_PAGE_SIZE})` },
+  { name: 'cursor', schema: str, description: 'next_cursor of the previous page; absent for the first page' },
+];
 const QUERY: Record<string, Array<{ name: string; schema: JsonSchema; description: string }>> = {
-  systemEvents: [{ name: 'run', schema: int, description: 'Install run (default: every run)' }],
+  listSystems: [
+    ...PAGE(DEFAULT_PAGE_SIZE),
+    { name: 'q', schema: { type: 'string', maxLength: MAX_SEARCH_LENGTH }, description: 'Case-insensitive text in the name, hostname, IP or a MAC' },
+    { name: 'state', schema: { type: 'string', enum: STATES }, description: 'Only systems shown in this state (stalled included)' },
+  ],
+  systemEvents: [{ name: 'run', schema: int, description: 'Install run (default: every run)' }, ...PAGE(MAX_PAGE_SIZE)],
+  listProfiles: PAGE(DEFAULT_PAGE_SIZE),
+  listDistros: PAGE(DEFAULT_PAGE_SIZE),
 };
 const BODIES: Record<string, string> = { createSystem: 'NewSystem', updateSystem: 'SystemPatch', setPower: 'PowerSettings', rebuildMany: 'BulkRebuild' };
 const PARAMS: Record<string, JsonSchema> = { kind: { type: 'string', enum: [...ARTIFACT_KINDS] }, action: { type: 'string', enum: ['status', 'on', 'off', 'cycle'] } };

@@ -2,7 +2,27 @@
 // handler calls sendError too).
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../log.ts';
-import { toErrorBody } from '../errors.ts';
+import { BadRequestError, PayloadTooLargeError, toErrorBody } from '../errors.ts';
+
+/** Returns body-parser's errors (too large, malformed, too many fields) as kickstand errors; anything else unchanged. */
+export function fromBodyParser(err: unknown): unknown {
+  const e = err as { type?: string; message?: string; limit?: number } | null;
+  switch (e?.type) {
+    case 'entity.too.large':
+      return new PayloadTooLargeError(`request body over ${e.limit ?? 'the limit of'} bytes`);
+    case 'parameters.too.many':
+      return new PayloadTooLargeError('request body has too many fields');
+    case 'entity.parse.failed':
+      return new BadRequestError(`request body is not valid JSON: ${e.message}`, '(body)');
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new BadRequestError(`request body cannot be read: ${e.message}`, '(body)');
+    default:
+      return err;
+  }
+}
 
 /** Sends a JSON body with a status. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

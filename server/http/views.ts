@@ -3,6 +3,7 @@
 import type { Lifecycle } from '../boot/lifecycle.ts';
 import { timeline } from '../boot/lifecycle.ts';
 import type { InstallEvent, System } from '../store/types.ts';
+import { maskSecrets } from '../profiles/registry.ts';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -16,7 +17,7 @@ export function systemView(s: System, lifecycle: Lifecycle, base: string) {
     ip: s.ip,
     hostname: s.hostname,
     profile: s.profile,
-    overrides: s.overrides,
+    overrides: maskSecrets(s.overrides),
     build: s.build,
     state: lifecycle.displayState(s),
     stage: s.stage,

@@ -5,12 +5,26 @@
 // Needs: Linux; the addon built at `npm ci` (python3, make, a C compiler); on Linux before 5.7,
 // CAP_NET_RAW for SO_BINDTODEVICE; root or CAP_NET_BIND_SERVICE for ports below 1024.
 import { createSocket, type Socket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
-/** Where `node native/build.mjs` (run by `npm ci`) puts the addon. */
-export const ADDON_PATH = new URL('../../native/netbind/build/Release/netbind.node', import.meta.url).pathname;
+/**
+ * Where `node native/build.mjs` (run by `npm ci`) puts the addon: native/ at the package root,
+ * found upward from this module (server/net/ through tsx, dist/net/ or the bundled dist/kickstand/).
+ */
+export const ADDON_PATH = findUp(dirname(fileURLToPath(import.meta.url)), join('native', 'netbind', 'build', 'Release', 'netbind.node'));
+
+/** Returns the first dir/rel that exists walking up from dir, or the one two levels up (where it would be) when none does. */
+function findUp(dir: string, rel: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, rel))) return join(d, rel);
+    if (dirname(d) === d) return join(dir, '..', '..', rel);
+  }
+}
 
 interface Netbind {
   openUdp4(ifname: string, address: string, port: number, reuseAddr: boolean): number;

@@ -13,7 +13,20 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** The longest secret accepted (IPMI 2.0 passwords are at most 20 bytes; ssh and libvirt do not use one). */
 export const MAX_SECRET_LENGTH = 128;
 
-const address = z.string().min(1).max(255).refine((s) => HOST_RE.test(s) || URI_RE.test(s), 'expected a host name, an IP address or a libvirt URI such as qemu:///system');
+/** Returns whether a URI carries a password in its user part (`user:password@host`), which libvirt URIs never take. */
+function uriHasPassword(s: string): boolean {
+  const authority = /^[a-z][a-z0-9+]*:\/\/([^/?#]*)/.exec(s)?.[1] ?? '';
+  const at = authority.lastIndexOf('@');
+  return at >= 0 && authority.slice(0, at).includes(':');
+}
+
+const address = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((s) => HOST_RE.test(s) || URI_RE.test(s), 'expected a host name, an IP address or a libvirt URI such as qemu:///system')
+  // An address is shown in views and logs, never sealed: a password in it would be in plain sight.
+  .refine((s) => !uriHasPassword(s), 'a libvirt URI names a user only (qemu+ssh://user@host/system); a password does not belong in it');
 const user = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'expected a user name of letters, digits and . _ @ -');
 const secret = z
   .string()

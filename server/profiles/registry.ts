@@ -12,12 +12,23 @@ export interface DistroSource {
   distros(): Distro[];
 }
 
+/** Keys whose values are secrets wherever they sit (root_password_hash, xen.vnc.password, tokens…). */
+const SECRET_KEY = /password|passwd|secret|token|private_key/i;
+
+/** Returns a deep copy of value with every non-empty value under a secret-looking key replaced by "********". */
+export function maskSecrets<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v)) as T;
+  if (!value || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== '' ? '********' : maskSecrets(v);
+  }
+  return out as T;
+}
+
 /** Returns the profile with secrets replaced by "********" (API and dashboard views). */
 export function maskProfile(p: Profile): Profile {
-  const masked = structuredClone(p) as Profile & { xen?: { vnc?: { password?: string } } };
-  if (masked.root_password_hash) masked.root_password_hash = '********';
-  if (masked.xen?.vnc?.password) masked.xen.vnc.password = '********';
-  return masked;
+  return maskSecrets(p);
 }
 
 /** Holds the current ProfileSet and answers lookups. */
@@ -61,7 +72,7 @@ export class ProfileRegistry {
   /** Starts reloading when files in the folder change (debounced). */
   watch(debounceMs = 200): void {
     if (this.watcher) return;
-    this.watcher = watch(this.dir, { recursive: false }, () => {
+    this.watcher = watch(this.dir, { recursive: true }, () => {
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => this.reload(), debounceMs);
     });
@@ -106,6 +117,11 @@ export class ProfileRegistry {
     for (const d of this.isoDistros?.distros() ?? []) byName.set(d.name, d);
     for (const d of this.set.distros.values()) byName.set(d.name, d);
     return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Returns the distros defined in YAML only (not those detected in ISOs). */
+  yamlDistros(): Distro[] {
+    return [...this.set.distros.values()];
   }
 
   /** Returns the distro or null. */

@@ -126,6 +126,10 @@ export const profileBodySchema = z
     /** Kickstart template (templates/kickstart/<name>.ks.hbs); defaults to the distro's family. */
     kickstart: name.optional(),
     alignment: z.enum(['chs', '1MiB']).default('1MiB'),
+    /** Firmware the machine boots through: bios (MBR), uefi (GPT with an EFI system partition), or both (GPT with a BIOS boot partition and an ESP). */
+    firmware: z.enum(['bios', 'uefi', 'both']).default('bios'),
+    /** Size of the EFI system partition kickstand puts first on the boot disk when firmware is uefi or both. */
+    esp_mib: z.number().int().min(32).max(4096).default(200),
     disks: z.record(diskName, diskSchema),
     packages: z.array(packageName).default([]),
     root_password_hash: cryptHash.optional(),

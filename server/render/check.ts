@@ -6,7 +6,7 @@ import { TemplateError } from '../errors.ts';
 import { BLOCK_HELPERS, VALUE_HELPERS } from './helpers.ts';
 
 /** The output language of a template; kickstarts switch to `sh` inside %pre/%post/%onerror and `pkg` inside %packages. */
-export type Mode = 'sh' | 'ks' | 'pkg' | 'py' | 'xl' | 'pxe' | 'ipxe';
+export type Mode = 'sh' | 'ks' | 'pkg' | 'py' | 'xl' | 'pxe' | 'ipxe' | 'grub';
 
 /** Quoting helpers allowed in a mustache, per language. */
 export const ALLOWED: Readonly<Record<Mode, readonly string[]>> = {
@@ -17,6 +17,7 @@ export const ALLOWED: Readonly<Record<Mode, readonly string[]>> = {
   xl: ['xl', 'num'],
   pxe: ['karg', 'num'],
   ipxe: ['ipxe', 'num'],
+  grub: ['grub', 'num'],
 };
 
 /** Returns the language of a template file from its name, or null for a name kickstand does not know. */
@@ -27,6 +28,7 @@ export function modeOf(relPath: string): Mode | null {
   if (base === 'xm.cfg.hbs') return 'py';
   if (base === 'xl.cfg.hbs') return 'xl';
   if (base.endsWith('ipxe.hbs')) return 'ipxe';
+  if (base.startsWith('grub') && base.endsWith('.cfg.hbs')) return 'grub';
   if (base.endsWith('.cfg.hbs')) return 'pxe';
   return null;
 }

@@ -1,12 +1,25 @@
 // Builds the one plain, frozen object every template renders from. Pure: the caller passes the
 // system, its resolved profile and distro, the base URL and the build token (null when the system
 // is not armed: URLs then carry a placeholder and boot menus boot the local disk).
-import { BadRequestError } from '../errors.ts';
+import { BadRequestError, ProfileError } from '../errors.ts';
 import { deepFreeze } from '../merge.ts';
 import { DISPLAY_NAME_RE, HOSTNAME_RE, NAME_RE, type Distro, type Family, type Profile } from '../profiles/schema.ts';
-import type { System } from '../store/types.ts';
 import { diskContexts, fstabLines, volumeGroupContexts, type DiskContext, type PartitionContext, type VolumeGroupContext } from './disks.ts';
 import { networkContext, type NetworkContext, type SiteNetwork } from './network.ts';
+
+/**
+ * What rendering needs of a system. The store's System has these fields and more; render/ knows
+ * no store, so it names only what it reads.
+ */
+export interface RenderSystem {
+  name: string;
+  displayName?: string | null;
+  hostname: string | null;
+  macs: readonly string[];
+  ip: string | null;
+  build: boolean;
+  state: string;
+}
 
 /** Token stand-in in URLs of a system that is not armed. */
 export const UNARMED_TOKEN = 'not-armed';
@@ -87,6 +100,15 @@ export interface RenderContext {
     /** /etc/inittab getty line for the serial console (el4/el5), else ''. */
     inittab: string;
   };
+  /**
+   * Firmware the system boots through (profile `firmware`): bios is true for bios and both, uefi
+   * for uefi and both; gpt when the disks get a GUID partition table; the ESP and BIOS boot
+   * partition with their disk; ovmf when a Xen/libvirt guest should get UEFI firmware.
+   */
+  firmware: {
+    name: 'bios' | 'uefi' | 'both'; bios: boolean; uefi: boolean; both: boolean; gpt: boolean; ovmf: boolean;
+    esp: (PartitionContext & { disk: string }) | null; biosboot: (PartitionContext & { disk: string }) | null;
+  };
   /** Partitions with a file system to mount, shallowest first (/ before /boot), with their disk. */
   mounts: Array<PartitionContext & { disk: string }>;
   /** The same, deepest first, for unmounting. */
@@ -105,11 +127,13 @@ export interface RenderContext {
     name: string; memory: number; vcpus: number; shadowMemory: number; bridge: string; mac: string | null;
     vnc: { enabled: boolean; listen: string; password: string | null }; serial: string; stdvga: boolean; boot: string;
     backend: 'file' | 'phy'; disks: Array<{ vdev: string; target: string }>; cdrom: string | null;
+    /** HVM firmware: 'ovmf' for a uefi profile, null for Xen's default (SeaBIOS). */
+    bios: string | null;
   } | null;
 }
 
 export interface ContextInput {
-  system: System;
+  system: RenderSystem;
   profile: Profile;
   distro: Distro;
   urls: { base: string };
@@ -173,10 +197,25 @@ function checkInput({ system, urls, token, bootMac }: ContextInput): void {
   if (bootMac != null && !system.macs.includes(bootMac)) bad('bootMac', bootMac, 'one of the system\'s MACs');
 }
 
+/** Throws ProfileError when the installer cannot set up the profile's firmware on this distro's family. */
+function checkFirmware(profile: Profile, distro: Distro): void {
+  const fw = profile.firmware ?? 'bios';
+  if (fw === 'bios') return;
+  const where = `profile ${profile.name} (firmware ${fw}) with distro ${distro.name}`;
+  if (distro.installer === 'script') {
+    if (fw === 'both') throw new ProfileError(`${where}: the script installer's GRUB legacy cannot boot a GPT disk from BIOS; use firmware uefi or bios`);
+  } else if (distro.family === 'el4' || distro.family === 'el5') {
+    throw new ProfileError(`${where}: anaconda before RHEL 6 installs no UEFI boot loader; use firmware bios`);
+  } else if (distro.family === 'el6' && fw === 'both') {
+    throw new ProfileError(`${where}: RHEL 6 cannot make one disk boot from both BIOS and UEFI; use firmware uefi or bios`);
+  }
+}
+
 /** Returns the render context of a system (pure; throws ProfileError when its disks cannot be laid out, BadRequestError on malformed system values). */
 export function buildContext(input: ContextInput): RenderContext {
   checkInput(input);
   const { system, profile, distro, urls, token } = input;
+  checkFirmware(profile, distro);
   const family = distro.family;
   const armed = system.build && token !== null;
   const base = urls.base.replace(/\/+$/, '');
@@ -274,6 +313,12 @@ export function buildContext(input: ContextInput): RenderContext {
       serial: serial ? `--unit=${serial.unit} --speed=${serial.speed}` : '',
       inittab: serial && (family === 'el4' || family === 'el5') ? `S${serial.unit}:2345:respawn:/sbin/agetty ${serial.device} ${serial.speed} vt100` : '',
     },
+    firmware: {
+      name: profile.firmware ?? 'bios', bios: profile.firmware !== 'uefi', both: profile.firmware === 'both', uefi: (profile.firmware ?? 'bios') !== 'bios', gpt: (profile.firmware ?? 'bios') !== 'bios',
+      ovmf: profile.firmware === 'uefi',
+      esp: disks.filter((d) => d.esp).map((d) => ({ ...d.esp!, disk: d.name }))[0] ?? null,
+      biosboot: disks.filter((d) => d.biosboot).map((d) => ({ ...d.biosboot!, disk: d.name }))[0] ?? null,
+    },
     mounts,
     unmounts: [...mounts].reverse(),
     labelled,
@@ -291,6 +336,7 @@ export function buildContext(input: ContextInput): RenderContext {
           vnc: { enabled: xen.vnc.enabled, listen: xen.vnc.listen, password: xen.vnc.password ?? null },
           serial: xen.serial, stdvga: xen.stdvga, boot: armed || system.state !== 'built' ? xen.boot_install : xen.boot_installed, backend: xen.disk_backend,
           disks: disks.map((d) => ({ vdev: d.name, target: d.image })), cdrom: xen.cdrom ?? null,
+          bios: profile.firmware === 'uefi' ? 'ovmf' : null,
         }
       : null,
   };

@@ -88,6 +88,13 @@ export function ipxeWord(text: string): string {
   return text;
 }
 
+/** Returns text as one GRUB 2 script word in single quotes (GRUB keeps everything inside literally); refuses quotes and control characters. */
+export function grubWord(text: string): string {
+  refuse('grub', text, CONTROL, 'a control character or newline');
+  refuse('grub', text, /['\\]/, 'a single quote or backslash (a GRUB word in single quotes cannot hold it)');
+  return `'${text}'`;
+}
+
 /** Returns a finite number as decimal text; refuses anything else (numbers in configs stay bare). */
 export function numberText(value: unknown): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new TemplateError(`{{num}}: expected a number, got ${value === undefined ? 'a missing value' : JSON.stringify(value)}`);
@@ -118,6 +125,7 @@ export const QUOTING_HELPERS: Readonly<Record<string, HelperDelegate>> = Object.
   xl: quoting('xl', xlString),
   karg: quoting('karg', kernelWord),
   ipxe: quoting('ipxe', ipxeWord),
+  grub: quoting('grub', grubWord),
   num: (value: unknown) => numberText(value),
 });
 

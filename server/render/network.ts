@@ -3,7 +3,7 @@
 // else the site's (the DHCP subnet kickstand serves), so one subnet definition serves both.
 import { ProfileError } from '../errors.ts';
 import type { Family, Profile } from '../profiles/schema.ts';
-import type { System } from '../store/types.ts';
+import type { RenderSystem } from './context.ts';
 
 /** The site's subnet as kickstand's configuration describes it (dhcp.subnet). */
 export interface SiteNetwork {
@@ -38,7 +38,7 @@ function ipNumber(ip: string): number {
 }
 
 /** Returns the network line of a system; throws ProfileError naming the field when a static line lacks its netmask or leaves the subnet. */
-export function networkContext(o: { profile: Profile; family: Family; system: System; mac: string | null; site: SiteNetwork | null }): NetworkContext {
+export function networkContext(o: { profile: Profile; family: Family; system: RenderSystem; mac: string | null; site: SiteNetwork | null }): NetworkContext {
   const { profile, family, system, mac, site } = o;
   const device = EL4_TO_6.includes(family) ? profile.network_device : (mac ?? 'link');
   const wantsStatic = profile.network.mode === 'static' && system.ip !== null;

@@ -2,7 +2,8 @@
 // (check.ts) and compiled at start, so a syntax error, an unknown helper or an unquoted value
 // stops start-up with the file and line. Rendering is then a call of a compiled function on a
 // plain context.
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import Handlebars from 'handlebars';
 import type { HelperDelegate } from 'handlebars';
@@ -13,6 +14,7 @@ import { ALLOWED, checkTemplate, modeOf, type Mode } from './check.ts';
 import type { RenderContext } from './context.ts';
 import { BLOCK_HELPERS, QUOTING_HELPERS, VALUE_HELPERS, strictBlock } from './helpers.ts';
 import { checkPxelinux } from './pxe-limits.ts';
+import { ParseCache } from './parse-cache.ts';
 
 /** Context of the artifacts that belong to no system (default pxelinux menu, iPXE entry script). */
 export interface GlobalContext {
@@ -34,7 +36,14 @@ export interface Renderer {
 export interface RendererOptions {
   templatesDir: string;
   log: Logger;
+  /** Wait this long after loading before compiling the templates not used yet in the background. */
+  warmDelayMs?: number;
+  /** File that keeps parsed templates between starts (parse-cache.ts); none when unset. */
+  parseCacheFile?: string;
 }
+
+/** By default, templates not rendered yet are compiled from a second after load (start-up is done by then). */
+export const WARM_DELAY_MS = 1000;
 
 type Compiled = (ctx: unknown) => string;
 
@@ -75,18 +84,20 @@ function compile(hb: typeof Handlebars, ast: hbs.AST.Program, mode: Mode): Compi
 type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
 
 /** Returns a renderer with every template under templatesDir compiled; throws TemplateError naming the file and line. */
-export async function loadRenderer({ templatesDir, log }: RendererOptions): Promise<Renderer> {
+export async function loadRenderer({ templatesDir, log, warmDelayMs = WARM_DELAY_MS, parseCacheFile }: RendererOptions): Promise<Renderer> {
   const hb = instance();
   const files = await hbsFiles(templatesDir);
   const parsed = new Map<string, { file: string; ast: hbs.AST.Program; mode: Mode; partial: boolean }>();
   const partialModes = new Map<string, Mode>();
+  const warmups: Array<() => void> = [];
+  const cache = new ParseCache<hbs.AST.Program>(parseCacheFile ?? null, `handlebars ${Handlebars.VERSION}`);
   for (const rel of files) {
     const file = join(templatesDir, rel);
     const mode = modeOf(rel);
     if (mode === null) throw new TemplateError(`${file}: unknown template type (expected *.sh.hbs, *.ks.hbs, xen/xm.cfg.hbs, xen/xl.cfg.hbs, *.cfg.hbs or *ipxe.hbs)`);
     let ast: hbs.AST.Program;
     try {
-      ast = hb.parse(await readFile(file, 'utf8'));
+      ast = cache.get(readFileSync(file, 'utf8'), (text) => hb.parse(text));
     } catch (e) {
       throw new TemplateError(`${file}: ${firstLine(e)}`, { cause: e });
     }
@@ -97,18 +108,47 @@ export async function loadRenderer({ templatesDir, log }: RendererOptions): Prom
     parsed.set(name, { file, ast, mode, partial });
   }
   for (const t of parsed.values()) checkTemplate(t.ast, t.file, t.mode, partialModes);
+  const unsaved = cache.save();
+  if (unsaved) log.warn({ file: parseCacheFile, err: unsaved }, `parsed templates not cached: ${unsaved}`);
   const partialAsts = new Map([...parsed].filter(([, t]) => t.partial).map(([n, t]) => [n, t.ast]));
+  // Parsing and checking above catch every template error at start; turning the checked AST into
+  // a function is most of the load time, so it happens on first use or, once start-up is done, in
+  // the background one template per turn of the event loop.
   const compiled = new Map<string, { file: string; fn: Compiled }>();
   for (const [name, t] of parsed) {
     if (t.partial) continue;
-    let fn: Compiled;
-    try {
-      fn = compile(hb, inlinePartials(t.ast, partialAsts, t.file), t.mode);
-    } catch (e) {
-      throw new TemplateError(`${t.file}: ${firstLine(e)}`, { cause: e });
-    }
-    compiled.set(name, { file: t.file, fn });
+    let fn: Compiled | null = null;
+    const entry = {
+      file: t.file,
+      fn: (ctx: unknown) => {
+        if (fn === null) {
+          try {
+            fn = compile(hb, inlinePartials(t.ast, partialAsts, t.file), t.mode);
+          } catch (e) {
+            throw new TemplateError(`${t.file}: ${firstLine(e)}`, { cause: e });
+          }
+          entry.fn = fn;
+        }
+        return fn(ctx);
+      },
+      warm: () => {
+        if (fn === null) fn = entry.fn = compile(hb, inlinePartials(t.ast, partialAsts, t.file), t.mode);
+      },
+    };
+    compiled.set(name, entry);
+    warmups.push(() => {
+      try {
+        entry.warm();
+      } catch (e) {
+        log.error({ file: t.file, err: firstLine(e) }, `template ${t.file} does not compile: ${firstLine(e)}`);
+      }
+    });
   }
+  const warmNext = () => {
+    warmups.shift()?.();
+    if (warmups.length > 0) setImmediate(warmNext).unref();
+  };
+  setTimeout(warmNext, warmDelayMs).unref();
   for (const name of [...Object.values(ARTIFACT_TEMPLATES), ...Object.values(GLOBAL_TEMPLATES)]) {
     if (name !== null && !compiled.has(name)) throw new TemplateError(`${join(templatesDir, name)}.hbs: missing (every artifact needs its template)`);
   }

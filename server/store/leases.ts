@@ -1,3 +1,13 @@
-// The DHCP lease row as the store keeps it: the DHCP module's lease shape, so the two can never
-// drift apart (the store may import protocol types; protocol modules import nothing of the store).
-export type { DhcpLease as DhcpLeaseRecord } from '../dhcp/leases.ts';
+// The DHCP lease row as the store keeps it. The store is below the protocol layer's users and
+// imports no protocol module: this is its own shape. boot/dhcp-part.ts hands the store to the DHCP
+// server as its lease store and checks there, both ways, that the two shapes still agree.
+export interface DhcpLeaseRecord {
+  /** aa:bb:cc:dd:ee:ff, lowercase. */
+  mac: string;
+  ip: string;
+  hostname: string | null;
+  state: 'offered' | 'bound' | 'declined' | 'released';
+  /** Epoch ms: end of the lease, of the offer hold, or of a decline quarantine. */
+  expiresAt: number;
+  updatedAt: number;
+}

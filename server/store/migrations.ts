@@ -73,4 +73,25 @@ export const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  // 4: the address a run is bound to (trust model); systems counted by state as they change, so
+  // /metrics and the fleet counts read a handful of rows however many systems there are; stalled
+  // systems (quiet installs, and armed ones quiet since pxe) found by index; events counted per run (caps).
+  `
+  ALTER TABLE tokens ADD COLUMN bound_ip TEXT;
+  CREATE TABLE system_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL);
+  INSERT INTO system_counts (state, n) SELECT state, COUNT(*) FROM systems GROUP BY state;
+  CREATE TRIGGER systems_counted_insert AFTER INSERT ON systems BEGIN
+    INSERT INTO system_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER systems_counted_delete AFTER DELETE ON systems BEGIN
+    UPDATE system_counts SET n = n - 1 WHERE state = OLD.state;
+  END;
+  CREATE TRIGGER systems_counted_update AFTER UPDATE OF state ON systems WHEN OLD.state IS NOT NEW.state BEGIN
+    UPDATE system_counts SET n = n - 1 WHERE state = OLD.state;
+    INSERT INTO system_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
+  END;
+  CREATE INDEX systems_quiet ON systems(state, COALESCE(last_event_at, state_changed_at));
+  CREATE INDEX systems_pxe_quiet ON systems(COALESCE(last_event_at, state_changed_at)) WHERE state = 'build' AND stage = 'pxe';
+  CREATE INDEX events_run ON events(system, run, stage);
+  `,
 ];

@@ -1,13 +1,14 @@
 // The SQLite Store: better-sqlite3 in WAL mode with foreign keys, numbered migrations, and every
 // transition in one transaction.
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { BackgroundCheckpointer } from './sqlite-checkpointer.ts';
-import type { InstallEvent, NewEvent, NewSystem, PowerSettingsRecord, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+import { SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type PowerSettingsRecord, type Store, type System, type SystemCounts, type SystemPatch, type SystemQuery, type TokenRecord, type Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -27,13 +28,37 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
   lastEventAt: 'last_event_at',
 };
 
+/** Returns the path of the SQLite database inside the data folder. */
+export function databasePath(config: { data_dir: string }): string {
+  return join(config.data_dir, 'kickstand.db');
+}
+
 /** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
 export function openSqliteStore(path: string, options: { recheckMs?: number; backgroundCheckpoint?: boolean; onError?: (message: string) => void } = {}): SqliteStore {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const store = new SqliteStore(new Database(path), options.recheckMs);
+  if (path !== ':memory:') privateFiles(path);
+  // The native addon loads on first open, not on import: CLI commands that never open the store skip it.
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  const store = new SqliteStore(new Sqlite(path), options.recheckMs);
   // The server's store: WAL checkpoints (and their fsyncs) run on a worker, never on the loop.
   if (options.backgroundCheckpoint && path !== ':memory:') store.checkpointInBackground(path, options.onError);
   return store;
+}
+
+/**
+ * Makes the database's folder (0700) and the database file (0600) before SQLite opens it: SQLite
+ * creates its -wal and -shm files with the database file's mode, so none of them is readable by
+ * other users. Files of an older install are tightened to 0600 too.
+ */
+function privateFiles(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
 
 /** SQLite implementation of Store. */
@@ -198,6 +223,25 @@ export class SqliteStore implements Store {
     return (this.sql('SELECT * FROM systems ORDER BY name').all() as Row[]).map((r) => this.toSystem(r));
   }
 
+  async listSystemsPage(q: SystemQuery): Promise<System[]> {
+    const where: string[] = ['name > ?'];
+    const values: unknown[] = [q.after ?? ''];
+    if (q.states) {
+      if (q.states.length === 0) return [];
+      where.push(`state IN (${q.states.map(() => '?').join(',')})`);
+      values.push(...q.states);
+    }
+    if (q.search) {
+      // LIKE is case-insensitive for ASCII; the search text's own % and _ match themselves.
+      const like = `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const has = (col: string) => `${col} LIKE ? ESCAPE '\\'`;
+      where.push(`(${has('name')} OR ${has('hostname')} OR ${has('ip')} OR name IN (SELECT system FROM system_macs WHERE ${has('mac')}))`);
+      values.push(like, like, like, like);
+    }
+    values.push(q.limit);
+    return (this.sql(`SELECT * FROM systems WHERE ${where.join(' AND ')} ORDER BY name LIMIT ?`).all(...values) as Row[]).map((r) => this.toSystem(r));
+  }
+
   async findSystemsByMacs(macs: string[]): Promise<System[]> {
     if (macs.length === 0) return [];
     const rows = this.sql(`SELECT DISTINCT system FROM system_macs WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY system`).all(...macs) as Row[];
@@ -232,6 +276,17 @@ export class SqliteStore implements Store {
         })(),
       { macs: patch.macs, ip: patch.ip },
     );
+  }
+
+  async renameSystem(name: string, newName: string, now: number): Promise<System> {
+    return this.db.transaction(() => {
+      if (!this.row(name)) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+      if (this.row(newName)) throw new ConflictError(`a system named ${JSON.stringify(newName)} exists`, 'name');
+      // MACs, tokens and events follow through ON UPDATE CASCADE.
+      this.sql('UPDATE systems SET name = ?, updated_at = ? WHERE name = ?').run(newName, now, name);
+      this.dirty();
+      return this.row(newName)!;
+    })();
   }
 
   async deleteSystem(name: string): Promise<boolean> {
@@ -279,7 +334,47 @@ export class SqliteStore implements Store {
       createdAt: Number(r.created_at),
       expiresAt: Number(r.expires_at),
       retiredAt: (r.retired_at as number | null) ?? null,
+      boundIp: (r.bound_ip as string | null) ?? null,
     });
+  }
+
+  async bindToken(token: string, ip: string): Promise<string | null> {
+    return this.db.transaction(() => {
+      if (this.sql('UPDATE tokens SET bound_ip = ? WHERE token = ? AND bound_ip IS NULL').run(ip, token).changes > 0) this.cache.tokens.delete(token);
+      return (this.sql('SELECT bound_ip FROM tokens WHERE token = ?').pluck().get(token) as string | null | undefined) ?? null;
+    })();
+  }
+
+  async countEvents(name: string, run: number, stages?: readonly string[]): Promise<number> {
+    if (!stages) return this.sql('SELECT COUNT(*) FROM events WHERE system = ? AND run = ?').pluck().get(name, run) as number;
+    if (stages.length === 0) return 0;
+    return this.sql(`SELECT COUNT(*) FROM events WHERE system = ? AND run = ? AND stage IN (${stages.map(() => '?').join(',')})`).pluck().get(name, run, ...stages) as number;
+  }
+
+  async trimLogs(name: string, maxBytes: number): Promise<number> {
+    // Newest first, keep logs while the running total fits; drop the rest.
+    return this.sql(
+      `UPDATE events SET log = NULL WHERE id IN (
+         SELECT id FROM (SELECT id, SUM(LENGTH(CAST(log AS BLOB))) OVER (ORDER BY id DESC) AS total FROM events WHERE system = ? AND log IS NOT NULL)
+         WHERE total > ?)`,
+    ).run(name, maxBytes).changes;
+  }
+
+  async countSystems(stalledBefore: number): Promise<SystemCounts> {
+    const byState = Object.fromEntries(SYSTEM_STATES.map((s) => [s, 0])) as SystemCounts['byState'];
+    // system_counts is kept by triggers (migration 4): a few rows, whatever the number of systems.
+    for (const r of this.sql('SELECT state, n FROM system_counts').all() as Row[]) {
+      if (String(r.state) in byState) byState[r.state as keyof typeof byState] = Number(r.n);
+    }
+    // The quiet ones are index ranges (migration 4): installing, and armed with pxe as the last step.
+    const stalledInstalling = this.sql("SELECT COUNT(*) FROM systems WHERE state = 'installing' AND COALESCE(last_event_at, state_changed_at) < ?").pluck().get(stalledBefore) as number;
+    const stalledArmed = this.sql("SELECT COUNT(*) FROM systems INDEXED BY systems_pxe_quiet WHERE state = 'build' AND stage = 'pxe' AND COALESCE(last_event_at, state_changed_at) < ?").pluck().get(stalledBefore) as number;
+    return { byState, stalled: stalledInstalling + stalledArmed, stalledInstalling };
+  }
+
+  async findLeases(macs: string[]): Promise<DhcpLeaseRecord[]> {
+    if (macs.length === 0) return [];
+    return (this.sql(`SELECT * FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY mac`).all(...macs) as Row[]).map(leaseRow);
   }
 
   async listEvents(name: string, options: { run?: number; limit?: number } = {}): Promise<InstallEvent[]> {
@@ -337,14 +432,7 @@ export class SqliteStore implements Store {
   }
 
   async loadLeases(): Promise<DhcpLeaseRecord[]> {
-    return (this.sql('SELECT * FROM leases ORDER BY mac').all() as Row[]).map((r) => ({
-      mac: String(r.mac),
-      ip: String(r.ip),
-      hostname: (r.hostname as string | null) ?? null,
-      state: r.state as DhcpLeaseRecord['state'],
-      expiresAt: Number(r.expires_at),
-      updatedAt: Number(r.updated_at),
-    }));
+    return (this.sql('SELECT * FROM leases ORDER BY mac').all() as Row[]).map(leaseRow);
   }
 
   async saveLeases(leases: DhcpLeaseRecord[]): Promise<void> {
@@ -362,4 +450,16 @@ export class SqliteStore implements Store {
     await this.checkpointer?.stop();
     this.db.close();
   }
+}
+
+/** Returns a lease row as the DHCP module's record. */
+function leaseRow(r: Row): DhcpLeaseRecord {
+  return {
+    mac: String(r.mac),
+    ip: String(r.ip),
+    hostname: (r.hostname as string | null) ?? null,
+    state: r.state as DhcpLeaseRecord['state'],
+    expiresAt: Number(r.expires_at),
+    updatedAt: Number(r.updated_at),
+  };
 }

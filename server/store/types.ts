@@ -94,6 +94,8 @@ export interface TokenRecord {
   createdAt: number;
   expiresAt: number;
   retiredAt: number | null;
+  /** Address the run is bound to: the first fetch of its kickstart or script (README "Security"). */
+  boundIp: string | null;
 }
 
 /** What a transition function decides, applied atomically by the store. */
@@ -101,9 +103,29 @@ export interface Transition {
   patch?: SystemPatch;
   event?: NewEvent;
   /** Issue this token for the system's run. */
-  issueToken?: Omit<TokenRecord, 'system' | 'retiredAt'>;
+  issueToken?: Omit<TokenRecord, 'system' | 'retiredAt' | 'boundIp'>;
   /** Retire every live token of the system at this time. */
   retireTokensAt?: number;
+}
+
+/** One page of systems in name order, for operators' lists (fleet.ts). */
+export interface SystemQuery {
+  /** Only names after this one (the cursor). */
+  after?: string;
+  limit: number;
+  /** Case-insensitive substring of the name, hostname, IP or one of the MACs. */
+  search?: string;
+  /** Only these stored states. */
+  states?: readonly SystemState[];
+}
+
+/** How many systems are stored in each state, and how many of them show as stalled (metrics, fleet counts, caps). */
+export interface SystemCounts {
+  byState: Record<SystemState, number>;
+  /** Quiet (last event, or state change) since before the time asked about: installing, or armed with `pxe` as the last step. */
+  stalled: number;
+  /** The installing ones among the stalled. */
+  stalledInstalling: number;
 }
 
 /** A system's own power settings as stored; the secret is sealed (power/secret-box.ts), never plain. */
@@ -123,18 +145,32 @@ export interface Store {
   createSystem(input: NewSystem, now: number): Promise<System>;
   getSystem(name: string): Promise<System | null>;
   listSystems(): Promise<System[]>;
+  /** Returns one page of systems by name; optional: fleet.ts filters listSystems() where a store has none. */
+  listSystemsPage?(query: SystemQuery): Promise<System[]>;
   findSystemsByMacs(macs: string[]): Promise<System[]>;
   findSystemByIp(ip: string): Promise<System | null>;
   /** Updates fields; throws NotFoundError or ConflictError (duplicate MAC). */
   updateSystem(name: string, patch: SystemPatch, now: number): Promise<System>;
   deleteSystem(name: string): Promise<boolean>;
+  /** Renames a system, its MACs, tokens and events going with it; throws NotFoundError, or ConflictError when newName is taken. Optional: a store without it cannot rename. */
+  renameSystem?(name: string, newName: string, now: number): Promise<System>;
   /**
    * Reads the system, calls decide(system) and applies what it returns in one transaction;
    * decide returning null changes nothing. Returns the system after, and the event written.
    */
   transition(name: string, now: number, decide: (s: System) => Transition | null): Promise<{ system: System; event: InstallEvent | null; changed: boolean }>;
   findToken(token: string): Promise<TokenRecord | null>;
+  /** Binds a token's run to an address unless it is bound already; returns the address it is bound to, null for an unknown token. */
+  bindToken(token: string, ip: string): Promise<string | null>;
   listEvents(name: string, options?: { run?: number; limit?: number }): Promise<InstallEvent[]>;
+  /** Returns how many events one run of a system holds, only those of the given stages when set. */
+  countEvents(name: string, run: number, stages?: readonly string[]): Promise<number>;
+  /** Drops the installer logs of a system's oldest events until the rest hold at most maxBytes (UTF-8); returns how many were dropped. */
+  trimLogs(name: string, maxBytes: number): Promise<number>;
+  /** Returns systems counted by state and the stalled ones (quiet since before stalledBefore) without reading every system. */
+  countSystems(stalledBefore: number): Promise<SystemCounts>;
+  /** Returns the stored leases of these MACs (any state). */
+  findLeases(macs: string[]): Promise<DhcpLeaseRecord[]>;
   /** Returns a system's power settings, or null when it has none. */
   getPowerSettings(name: string): Promise<PowerSettingsRecord | null>;
   /** Returns the power settings of every system that has some, by system name. */

@@ -137,7 +137,7 @@ export class TransferPool {
   private spawn(index: number): Promise<void> {
     const counters = newCounterArray(true);
     const init: WorkerInit = { tuning: this.o.tuning, counters: counters.buffer as SharedArrayBuffer, running: this.o.running.buffer as SharedArrayBuffer };
-    const worker = startWorker(new URL('./transfer-worker.ts', import.meta.url), init);
+    const worker = startWorker(new URL(`./transfer-worker${WORKER_EXT}`, import.meta.url), init);
     let onClosed = () => {};
     const closed = new Promise<void>((r) => (onClosed = r));
     const host: Host = { post: (msg) => worker.postMessage(msg), counters, load: 0, worker, closed, onClosed };
@@ -173,6 +173,12 @@ export class TransferPool {
     });
   }
 }
+
+/**
+ * The worker module's extension: `.ts` when this module runs from source (tsx), `.js` when compiled;
+ * the build emits the worker beside the bundled CLI's chunks under the same name.
+ */
+const WORKER_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
 /** Starts a worker on a module; a TypeScript module gets tsx's loader registered in the worker first. */
 function startWorker(url: URL, workerData: WorkerInit): Worker {

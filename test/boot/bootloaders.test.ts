@@ -30,8 +30,13 @@ describe('boot loaders', () => {
       'libutil.c32': join(base, 'bios', 'libutil.c32'),
       'menu.c32': join(base, 'bios', 'menu.c32'),
     });
-    assert.deepEqual(r.missing.map((m) => [m.name, m.pkg]), [['undionly.kpxe', 'ipxe'], ['ipxe.efi', 'ipxe']]);
-    assert.match(describeMissing(r.missing), /^undionly\.kpxe \(looked in .*undionly\.kpxe; Debian package ipxe\); ipxe\.efi \(looked in .*ipxe\.efi, .*snponly\.efi; Debian package ipxe\)$/);
+    assert.deepEqual(r.missing.map((m) => [m.name, m.pkg, m.startup ?? false]), [
+      ['undionly.kpxe', 'ipxe', true], ['ipxe.efi', 'ipxe', true], ['snponly.efi', 'ipxe', true],
+      ['shimx64.efi', 'shim-signed', true], ['grubx64.efi', 'grub-efi-amd64-signed', true],
+      // ARM64 loaders are not expected on an x86 host: named when an ARM64 client asks, not at start-up.
+      ['shimaa64.efi', 'shim-signed (arm64)', false], ['grubaa64.efi', 'grub-efi-arm64-signed', false],
+    ]);
+    assert.match(describeMissing(r.missing.slice(0, 2)), /^undionly\.kpxe \(looked in .*undionly\.kpxe; Debian package ipxe\); ipxe\.efi \(looked in .*ipxe\.efi, .*snponly\.efi; Debian package ipxe\)$/);
   });
 
   test('an override replaces where a loader is looked for, and can add a name', async () => {
@@ -44,9 +49,9 @@ describe('boot loaders', () => {
     assert.equal(r.found['menu.c32'], undefined, 'a missing override is not papered over by the scan');
     assert.deepEqual(
       r.missing.map((m) => m.name),
-      ['undionly.kpxe', 'grubx64.efi', 'menu.c32'],
+      ['undionly.kpxe', 'snponly.efi', 'shimx64.efi', 'grubx64.efi', 'shimaa64.efi', 'grubaa64.efi', 'menu.c32'],
     );
-    assert.deepEqual(r.missing.find((m) => m.name === 'grubx64.efi'), { name: 'grubx64.efi', tried: [join(base, 'nope.efi')] });
+    assert.deepEqual(r.missing.find((m) => m.name === 'grubx64.efi'), { name: 'grubx64.efi', tried: [join(base, 'nope.efi')], startup: true });
   });
 
   test('no modules directory: ldlinux.c32 is reported missing', async () => {
@@ -60,7 +65,10 @@ describe('boot loaders', () => {
   test('the Debian defaults point where the packages install', () => {
     assert.deepEqual(
       REQUIRED_BOOTLOADERS.map((s) => s.candidates[0]),
-      ['/usr/lib/PXELINUX/pxelinux.0', '/usr/lib/syslinux/modules/bios/ldlinux.c32', '/usr/lib/ipxe/undionly.kpxe', '/usr/lib/ipxe/ipxe.efi'],
+      [
+        '/usr/lib/PXELINUX/pxelinux.0', '/usr/lib/syslinux/modules/bios/ldlinux.c32', '/usr/lib/ipxe/undionly.kpxe', '/usr/lib/ipxe/ipxe.efi', '/usr/lib/ipxe/snponly.efi',
+        '/usr/lib/shim/shimx64.efi.signed', '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed', '/usr/lib/shim/shimaa64.efi.signed', '/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed',
+      ],
     );
   });
 });

@@ -4,7 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bufferSource, type ByteSource } from '../../server/byte-source.ts';
 import { Artifacts } from '../../server/boot/artifacts.ts';
+import { BootPolicy } from '../../server/boot/boot-policy.ts';
 import { Lifecycle } from '../../server/boot/lifecycle.ts';
+import { Trust } from '../../server/boot/trust.ts';
 import { createTftpHandler, normalizeTftpPath } from '../../server/boot/tftp-handler.ts';
 import { silentLogger } from '../../server/log.ts';
 import { ProfileRegistry } from '../../server/profiles/registry.ts';
@@ -14,15 +16,15 @@ import { PROFILES_DIR } from '../http/harness.ts';
 
 const MAC = '00:16:3e:84:b5:99';
 
-async function setup() {
+async function setup(o: { trust?: boolean; recordDiscovered?: boolean } = {}) {
   const log = silentLogger();
   const store = memoryStore();
-  const lifecycle = new Lifecycle({ store, log });
+  const lifecycle = new Lifecycle({ store, log, trust: o.trust ? new Trust({ store }) : undefined });
   const registry = new ProfileRegistry(PROFILES_DIR, log);
   const artifacts = new Artifacts(registry, fakeRenderer());
   const opened: string[] = [];
   const handler = createTftpHandler({
-    lifecycle,
+    policy: new BootPolicy({ lifecycle, recordDiscovered: o.recordDiscovered ?? true }),
     artifacts,
     registry,
     media: { openFile: async (distro, path) => (distro === 'centos-4.4-i386' ? bufferSource(Buffer.from(`${distro}:${path}`)) : null) },
@@ -31,12 +33,11 @@ async function setup() {
       return path === 'pxelinux.0' ? bufferSource(Buffer.from('PXELINUX')) : null;
     },
     base: 'http://10.0.0.1:8080',
-    recordDiscovered: true,
     log,
   });
   await store.createSystem({ name: 'ng', macs: [MAC], profile: 'centos44-hvm' }, 1);
-  const get = async (filename: string): Promise<string | null> => {
-    const src: ByteSource | null = await handler({ filename, mode: 'octet', remote: { address: '10.0.0.50', port: 2070 }, options: {} });
+  const get = async (filename: string, address = '10.0.0.50'): Promise<string | null> => {
+    const src: ByteSource | null = await handler({ filename, mode: 'octet', remote: { address, port: 2070 }, options: {} });
     return src ? (await src.read(0, src.size)).toString() : null;
   };
   return { store, lifecycle, get, opened };
@@ -64,6 +65,23 @@ test('an unknown MAC gets the default local-boot menu and is recorded as discove
   const { get, store } = await setup();
   assert.equal(await get('pxelinux.cfg/01-52-54-00-00-00-01'), 'pxelinux localboot default\n');
   assert.equal((await store.getSystem('discovered-525400000001'))!.state, 'discovered');
+});
+
+test('with lifecycle.record_discovered off, an unknown MAC is answered and not recorded', async () => {
+  const { get, store } = await setup({ recordDiscovered: false });
+  assert.equal(await get('pxelinux.cfg/01-52-54-00-00-00-01'), 'pxelinux localboot default\n');
+  assert.equal(await store.getSystem('discovered-525400000001'), null);
+});
+
+test('trust: an armed system\'s menu goes only to its leased address; elsewhere local boot and no pxe event', async () => {
+  const { get, lifecycle, store } = await setup({ trust: true });
+  await store.saveLeases([{ mac: MAC, ip: '10.0.0.50', hostname: null, state: 'bound', expiresAt: Date.now() + 60_000, updatedAt: 1 }]);
+  const s = await lifecycle.arm('ng', null);
+  assert.equal(await get('pxelinux.cfg/01-00-16-3e-84-b5-99', '10.0.0.66'), 'pxelinux localboot default\n');
+  assert.deepEqual((await store.listEvents('ng')).map((e) => e.stage), ['armed']);
+  assert.equal(await get('pxelinux.cfg/01-00-16-3e-84-b5-99', '10.0.0.50'), `pxelinux install ng http://10.0.0.1:8080/ks/${s.token}\n`);
+  assert.deepEqual((await store.listEvents('ng')).map((e) => e.stage), ['armed', 'pxe']);
+  assert.deepEqual(lifecycle.refusals.counts('trust'), { not_its_address: 1 });
 });
 
 test('distro kernels and initrds come from the distro media under a stable path', async () => {

@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
-const BIN = join(ROOT, 'bin', 'kickstand.js');
+// The TypeScript source through tsx, so the tests never run a stale build; test/build.test.ts runs the compiled one.
+const CLI = ['--import', 'tsx', join(ROOT, 'server', 'cli', 'main.ts')];
 
 function cli(dataDir: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  const r = spawnSync(process.execPath, [...CLI, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, KICKSTAND_DATA_DIR: dataDir, KICKSTAND_ISOS_DIR: join(dataDir, 'isos'), KICKSTAND_CONFIG: '' },

@@ -101,3 +101,30 @@ test('tooling variables (KICKSTAND_E2E_*, _TEST_, _BENCH_) are not configuration
     assert.throws(() => loadConfig({ env: { KICKSTAND_HTTP_PORT: '9090' }, cwd: dir, isRoot: false }), /environment KICKSTAND_HTTP_PORT: http_port: unknown key "http_port"/);
   });
 });
+
+test('security, caps and metrics: safe defaults; bad values name the file and key', () => {
+  withDir((dir) => {
+    const c = loadConfig({ env: {}, cwd: dir, isRoot: false });
+    assert.deepEqual(c.security, { match_by_mac: 'address', bind_runs: true, trusted_hosts: [] });
+    assert.equal(c.lifecycle.max_events_per_run, 500);
+    assert.equal(c.lifecycle.discovered_max, 1000);
+    assert.deepEqual(c.metrics, {});
+    const file = join(dir, 'kickstand.yaml');
+    const bad = (yaml: string, key: string, message: RegExp) => {
+      writeFileSync(file, yaml);
+      assert.throws(
+        () => loadConfig({ env: {}, cwd: dir, isRoot: false }),
+        (e: unknown) => e instanceof ConfigError && e.field === key && e.message.startsWith(`${file}: ${key}: `) && message.test(e.message),
+        yaml,
+      );
+    };
+    bad('security:\n  match_by_mac: source\n', 'security.match_by_mac', /address/);
+    bad('security:\n  trusted_hosts: [10.0.0.0/24, 10.1.0.0/33]\n', 'security.trusted_hosts[1]', /IP address or CIDR/);
+    bad('security:\n  trusted_hosts: [xen-host.example]\n', 'security.trusted_hosts[0]', /IP address or CIDR/);
+    bad('lifecycle:\n  max_log_bytes: 2097152\n  max_log_bytes_per_system: 1048576\n', 'lifecycle.max_log_bytes_per_system', /at least lifecycle.max_log_bytes/);
+    bad('metrics:\n  host: 127.0.0.1\n', 'metrics.port', /required when metrics.host is set/);
+    bad('metrics:\n  token: short\n', 'metrics.token', /16/);
+    writeFileSync(file, 'security:\n  trusted_hosts: [10.0.0.0/24, "fd00::/8", 192.0.2.1]\n');
+    assert.deepEqual(loadConfig({ env: {}, cwd: dir, isRoot: false }).security.trusted_hosts, ['10.0.0.0/24', 'fd00::/8', '192.0.2.1']);
+  });
+});

@@ -96,3 +96,36 @@ export function wipeBootCode(image: string): void {
     closeSync(fd);
   }
 }
+
+/** Returns a file from the FAT file system at a byte offset of the image (mtools, no mount), or null when it is not there. */
+export function fatFile(image: string, offset: number, path: string): Buffer | null {
+  const r = spawnSync('mcopy', ['-n', '-i', `${image}@@${offset}`, `::${path}`, '-'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' }, maxBuffer: 64 << 20 });
+  return r.status === 0 ? r.stdout : null;
+}
+
+/** Returns the names in a folder of the FAT file system at a byte offset of the image. */
+export function fatList(image: string, offset: number, dir: string): string[] {
+  const r = spawnSync('mdir', ['-b', '-i', `${image}@@${offset}`, `::${dir}`], { encoding: 'utf8', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+  return r.status === 0 ? r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^.*\//, '')) : [];
+}
+
+/** Returns the TFTP read requests in a capture, in order, as `client filename` (tcpdump decodes TFTP on port 69). */
+export function tftpReadRequests(pcap: string): string[] {
+  const r = spawnSync('tcpdump', ['-n', '-r', pcap, 'udp dst port 69'], { encoding: 'utf8' });
+  return r.stdout.split('\n').flatMap((l) => {
+    const m = /^\S+ IP (\d+\.\d+\.\d+\.\d+)\.\d+ > .*RRQ "([^"]*)"/.exec(l);
+    return m ? [`${m[1]} ${m[2]}`] : [];
+  });
+}
+
+/** Returns how many packets of a capture match a tcpdump filter. */
+export function countPackets(pcap: string, filter: string): number {
+  const r = spawnSync('tcpdump', ['-n', '-r', pcap, filter], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).length;
+}
+
+/** Returns the HTTP request lines (`GET /path`) sent to a port in a capture, in order. */
+export function httpRequests(pcap: string, port: number): string[] {
+  const r = spawnSync('tcpdump', ['-n', '-A', '-r', pcap, `tcp dst port ${port}`], { encoding: 'latin1', maxBuffer: 256 << 20 });
+  return [...r.stdout.matchAll(/\b(GET|HEAD|POST) (\/\S*) HTTP\/1\.[01]/g)].map((m) => `${m[1]} ${m[2]}`);
+}

@@ -9,7 +9,7 @@ import { createNetns, type Netns } from '../system/lib/netns.ts';
 import { REPO_ROOT } from './build/artifacts.ts';
 
 /** Host packages the lab needs (QEMU with Debian's iPXE ROMs, the capture, disk checks). */
-export const LAB_PACKAGES = ['qemu-system-x86', 'ipxe-qemu', 'tcpdump', 'iproute2', 'fdisk', 'e2fsprogs', 'util-linux', 'xorriso', 'cpio'];
+export const LAB_PACKAGES = ['qemu-system-x86', 'ipxe-qemu', 'ovmf', 'tcpdump', 'iproute2', 'fdisk', 'e2fsprogs', 'util-linux', 'xorriso', 'cpio', 'dosfstools', 'mtools'];
 /**
  * Default budget of one guest boot (KICKSTAND_E2E_BOOT_TIMEOUT in seconds overrides it): a PXE
  * install takes ~40 s here under TCG on two shared cores, iPXE's ~15 s IPv6 wait included.
@@ -51,7 +51,25 @@ export interface BootOptions {
   timeoutMs?: number;
   /** Extra QEMU arguments (e.g. a CD-ROM). */
   extraArgs?: string[];
+  /**
+   * Firmware: SeaBIOS (default); OVMF; or OVMF's Secure Boot build with Microsoft's keys enrolled
+   * (q35 with SMM, Secure Boot enforced). UEFI guests run on q35 with hda on the first SATA port.
+   */
+  firmware?: 'bios' | 'uefi' | 'secboot';
+  /**
+   * How a UEFI guest boots from the network: `ipxe`, QEMU's iPXE option ROM on an e1000; `native`,
+   * OVMF's own PXE on a virtio NIC without ROM; `http`, OVMF's own HTTP Boot (its PXE switched off).
+   */
+  uefiNet?: 'ipxe' | 'native' | 'http';
 }
+
+/** Debian's OVMF builds (package ovmf). */
+export const OVMF = {
+  code: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+  vars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
+  secbootCode: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd',
+  msVars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
+} as const;
 
 /** QEMU boot order per boot source (n: network, c: first hard disk). */
 const BOOT_ORDER: Record<BootOptions['from'], string> = { pxe: 'n', disk: 'c', 'pxe-then-disk': 'nc', cd: 'dca' };
@@ -125,6 +143,7 @@ export class Lab {
     const rom = options.from === 'disk' || options.from === 'cd' ? ',romfile=' : '';
     const cdrom = options.cdrom ? ['-drive', `file=${options.cdrom},format=raw,if=ide,index=2,media=cdrom,readonly=on`] : [];
     const accel = process.env.KICKSTAND_E2E_ACCEL ?? 'tcg';
+    if (options.firmware && options.firmware !== 'bios') return this.uefiArgs(options, accel, serial);
     return [
       '-machine', `pc,accel=${accel}`,
       '-m', '512',
@@ -180,6 +199,37 @@ export class Lab {
     };
     this.boots.push(result);
     return result;
+  }
+
+  /**
+   * Returns QEMU's arguments for a UEFI boot: OVMF from pflash with this guest's own copy of the
+   * variable store (one per firmware build, kept across boots like a machine's NVRAM), hda on the
+   * first SATA port, boot order by bootindex (network first for network boots).
+   */
+  private uefiArgs(o: Omit<BootOptions, 'name' | 'timeoutMs'>, accel: string, serial: string): string[] {
+    const secure = o.firmware === 'secboot';
+    const vars = join(this.dir, secure ? 'ovmf-vars-ms.fd' : 'ovmf-vars.fd');
+    if (!existsSync(vars)) cpSync(secure ? OVMF.msVars : OVMF.vars, vars);
+    const net = o.from === 'pxe' || o.from === 'pxe-then-disk';
+    const mode = o.uefiNet ?? 'ipxe';
+    const nic = mode === 'ipxe' && net ? 'e1000' : 'virtio-net-pci';
+    const rom = mode === 'ipxe' && net ? '' : ',romfile=';
+    return [
+      '-machine', `q35,accel=${accel}${secure ? ',smm=on' : ''}`,
+      ...(secure ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []),
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${secure ? OVMF.secbootCode : OVMF.code}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${vars}`,
+      '-m', '512',
+      '-display', 'none',
+      '-no-reboot',
+      '-serial', serial,
+      '-drive', `file=${this.hda},format=raw,if=none,id=hda`,
+      '-device', `ide-hd,bus=ide.0,drive=hda,bootindex=${net ? 2 : 1}`,
+      '-netdev', `tap,id=n0,ifname=${this.tap},script=no,downscript=no`,
+      '-device', `${nic},netdev=n0,mac=${this.mac}${rom}${net ? ',bootindex=1' : ''}`,
+      ...(mode === 'http' && net ? ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'] : []),
+      ...(o.extraArgs ?? []),
+    ];
   }
 
   /** Resolves once tcpdump has opened its capture file (or at once without capture), so boots are captured whole. */

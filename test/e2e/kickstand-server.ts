@@ -13,9 +13,15 @@ import type { E2eProfile, RecordedEvent, ServerUnderTest } from './server-under-
 
 /** Debian packages kickstand needs on the host for this run (pxelinux for TFTP, isolinux and xorriso for buildiso). */
 export const KICKSTAND_PACKAGES = ['pxelinux', 'syslinux-common', 'isolinux', 'xorriso'];
+/** What kickstand serves UEFI guests from: iPXE (ipxe.efi for HTTP Boot) and the Secure Boot chain (shim, signed GRUB). */
+export const KICKSTAND_UEFI_PACKAGES = ['ipxe', 'shim-signed', 'grub-efi-amd64-signed'];
 /** Name of the guest in kickstand's store. */
 export const SYSTEM_NAME = 'e2e-guest';
 export const PROFILE_NAME = 'e2e';
+/** The UEFI guest's profile: firmware uefi, one SATA disk with a GPT (ESP, root, swap). */
+export const UEFI_PROFILE_NAME = 'e2e-uefi';
+/** Size of the UEFI guest's disk and of its partitions (MiB). */
+export const UEFI_DISK = { diskMib: 1024, espMib: 64, rootMib: 768 } as const;
 const HTTP_PORT = 8080;
 /** How long `kickstand serve` may take to start every listener. */
 const START_TIMEOUT_MS = 60_000;
@@ -47,7 +53,49 @@ export function kickstandProfiles(profile: E2eProfile): Record<string, unknown> 
       serial: { device: 'ttyS0', speed: 115200, root_login: true },
       kernel_args: profile.kernelArgs.split(' ').filter((a) => !a.startsWith('console=')),
     },
+    'profile-uefi.yaml': {
+      kind: 'profile',
+      name: UEFI_PROFILE_NAME,
+      distro: TREE_INFO.family,
+      firmware: 'uefi',
+      esp_mib: UEFI_DISK.espMib,
+      alignment: '1MiB',
+      disks: {
+        sda: {
+          size_mib: UEFI_DISK.diskMib,
+          partitions: [
+            { role: 'root', fstype: 'ext3', mount: '/', label: profile.rootLabel, size_mib: UEFI_DISK.rootMib },
+            { role: 'swap', label: profile.swapLabel },
+          ],
+        },
+      },
+      serial: { device: 'ttyS0', speed: 115200, root_login: true },
+      kernel_args: profile.kernelArgs.split(' ').filter((a) => !a.startsWith('console=')),
+    },
   };
+}
+
+/** How the lab's kickstand is set up beyond the defaults. */
+export interface KickstandOptions {
+  /** Profile the guest is registered with (default e2e). */
+  profile?: string;
+  /** Settings merged over the lab's kickstand.yaml, one level deep (dhcp, tftp…). */
+  config?: Record<string, Record<string, unknown>>;
+}
+
+/** A kickstand the test can restart with other settings (same store, ISO and guest). */
+export interface KickstandUnderTest extends ServerUnderTest {
+  /** Stops kickstand, merges settings over its configuration, and starts it again. */
+  reconfigure(config: Record<string, Record<string, unknown>>): Promise<void>;
+  /** kickstand's log file. */
+  logFile: string;
+}
+
+/** Returns base with each section of patch merged over the same section (one level deep). */
+function mergeConfig(base: Record<string, unknown>, patch: Record<string, Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) out[k] = { ...(base[k] as Record<string, unknown> | undefined), ...v };
+  return out;
 }
 
 /**
@@ -70,7 +118,7 @@ function cli(config: string, args: string[]): string {
 }
 
 /** Starts `kickstand serve` in the lab's namespace, registers the guest; returns the server the test drives. */
-export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E2eProfile): Promise<ServerUnderTest> {
+export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E2eProfile, options: KickstandOptions = {}): Promise<KickstandUnderTest> {
   const dir = join(lab.dir, 'kickstand');
   for (const d of ['profiles', 'isos', 'var']) mkdirSync(join(dir, d), { recursive: true });
   const iso = join(dir, 'isos/kickstand-e2e.iso');
@@ -84,56 +132,59 @@ export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E
   }
   const net = lab.serverIp.split('.').slice(0, 3).join('.');
   const config = join(dir, 'kickstand.yaml');
-  writeFileSync(
-    config,
-    JSON.stringify(
-      {
-        data_dir: join(dir, 'var'),
-        profiles_dir: join(dir, 'profiles'),
-        isos_dir: join(dir, 'isos'),
-        templates_dir: join(REPO_ROOT, 'templates'),
-        public_url: `http://${lab.serverIp}:${HTTP_PORT}`,
-        log_level: 'debug',
-        http: { host: lab.serverIp, port: HTTP_PORT },
-        tftp: { enabled: true, host: '0.0.0.0', port: 69 },
-        dhcp: {
-          mode: 'full',
-          interface: lab.bridge,
-          server_ip: lab.serverIp,
-          subnet: {
-            network: `${net}.0`,
-            mask: '255.255.255.0',
-            router: lab.serverIp,
-            pool_start: `${net}.100`,
-            pool_end: `${net}.199`,
-          },
-        },
-        auth: { admin_token: randomBytes(16).toString('hex') },
+  let settings: Record<string, unknown> = {
+    data_dir: join(dir, 'var'),
+    profiles_dir: join(dir, 'profiles'),
+    isos_dir: join(dir, 'isos'),
+    templates_dir: join(REPO_ROOT, 'templates'),
+    public_url: `http://${lab.serverIp}:${HTTP_PORT}`,
+    log_level: 'debug',
+    http: { host: lab.serverIp, port: HTTP_PORT },
+    tftp: { enabled: true, host: '0.0.0.0', port: 69 },
+    dhcp: {
+      mode: 'full',
+      interface: lab.bridge,
+      server_ip: lab.serverIp,
+      subnet: {
+        network: `${net}.0`,
+        mask: '255.255.255.0',
+        router: lab.serverIp,
+        pool_start: `${net}.100`,
+        pool_end: `${net}.199`,
       },
-      null,
-      2,
-    ) + '\n',
-  );
+    },
+    auth: { admin_token: randomBytes(16).toString('hex') },
+  };
+  settings = mergeConfig(settings, options.config ?? {});
 
   const logFile = join(dir, 'kickstand.log');
-  const out = openSync(logFile, 'w');
-  const child: ChildProcess = lab.ns.spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/cli/main.ts'), 'serve', '--config', config], {
-    cwd: REPO_ROOT,
-    env: kickstandEnv(),
-    stdio: ['ignore', out, out],
-  });
-  closeSync(out);
+  let child: ChildProcess | undefined;
+  /** Writes the configuration and starts `kickstand serve`, resolving once every listener is up. */
+  const start = async (): Promise<void> => {
+    writeFileSync(config, JSON.stringify(settings, null, 2) + '\n');
+    // A restart appends to the same log: only what this process writes counts.
+    const from = existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0;
+    const out = openSync(logFile, 'a');
+    child = lab.ns.spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server/cli/main.ts'), 'serve', '--config', config], {
+      cwd: REPO_ROOT,
+      env: kickstandEnv(),
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    await waitForListeners(child, logFile, settings, from);
+  };
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    killPid(child, 'SIGTERM');
-    const timer = setTimeout(() => killPid(child), STOP_TIMEOUT_MS);
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    killPid(c, 'SIGTERM');
+    const timer = setTimeout(() => killPid(c), STOP_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
   };
   try {
-    await waitForListeners(child, logFile);
-    cli(config, ['system', 'add', SYSTEM_NAME, '--mac', lab.mac, '--profile', PROFILE_NAME]);
+    await start();
+    cli(config, ['system', 'add', SYSTEM_NAME, '--mac', lab.mac, '--profile', options.profile ?? PROFILE_NAME]);
   } catch (err) {
     await stop();
     throw err;
@@ -141,6 +192,12 @@ export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E
 
   return {
     kind: 'kickstand',
+    logFile,
+    async reconfigure(patch) {
+      await stop();
+      settings = mergeConfig(settings, patch);
+      await start();
+    },
     async armInstall() {
       cli(config, ['system', 'rebuild', SYSTEM_NAME]);
     },
@@ -164,12 +221,14 @@ export async function startKickstand(lab: Lab, guest: GuestArtifacts, profile: E
   };
 }
 
-/** Resolves once kickstand logged that HTTP, TFTP and DHCP listen and the test ISO is catalogued; rejects if it exits or takes too long. */
-async function waitForListeners(child: ChildProcess, logFile: string): Promise<void> {
-  const wanted = [/HTTP listening/, /tftp listening/, /DHCP \(full\) listening/, /isos: image added/];
+/** Resolves once kickstand logged that HTTP, TFTP and DHCP listen (as configured) and the test ISO is catalogued; rejects if it exits or takes too long. */
+async function waitForListeners(child: ChildProcess, logFile: string, settings: Record<string, unknown>, from: number): Promise<void> {
+  const tftp = (settings.tftp as { enabled?: boolean } | undefined)?.enabled !== false;
+  const mode = (settings.dhcp as { mode?: string } | undefined)?.mode ?? 'full';
+  const wanted = [/HTTP listening/, ...(tftp ? [/tftp listening/] : []), new RegExp(`DHCP \\(${mode}\\) listening`), /isos: image added/];
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(from) : '';
     if (wanted.every((re) => re.test(text))) return;
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       const why = child.exitCode !== null ? `exited with ${child.exitCode}` : `not listening after ${START_TIMEOUT_MS} ms`;

@@ -12,13 +12,13 @@
 //   kickstand  `kickstand serve` with DHCP in full mode, TFTP and HTTP, rendering the real script.
 // Run as root: `npm run test:e2e`. KICKSTAND_E2E_KEEP=1 keeps the logs of passing runs too (they
 // are always kept under artifacts/e2e/ on failure); KICKSTAND_E2E_ACCEL=kvm uses KVM where it exists.
-import { isRoot } from '../system/lib/apt.ts';
+import { skipUnlessRoot } from '../system/lib/apt.ts';
 import { KICKSTAND_PACKAGES, startKickstand } from './kickstand-server.ts';
 import { STANDIN_PACKAGES, startStandin, startStandinRendered } from './standin.ts';
 import { defineInstallSuite } from './suite.ts';
 
 const servers = new Set((process.env.KICKSTAND_E2E_SERVERS ?? 'kickstand,standin').split(',').map((s) => s.trim()));
-const needsRoot = isRoot() ? false : 'needs root (namespaces, tap device, apt)';
+const needsRoot = skipUnlessRoot('needs root (namespaces, tap device, apt)');
 
 defineInstallSuite({
   title: 'e2e with kickstand (DHCP full mode, TFTP, HTTP, rendered install script)',

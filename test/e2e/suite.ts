@@ -47,19 +47,19 @@ export interface SuiteOptions {
 }
 
 /** Returns a failure message with the serial markers and the tail of the serial log. */
-function explain(boot: BootResult, stages: string[] = []): string {
+export function explain(boot: BootResult, stages: string[] = []): string {
   const tail = boot.serial.split(/\r?\n/).slice(-40).join('\n');
   return `${boot.name}: exit ${boot.exitCode}, timed out ${boot.timedOut}, ${boot.seconds} s; stages ${stages.join(', ')}\n` +
     `markers:\n  ${markers(boot.serial).join('\n  ')}\nserial tail:\n${tail}`;
 }
 
 /** Returns the guest-reported stages among events. */
-function guestStages(events: RecordedEvent[]): string[] {
+export function guestStages(events: RecordedEvent[]): string[] {
   return events.map((e) => e.stage).filter((s) => GUEST_STAGES.has(s));
 }
 
 /** Asserts that `required` appears in `stages` in order, and that nothing failed. */
-function assertStagesInOrder(stages: string[], required: string[], message: string): void {
+export function assertStagesInOrder(stages: string[], required: string[], message: string): void {
   assert.ok(!stages.includes('failed'), `the guest reported failed\n${message}`);
   let i = 0;
   for (const s of stages) if (s === required[i]) i++;

@@ -1,7 +1,7 @@
 // An in-memory Store for unit tests: same contract as SQLite (the conformance suite proves it).
 import { ConflictError, NotFoundError } from '../../server/errors.ts';
 import type { DhcpLeaseRecord } from '../../server/store/leases.ts';
-import type { InstallEvent, NewSystem, PowerSettingsRecord, Store, System, SystemPatch, TokenRecord, Transition } from '../../server/store/types.ts';
+import { SYSTEM_STATES, type InstallEvent, type NewSystem, type PowerSettingsRecord, type Store, type System, type SystemCounts, type SystemPatch, type TokenRecord, type Transition } from '../../server/store/types.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -84,6 +84,17 @@ export class MemoryStore implements Store {
     return clone(this.patch(name, patch, now));
   }
 
+  async renameSystem(name: string, newName: string, now: number) {
+    const s = this.systems.get(name);
+    if (!s) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
+    if (this.systems.has(newName)) throw new ConflictError(`a system named ${JSON.stringify(newName)} exists`, 'name');
+    this.systems.delete(name);
+    this.systems.set(newName, { ...s, name: newName, updatedAt: now });
+    for (const e of this.events) if (e.system === name) e.system = newName;
+    for (const t of this.tokens.values()) if (t.system === name) t.system = newName;
+    return clone(this.systems.get(newName)!);
+  }
+
   async deleteSystem(name: string) {
     const had = this.systems.delete(name);
     this.power.delete(name);
@@ -98,7 +109,7 @@ export class MemoryStore implements Store {
     const t = decide(clone(before));
     if (!t) return { system: clone(before), event: null, changed: false };
     if (t.retireTokensAt !== undefined) for (const tok of this.tokens.values()) if (tok.system === name && tok.retiredAt === null) tok.retiredAt = t.retireTokensAt;
-    if (t.issueToken) this.tokens.set(t.issueToken.token, { ...t.issueToken, system: name, retiredAt: null });
+    if (t.issueToken) this.tokens.set(t.issueToken.token, { ...t.issueToken, system: name, retiredAt: null, boundIp: null });
     const after = t.patch ? this.patch(name, t.patch, now) : before;
     let event: InstallEvent | null = null;
     if (t.event) {
@@ -116,6 +127,48 @@ export class MemoryStore implements Store {
   async listEvents(name: string, options: { run?: number; limit?: number } = {}) {
     const all = this.events.filter((e) => e.system === name && (options.run === undefined || e.run === options.run));
     return all.slice(-(options.limit ?? 10_000)).map(clone);
+  }
+
+  async bindToken(token: string, ip: string) {
+    const t = this.tokens.get(token);
+    if (!t) return null;
+    t.boundIp ??= ip;
+    return t.boundIp;
+  }
+
+  async countEvents(name: string, run: number, stages?: readonly string[]) {
+    return this.events.filter((e) => e.system === name && e.run === run && (!stages || stages.includes(e.stage))).length;
+  }
+
+  async trimLogs(name: string, maxBytes: number) {
+    let total = 0;
+    let dropped = 0;
+    for (const e of [...this.events].reverse()) {
+      if (e.system !== name || e.log === null) continue;
+      total += Buffer.byteLength(e.log);
+      if (total > maxBytes) {
+        e.log = null;
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  async countSystems(stalledBefore: number): Promise<SystemCounts> {
+    const byState = Object.fromEntries(SYSTEM_STATES.map((s) => [s, 0])) as SystemCounts['byState'];
+    let stalled = 0;
+    let stalledInstalling = 0;
+    for (const s of this.systems.values()) {
+      byState[s.state]++;
+      if ((s.lastEventAt ?? s.stateChangedAt) >= stalledBefore) continue;
+      if (s.state === 'installing') stalledInstalling++;
+      if (s.state === 'installing' || (s.state === 'build' && s.stage === 'pxe')) stalled++;
+    }
+    return { byState, stalled, stalledInstalling };
+  }
+
+  async findLeases(macs: string[]) {
+    return [...this.leases.values()].filter((l) => macs.includes(l.mac)).sort((a, b) => (a.mac < b.mac ? -1 : 1)).map(clone);
   }
 
   async getPowerSettings(name: string) {
@@ -164,7 +217,12 @@ export function brokenStore(): Store {
     deleteSystem: fail,
     transition: fail,
     findToken: fail,
+    bindToken: fail,
     listEvents: fail,
+    countEvents: fail,
+    trimLogs: fail,
+    countSystems: fail,
+    findLeases: fail,
     getPowerSettings: fail,
     listPowerSettings: fail,
     setPowerSettings: fail,

@@ -8,16 +8,21 @@ export function fakeRenderer(): ArtifactRenderer & { calls: number } {
     calls: 0,
     render(kind: ArtifactKind, i: ArtifactInput): string {
       r.calls++;
-      if (kind === 'pxelinux' || kind === 'ipxe') {
-        return i.token ? `${kind} install ${i.system.name} ${i.base}/ks/${i.token}\n` : `${kind} localboot ${i.system.name}\n`;
+      if (kind === 'pxelinux' || kind === 'ipxe' || kind === 'grub') {
+        // The booting MAC shows only when it is not the first (the templates' BOOTIF default).
+        const bootif = i.bootMac ? ` bootif ${i.bootMac}` : '';
+        return i.token ? `${kind} install ${i.system.name} ${i.base}/ks/${i.token}${bootif}\n` : `${kind} localboot ${i.system.name}${bootif}\n`;
       }
       return `# ${kind} for ${i.system.name} (profile ${i.profile.name}, distro ${i.distro.name})\n# events ${i.base}/events/${i.token ?? 'none'}\n`;
     },
-    renderDefault(kind: 'pxelinux' | 'ipxe'): string {
+    renderDefault(kind: 'pxelinux' | 'ipxe' | 'grub'): string {
       return `${kind} localboot default\n`;
     },
     renderEntry(base: string): string {
       return `#!ipxe\nchain ${base}/ipxe/\${net0/mac}\n`;
+    },
+    renderGrubEntry(): string {
+      return 'grub entry: configfile $prefix/grub.cfg-01-<mac>\n';
     },
   };
   return r;

@@ -70,19 +70,38 @@ describe('dashboard login', () => {
     assert.ok(h.logs().some((l) => l.msg === 'dashboard login refused: wrong admin token'));
   });
 
-  test('after too many wrong tokens from one address, even the right one waits out the window', async () => {
+  test('wrong tokens from one address slow its attempts down (doubling waits, capped); the right token waits at most the cap', async () => {
     const h = dashboardHarness({ loginFailures: 3 });
-    const agent = request.agent(h.app);
+    let agent = request.agent(h.app);
     const attempt = async (token: string) => {
       const form = await agent.get('/ui/login');
       return agent.post('/ui/login').type('form').send({ _csrf: csrfOf(form.text), token });
     };
     for (let i = 0; i < 3; i++) assert.equal((await attempt('wrong')).status, 401);
+    // Inside the wait an attempt is refused unchecked: even the right token learns nothing yet.
+    const early = await attempt(ADMIN);
+    assert.equal(early.status, 429);
+    assert.equal(early.headers['retry-after'], '1');
+    assert.equal(cookieNamed(early, 'kickstand_session'), undefined);
+    // A guesser keeps failing after each wait: the waits double (1, 2, 4 … s) up to 30 s.
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const blocked = await attempt('wrong');
+      assert.equal(blocked.status, 429);
+      const wait = Number(blocked.headers['retry-after']);
+      waits.push(wait);
+      h.clock.now += wait * 1000;
+      assert.equal((await attempt('wrong')).status, 401);
+    }
+    assert.deepEqual(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+    // The right token, after at most the capped wait, logs in and clears the count.
     const blocked = await attempt(ADMIN);
     assert.equal(blocked.status, 429);
-    assert.equal(cookieNamed(blocked, 'kickstand_session'), undefined);
-    h.clock.now += 5 * 60_000;
+    assert.ok(Number(blocked.headers['retry-after']) <= 30);
+    h.clock.now += 30_000;
     assert.equal((await attempt(ADMIN)).status, 303);
+    agent = request.agent(h.app); // another browser at the same address
+    assert.equal((await attempt('wrong')).status, 401, 'a good login forgets the failures');
   });
 
   test('a login without the form CSRF token, or with another one, is 403 even with the right admin token', async () => {

@@ -3,7 +3,9 @@
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Artifacts } from '../../server/boot/artifacts.ts';
-import { Lifecycle } from '../../server/boot/lifecycle.ts';
+import { BootPolicy } from '../../server/boot/boot-policy.ts';
+import { Lifecycle, type LifecycleLimits } from '../../server/boot/lifecycle.ts';
+import { Trust, type TrustPolicy } from '../../server/boot/trust.ts';
 import { createHttpHandler } from '../../server/http/app.ts';
 import { captureLogger } from '../../server/log.ts';
 import { ProfileRegistry } from '../../server/profiles/registry.ts';
@@ -24,15 +26,29 @@ export interface Harness {
   renderer: ReturnType<typeof fakeRenderer>;
 }
 
-/** Returns a fresh harness; options shrink the lifecycle's time limits. */
-export function harness(options: { store?: Store; tokenTtlMs?: number; stallMs?: number; maxLogBytes?: number } = {}): Harness {
+export interface HarnessOptions {
+  store?: Store;
+  tokenTtlMs?: number;
+  stallMs?: number;
+  maxLogBytes?: number;
+  /** Trust policy over the default (false: no trust checks at all). */
+  trust?: Partial<TrustPolicy> | false;
+  limits?: Partial<LifecycleLimits>;
+  recordDiscovered?: boolean;
+  metricsRoute?: false | { token?: string };
+}
+
+/** Returns a fresh harness wired as main wires it (default trust policy and caps); options shrink limits. */
+export function harness(options: HarnessOptions = {}): Harness {
   const { log, lines } = captureLogger('debug');
   const store = options.store ?? memoryStore();
   const clock = { now: Date.UTC(2026, 10, 24, 8, 0, 0) };
-  const lifecycle = new Lifecycle({ store, log, clock: () => clock.now, tokenTtlMs: options.tokenTtlMs, stallMs: options.stallMs, maxLogBytes: options.maxLogBytes });
+  const trust = options.trust === false ? undefined : new Trust({ store, policy: options.trust, clock: () => clock.now });
+  const lifecycle = new Lifecycle({ store, log, clock: () => clock.now, tokenTtlMs: options.tokenTtlMs, stallMs: options.stallMs, maxLogBytes: options.maxLogBytes, trust, limits: options.limits });
+  const policy = new BootPolicy({ lifecycle, recordDiscovered: options.recordDiscovered ?? true });
   const registry = new ProfileRegistry(PROFILES_DIR, log);
   const renderer = fakeRenderer();
   const artifacts = new Artifacts(registry, renderer);
-  const app = createHttpHandler({ lifecycle, registry, artifacts, adminToken: ADMIN, log });
+  const app = createHttpHandler({ lifecycle, policy, registry, artifacts, adminToken: ADMIN, log, metricsRoute: options.metricsRoute });
   return { app, store, lifecycle, clock, auth: { Authorization: `Bearer ${ADMIN}` }, logs: lines, renderer };
 }

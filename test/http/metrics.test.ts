@@ -6,6 +6,7 @@ import type { DhcpStats } from '../../server/dhcp/server.ts';
 import type { TftpStats, TransferSummary } from '../../server/tftp/index.ts';
 import { Metrics, routeLabel } from '../../server/http/metrics.ts';
 import { harness } from './harness.ts';
+import { memoryStore } from '../fakes/memory-store.ts';
 import { NG, dashboardHarness } from './dashboard-harness.ts';
 
 /** Returns the value of one sample line (`name{labels} value`), or undefined when absent. */
@@ -108,6 +109,56 @@ describe('/metrics over HTTP', () => {
     assert.equal(sample(t, 'kickstand_systems{state="stalled"}'), 1);
     assert.equal(sample(t, 'kickstand_systems{state="installing"}'), 0);
     assert.equal(sample(t, 'kickstand_systems{state="build"}'), 1);
+  });
+
+  test('a scrape reads one aggregate count from the store and never lists systems', async () => {
+    const inner = memoryStore();
+    const calls: string[] = [];
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(prop)), (v as (...a: unknown[]) => unknown).apply(target, args)) : v;
+      },
+    });
+    const h = dashboardHarness({ store });
+    for (let i = 0; i < 50; i++) await inner.createSystem({ name: `s${i}`, macs: [`00:16:3e:00:01:${i.toString(16).padStart(2, '0')}`], profile: 'el9-kvm' }, 1);
+    calls.length = 0;
+    const t = await scrape(h.app);
+    assert.equal(sample(t, 'kickstand_systems{state="registered"}'), 50);
+    assert.deepEqual(calls, ['countSystems']);
+  });
+
+  test('power state is exported as counts kept as states change: no series per machine, no store call', async () => {
+    const inner = memoryStore();
+    const calls: string[] = [];
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(prop)), (v as (...a: unknown[]) => unknown).apply(target, args)) : v;
+      },
+    });
+    const h = dashboardHarness({ store });
+    for (let i = 0; i < 50; i++) {
+      const name = `s${i}`;
+      await inner.createSystem({ name, macs: [`00:16:3e:00:01:${i.toString(16).padStart(2, '0')}`], profile: 'el9-kvm' }, 1);
+      await inner.setPowerSettings({ system: name, driver: 'ipmi', address: '10.0.0.5', user: null, secret: null, options: {} }, 1);
+    }
+    for (let i = 0; i < 20; i++) h.machines.machine(`s${i}`).state = 'on';
+    h.machines.machine('s49').fail = 'unable to establish IPMI v2 / RMCP+ session';
+    await h.power.refresh();
+    calls.length = 0;
+    let t = await scrape(h.app);
+    assert.equal(sample(t, 'kickstand_power_systems{state="on"}'), 20);
+    assert.equal(sample(t, 'kickstand_power_systems{state="off"}'), 29);
+    assert.equal(sample(t, 'kickstand_power_systems{state="unknown"}'), 1);
+    assert.doesNotMatch(t, /system="|s49/, 'no machine is named');
+    assert.deepEqual(calls, ['countSystems']);
+    // A deleted machine stops being counted at the next poll; a changed one at once.
+    await inner.deleteSystem('s0');
+    await h.power.refresh();
+    await h.power.clearSettings('s1');
+    t = await scrape(h.app);
+    assert.equal(sample(t, 'kickstand_power_systems{state="on"}'), 18);
   });
 
   test('is served in the Prometheus text format without a token', async () => {

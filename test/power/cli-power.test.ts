@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { StandinTools } from './standin-tool.ts';
 
 const ROOT = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
-const BIN = join(ROOT, 'bin', 'kickstand.js');
+// The TypeScript source through tsx: bin/kickstand.js runs the build, which may be stale or absent.
+const CLI = ['--import', 'tsx', join(ROOT, 'server', 'cli', 'main.ts')];
 const SECRET = 'cli-Secret-77';
 const tools = new StandinTools();
 const dir = mkdtempSync(join(tmpdir(), 'ks-cli-power-'));
@@ -21,7 +22,7 @@ after(() => {
 });
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  const r = spawnSync(process.execPath, [...CLI, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, PATH: `${tools.dir}:${process.env.PATH}`, KICKSTAND_DATA_DIR: dir, KICKSTAND_ISOS_DIR: join(dir, 'isos'), KICKSTAND_CONFIG: '', KICKSTAND_POWER__COMMAND_TIMEOUT_SECONDS: '5' },

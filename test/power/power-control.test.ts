@@ -50,6 +50,7 @@ describe('power control over the API', () => {
     const bad: Array<[Record<string, unknown>, RegExp]> = [
       [{ driver: 'ipmi', address: '-oProxyCommand=touch /tmp/x' }, /^address: /],
       [{ driver: 'ipmi', address: '10.0.0.5; reboot' }, /^address: /],
+      [{ driver: 'libvirt', address: 'qemu+tcp://admin:hunter2@10.0.0.5/system' }, /^address: a libvirt URI names a user only/],
       [{ driver: 'ipmi', user: '-U root' }, /^user: /],
       [{ driver: 'ipmi', secret: 'two\nlines' }, /^secret: /],
       [{ driver: 'libvirt', address: '10.0.0.5' }, /^address: the libvirt driver takes a connection URI/],
@@ -81,7 +82,8 @@ describe('power control over the API', () => {
     await request(h.app).post(`/api/v1/systems/${NG.name}/rebuild`).set(auth).send({ reboot: false }).expect(200);
     assert.equal(h.machines.machine(NG.name).calls.length, 2);
     const metrics = await request(h.app).get('/metrics').expect(200);
-    assert.match(metrics.text, /kickstand_power_state\{system="ngtest-hvm",state="on"\} 1/);
+    assert.match(metrics.text, /kickstand_power_systems\{state="on"\} 1/);
+    assert.match(metrics.text, /kickstand_power_systems\{state="off"\} 0/);
     assert.match(metrics.text, /kickstand_power_actions_total\{driver="ipmi",action="cycle",result="ok"\} 1/);
   });
 

@@ -104,10 +104,10 @@ describe('rendering', () => {
   });
 
   test('the example profiles get the kinds they should', () => {
-    assert.deepEqual(artifactsFor(contextFor('centos44-hvm')), ['kickstart', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux']);
-    assert.deepEqual(artifactsFor(contextFor('el9-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux']);
-    assert.deepEqual(artifactsFor(contextFor('script-chs')), ['rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux']);
-    assert.deepEqual(artifactsFor(contextFor('fedora-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux'], 'LVM: no rescue, install or prepare script');
+    assert.deepEqual(artifactsFor(contextFor('centos44-hvm')), ['kickstart', 'rescue', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
+    assert.deepEqual(artifactsFor(contextFor('el9-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
+    assert.deepEqual(artifactsFor(contextFor('script-chs')), ['rescue', 'install', 'prepare', 'xen', 'xl', 'pxelinux', 'ipxe', 'isolinux', 'grub']);
+    assert.deepEqual(artifactsFor(contextFor('fedora-kvm')), ['kickstart', 'pxelinux', 'ipxe', 'isolinux', 'grub'], 'LVM: no rescue, install or prepare script');
   });
 
   test('a pxelinux APPEND line longer than pxelinux keeps is refused', async () => {

@@ -161,7 +161,8 @@ describe('findings 5, 6, 7, 8 through the service', () => {
 
 describe('findings 2 and 8 through the kickstand command, as an operator types it', () => {
   const cli = (dataDir: string, ...args: string[]) => {
-    const r = spawnSync(process.execPath, [join(REPO, 'bin', 'kickstand.js'), ...args], {
+    // The TypeScript source through tsx (bin/kickstand.js runs the build, which may be stale or absent).
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'server', 'cli', 'main.ts'), ...args], {
       cwd: REPO,
       encoding: 'utf8',
       env: { ...process.env, KICKSTAND_DATA_DIR: dataDir, KICKSTAND_ISOS_DIR: join(dataDir, 'isos'), KICKSTAND_CONFIG: '' },

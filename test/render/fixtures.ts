@@ -97,6 +97,8 @@ export function goldenCases(): Case[] {
   cases.push({ id: 'centos44-hvm.built', ctx: contextFor('centos44-hvm', { armed: false, system: { state: 'built' } }) });
   for (const family of ['el5', 'el6'] as const) cases.push({ id: `centos44-hvm.as-${family}`, ctx: contextFor('centos44-hvm', { family }) });
   for (const family of ['el7', 'el8'] as const) cases.push({ id: `el9-kvm.as-${family}`, ctx: contextFor('el9-kvm', { family }) });
+  for (const family of ['el6', 'el7'] as const) cases.push({ id: `uefi-kvm.as-${family}`, ctx: contextFor('uefi-kvm', { family }) });
+  cases.push({ id: 'hybrid-kvm.as-el7', ctx: contextFor('hybrid-kvm', { family: 'el7' }) });
   return cases;
 }
 

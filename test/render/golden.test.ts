@@ -10,7 +10,7 @@ import { artifactsFor, GLOBAL_KINDS } from '../../server/render/artifacts.ts';
 import { BASE, GOLDEN, goldenCases, renderer } from './fixtures.ts';
 
 const update = process.env.UPDATE_GOLDEN === '1';
-const EXT: Record<string, string> = { kickstart: 'ks', rescue: 'sh', install: 'sh', prepare: 'sh', xen: 'cfg', xl: 'cfg', pxelinux: 'cfg', ipxe: 'ipxe', isolinux: 'cfg', 'pxelinux-default': 'cfg', 'ipxe-default': 'ipxe', 'boot-ipxe': 'ipxe' };
+const EXT: Record<string, string> = { kickstart: 'ks', rescue: 'sh', install: 'sh', prepare: 'sh', xen: 'cfg', xl: 'cfg', pxelinux: 'cfg', ipxe: 'ipxe', isolinux: 'cfg', 'pxelinux-default': 'cfg', 'ipxe-default': 'ipxe', 'boot-ipxe': 'ipxe', grub: 'cfg', 'grub-default': 'cfg', 'grub-entry': 'cfg' };
 
 /** Compares text with a golden file, or writes it when UPDATE_GOLDEN=1. */
 function golden(rel: string, text: string): void {

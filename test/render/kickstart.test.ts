@@ -97,6 +97,9 @@ describe('rendered kickstarts follow their family grammar', async () => {
   for (const family of ORDER) {
     test(`${family}: every anaconda profile rendered as ${family} passes the grammar and the next version's deprecations, and its %post/%onerror pass bash -n`, () => {
       for (const name of anaconda) {
+        // A UEFI profile cannot render for a family whose anaconda cannot install it (uefi.test.ts).
+        const fw = profiles.get(name)!.firmware;
+        if ((fw !== 'bios' && (family === 'el4' || family === 'el5')) || (fw === 'both' && family === 'el6')) continue;
         for (const armed of [true, false]) check(`${name} as ${family}`, r.render('kickstart', caseContext(name, { family, armed })), family);
       }
     });

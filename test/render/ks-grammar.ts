@@ -49,7 +49,7 @@ export function commandsOf(f: Family): Record<string, Spec> {
     firstboot: { flags: ['disable', 'enable'] },
     bootloader: { values: ['location', 'append', 'driveorder', ...(from(f, 'el7') ? ['boot-drive'] : [])], choices: { location: ['mbr', 'partition', 'none'] } },
     zerombr: { args: f === 'el4' ? [1, 1] : [0, 0] },
-    clearpart: { flags: ['all', 'initlabel'], values: ['drives'] },
+    clearpart: { flags: ['all', 'initlabel'], values: ['drives', ...(from(f, 'el7') ? ['disklabel'] : [])] },
     part: { values: ['fstype', 'size', 'ondisk', ...(from(f, 'el5') ? ['label'] : [])], flags: ['grow', 'asprimary'], args: [1, 1] },
     volgroup: { values: ['pesize'], args: [2, 64] },
     logvol: { values: ['vgname', 'name', 'fstype', 'size', ...(from(f, 'el7') ? ['label'] : [])], flags: ['grow'], args: [1, 1] },

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../server/store/sqlite.ts';
@@ -23,6 +24,29 @@ test('sqlite store persists across reopen, in WAL mode, at the latest schema ver
     assert.equal((await b.getSystem('ng'))!.macs[0], '00:16:3e:84:b5:99');
     assert.equal((await b.loadLeases())[0]!.ip, '10.1.1.1');
     await b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a database of schema 1 migrates: its systems are counted by state, its tokens unbound; files stay 0600', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-store-'));
+  try {
+    const path = join(dir, 'kickstand.db');
+    const old = new Database(path);
+    old.exec(MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    const ins = old.prepare("INSERT INTO systems (name, state, created_at, updated_at, state_changed_at) VALUES (?, ?, 1, 1, 1)");
+    for (const [name, state] of [['a', 'built'], ['b', 'built'], ['c', 'discovered']]) ins.run(name, state);
+    old.prepare('INSERT INTO tokens (token, system, run, created_at, expires_at) VALUES (?, ?, 1, 1, 9)').run('t1', 'a');
+    old.close();
+    chmodSync(path, 0o644);
+    const store = openSqliteStore(path);
+    assert.equal(store.schemaVersion(), MIGRATIONS.length);
+    assert.deepEqual((await store.countSystems(0)).byState, { registered: 0, build: 0, installing: 0, built: 2, failed: 0, discovered: 1 });
+    assert.equal((await store.findToken('t1'))!.boundIp, null);
+    assert.equal(statSync(path).mode & 0o777, 0o600, 'an older install\'s database is made private');
+    await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

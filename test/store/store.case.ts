@@ -99,7 +99,7 @@ export function runStoreConformance(label: string, newStore: () => Store): void 
       assert.equal(r.system.state, 'build');
       assert.equal(r.system.run, 1);
       assert.equal(r.event!.stage, 'armed');
-      assert.deepEqual(await store.findToken('tok1'), { token: 'tok1', system: 'ng', run: 1, createdAt: 5, expiresAt: 100, retiredAt: null });
+      assert.deepEqual(await store.findToken('tok1'), { token: 'tok1', system: 'ng', run: 1, createdAt: 5, expiresAt: 100, retiredAt: null, boundIp: null });
       const events = await store.listEvents('ng');
       assert.equal(events.length, 1);
       assert.equal(events[0]!.message, 'rebuild');
@@ -140,6 +140,89 @@ export function runStoreConformance(label: string, newStore: () => Store): void 
       assert.deepEqual((await store.listEvents('ng', { run: 2 })).map((e) => e.stage), ['pxe', 'partitioned']);
       assert.deepEqual((await store.listEvents('ng')).map((e) => e.stage), ['pxe', 'built', 'pxe', 'partitioned']);
       assert.deepEqual((await store.listEvents('ng', { limit: 2 })).map((e) => e.stage), ['pxe', 'partitioned']);
+    });
+
+    test('bindToken binds once: the first address stays, later ones get it back; unknown tokens give null', async () => {
+      await store.createSystem(base, 1);
+      await store.transition('ng', 2, () => ({ issueToken: { token: 'a', run: 1, createdAt: 2, expiresAt: 50 } }));
+      assert.equal((await store.findToken('a'))!.boundIp, null, 'read (and cached) before binding');
+      assert.equal(await store.bindToken('a', '10.0.0.7'), '10.0.0.7');
+      assert.equal(await store.bindToken('a', '10.0.0.8'), '10.0.0.7');
+      assert.equal((await store.findToken('a'))!.boundIp, '10.0.0.7');
+      // Retiring keeps the binding (late reports of the run are checked against it).
+      await store.transition('ng', 3, () => ({ retireTokensAt: 3 }));
+      assert.deepEqual([(await store.findToken('a'))!.retiredAt, (await store.findToken('a'))!.boundIp], [3, '10.0.0.7']);
+      assert.equal(await store.bindToken('nope', '10.0.0.7'), null);
+    });
+
+    test('countEvents counts one run, optionally only some stages', async () => {
+      await store.createSystem(base, 1);
+      for (const [run, stage] of [[1, 'pxe'], [1, 'built'], [1, 'booted'], [2, 'pxe'], [2, 'failed']] as const) {
+        await store.transition('ng', 1, () => ({ event: { run, time: 1, stage, message: null, source: null, log: null } }));
+      }
+      assert.equal(await store.countEvents('ng', 1), 3);
+      assert.equal(await store.countEvents('ng', 1, ['built', 'failed', 'booted']), 2);
+      assert.equal(await store.countEvents('ng', 2, ['built']), 0);
+      assert.equal(await store.countEvents('ng', 1, []), 0);
+      assert.equal(await store.countEvents('other', 1), 0);
+    });
+
+    test('trimLogs drops the oldest logs until the newest fit, counting UTF-8 bytes, and keeps the events', async () => {
+      await store.createSystem(base, 1);
+      await store.createSystem({ ...base, name: 'two', macs: ['00:00:00:00:00:0e'] }, 1);
+      const fail = (name: string, log: string) => store.transition(name, 1, () => ({ event: { run: 1, time: 1, stage: 'failed', message: null, source: null, log } }));
+      await fail('ng', 'a'.repeat(40));
+      await fail('ng', 'é'.repeat(20)); // 40 bytes, 20 characters
+      await fail('ng', 'c'.repeat(40));
+      await fail('two', 'd'.repeat(100));
+      assert.equal(await store.trimLogs('ng', 100), 1);
+      assert.deepEqual((await store.listEvents('ng')).map((e) => e.log?.length ?? null), [null, 20, 40]);
+      assert.equal(await store.trimLogs('ng', 100), 0);
+      assert.equal(await store.trimLogs('ng', 39), 2);
+      assert.deepEqual((await store.listEvents('ng')).map((e) => e.log), [null, null, null]);
+      assert.equal((await store.listEvents('two'))[0]!.log!.length, 100, 'another system is untouched');
+    });
+
+    test('countSystems counts by state, and the systems quiet since before a time: installing, or armed with pxe last', async () => {
+      await store.createSystem(base, 1);
+      await store.createSystem({ ...base, name: 'd1', macs: ['00:00:00:00:00:d1'], profile: null, state: 'discovered' }, 1);
+      await store.createSystem({ ...base, name: 'i1', macs: ['00:00:00:00:00:01'] }, 1);
+      await store.createSystem({ ...base, name: 'i2', macs: ['00:00:00:00:00:02'] }, 1);
+      await store.transition('i1', 100, () => ({ patch: { state: 'installing', stateChangedAt: 100, lastEventAt: 500 } }));
+      await store.transition('i2', 100, () => ({ patch: { state: 'installing', stateChangedAt: 100 } }));
+      const c = await store.countSystems(300);
+      assert.deepEqual(c.byState, { registered: 1, build: 0, installing: 2, built: 0, failed: 0, discovered: 1 });
+      assert.equal(c.stalled, 1, 'i2: no event, state changed at 100 < 300; i1: last event at 500');
+      assert.equal(c.stalledInstalling, 1);
+      assert.equal((await store.countSystems(1000)).stalled, 2);
+      // Armed: quiet after pxe is stalled; armed and never booted, or booted since, is not.
+      await store.createSystem({ ...base, name: 'a1', macs: ['00:00:00:00:00:a1'] }, 1);
+      await store.createSystem({ ...base, name: 'a2', macs: ['00:00:00:00:00:a2'] }, 1);
+      await store.transition('a1', 100, () => ({ patch: { state: 'build', stage: 'pxe', stateChangedAt: 50, lastEventAt: 100 } }));
+      await store.transition('a2', 100, () => ({ patch: { state: 'build', stateChangedAt: 50 } }));
+      const armed = await store.countSystems(300);
+      assert.deepEqual([armed.byState.build, armed.stalled, armed.stalledInstalling], [2, 2, 1], 'a1 stalled at pxe; a2 armed, not booted');
+      assert.equal((await store.countSystems(80)).stalled, 0, 'a1 booted at 100, after 80');
+      await store.deleteSystem('a1');
+      await store.deleteSystem('a2');
+      // Counts follow every change: state patches (same state twice counts once), deletes, new systems.
+      await store.updateSystem('d1', { state: 'registered', profile: 'p' }, 2);
+      await store.transition('i1', 600, () => ({ patch: { state: 'built' } }));
+      await store.transition('i2', 600, () => ({ patch: { state: 'installing', stage: 'partitioned' } }));
+      await store.deleteSystem('ng');
+      await store.createSystem({ ...base, name: 'n2', macs: ['00:00:00:00:00:03'] }, 700);
+      assert.deepEqual((await store.countSystems(300)).byState, { registered: 2, build: 0, installing: 1, built: 1, failed: 0, discovered: 0 });
+      assert.equal((await store.countSystems(300)).stalled, 1);
+    });
+
+    test('findLeases returns the rows of the given MACs only', async () => {
+      const l = { mac: '00:00:00:00:00:01', ip: '10.0.0.50', hostname: null, state: 'bound' as const, expiresAt: 10, updatedAt: 1 };
+      await store.saveLeases([l, { ...l, mac: '00:00:00:00:00:02', ip: '10.0.0.51', state: 'offered' }, { ...l, mac: '00:00:00:00:00:03', ip: '10.0.0.52' }]);
+      assert.deepEqual((await store.findLeases(['00:00:00:00:00:02', '00:00:00:00:00:01', '00:00:00:00:00:09'])).map((x) => [x.mac, x.ip, x.state]), [
+        ['00:00:00:00:00:01', '10.0.0.50', 'bound'],
+        ['00:00:00:00:00:02', '10.0.0.51', 'offered'],
+      ]);
+      assert.deepEqual(await store.findLeases([]), []);
     });
 
     test('leases round-trip and upsert by MAC', async () => {

@@ -9,11 +9,11 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { ensurePackages, isRoot } from './lib/apt.ts';
+import { ensurePackages, skipUnlessRoot } from './lib/apt.ts';
 import { listen } from '../../server/http/server.ts';
 import { ADMIN, NG, dashboardHarness, type DashboardHarness } from '../http/dashboard-harness.ts';
 
-const skip = isRoot() ? false : 'needs root (apt-get install chromium)';
+const skip = skipUnlessRoot('needs root (apt-get install chromium)');
 const SHOTS = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'artifacts', 'dashboard');
 const ARGS = [
   '--headless',

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePackages, isRoot } from './lib/apt.ts';
+import { ensurePackages, skipUnlessRoot } from './lib/apt.ts';
 import { createNetns, ip, type Netns } from './lib/netns.ts';
 import { linkBare, startRunner, waitUntil, readEnv, type Runner } from './fixtures/dhcp-harness.ts';
 
-const skip = isRoot() ? false : 'needs root for network namespaces';
+const skip = skipUnlessRoot('needs root for network namespaces');
 let srv: Netns, cli: Netns, cliIf: string, srvIf: string, dir: string, runner: Runner | null = null;
 
 const config = () => ({

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePackages, isRoot } from './lib/apt.ts';
+import { ensurePackages, skipUnlessRoot } from './lib/apt.ts';
 import { createNetns, ip, type Netns } from './lib/netns.ts';
 import { linkBare, startRunner, waitUntil, readEnv, PXE_CLIENT, type Runner } from './fixtures/dhcp-harness.ts';
 
-const skip = isRoot() ? false : 'needs root for network namespaces';
+const skip = skipUnlessRoot('needs root for network namespaces');
 let sw: Netns, ks: Netns, cl: Netns, clIf: string, dir: string, runner: Runner | null = null;
 
 before(async () => {

@@ -17,7 +17,7 @@ import { createTreesHandler, splitTreeUrl } from '../../server/http/trees.ts';
 import { IsoCatalog } from '../../server/isos/catalog.ts';
 import { openIso, type IsoReader } from '../../server/isos/reader.ts';
 import { silentLogger } from '../../server/log.ts';
-import { ensurePackages, isRoot } from './lib/apt.ts';
+import { ensurePackages, skipUnlessRoot } from './lib/apt.ts';
 
 const run = promisify(execFile);
 const GiB = 1024 ** 3;
@@ -34,7 +34,7 @@ const RANGES: Array<[number, number]> = [
   [SIZE - MiB - 100, MiB + 100],
 ];
 
-const skip = isRoot() ? false : 'needs root (installs xorriso)';
+const skip = skipUnlessRoot('needs root (installs xorriso)');
 
 describe('a file over 4 GiB stored as a multi-extent file', { skip }, () => {
   let work: string;

@@ -16,7 +16,7 @@ import { IsoCatalog } from '../../server/isos/catalog.ts';
 import { openIso } from '../../server/isos/reader.ts';
 import { silentLogger } from '../../server/log.ts';
 import { compareTree, contentSums, expectedSums, scanTree, writeTree, type Expected } from '../isos/source-tree.ts';
-import { ensurePackages, isRoot } from './lib/apt.ts';
+import { ensurePackages, skipUnlessRoot } from './lib/apt.ts';
 
 interface Variant {
   name: string;
@@ -50,7 +50,7 @@ const VARIANTS: Variant[] = [
 const jolietSafe = (path: string) => path.split('/').every((c) => c.length <= 64);
 
 const run = promisify(execFile);
-const skip = isRoot() ? false : 'needs root (installs xorriso and genisoimage)';
+const skip = skipUnlessRoot('needs root (installs xorriso and genisoimage)');
 
 describe('ISOs built by real tools read back byte for byte', { skip }, () => {
   let work: string;

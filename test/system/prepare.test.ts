@@ -7,12 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePackages, isRoot } from './lib/apt.ts';
+import { ensurePackages, skipUnlessRoot } from './lib/apt.ts';
 import { applyOverrides } from '../../server/profiles/load.ts';
 import { buildContext, type RenderContext } from '../../server/render/context.ts';
 import { BASE, TOKEN, allProfiles, fixedSystem, renderer } from '../render/fixtures.ts';
 
-const skip = isRoot() ? false : 'needs root (apt-get)';
+const skip = skipUnlessRoot('needs root (apt-get)');
 let dir: string;
 
 before(() => {

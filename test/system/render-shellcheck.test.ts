@@ -6,12 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePackages, isRoot } from './lib/apt.ts';
+import { ensurePackages, skipUnlessRoot } from './lib/apt.ts';
 import { artifactsFor } from '../../server/render/artifacts.ts';
 import { allProfiles, caseContext, goldenCases, renderer } from '../render/fixtures.ts';
 import { checkKickstart, ORDER } from '../render/ks-grammar.ts';
 
-const skip = isRoot() ? false : 'needs root (apt-get)';
+const skip = skipUnlessRoot('needs root (apt-get)');
 let dir: string;
 before(() => {
   if (skip) return;

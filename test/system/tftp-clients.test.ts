@@ -9,7 +9,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePackages, isRoot } from './lib/apt.ts';
+import { ensurePackages, skipUnlessRoot } from './lib/apt.ts';
 import { bufferSource } from '../../server/byte-source.ts';
 import { openUnder } from '../../server/boot/file-roots.ts';
 import { silentLogger } from '../../server/log.ts';
@@ -35,7 +35,7 @@ function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: n
   });
 }
 
-describe('tftp server with real clients', { skip: isRoot() ? false : 'needs root to install Debian packages' }, () => {
+describe('tftp server with real clients', { skip: skipUnlessRoot('needs root to install Debian packages') }, () => {
   let dir: string;
   let out: string;
   let server: TftpServer;

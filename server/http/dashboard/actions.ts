@@ -5,8 +5,9 @@ import type { Request, Response } from 'express';
 import { BadRequestError, KickstandError, NotFoundError } from '../../errors.ts';
 import { plainIp } from '../../boot/match.ts';
 import { registerSystem } from '../api.ts';
+import { editSystem } from '../../boot/system-edit.ts';
 import { constantTimeEqual } from '../auth.ts';
-import { loginPage, registerPage, type PageContext, type RegisterValues } from './pages.ts';
+import { loginPage, registerPage, systemPage, type PageContext, type RegisterValues } from './pages.ts';
 import { cookieHeader, csrfMatches, LOGIN_COOKIE, LOGIN_CSRF_TTL_MS, randomId, readCookies, SESSION_COOKIE, type LoginThrottle, type Session, type SessionStore } from './session.ts';
 
 /** What the actions need beyond the pages' context. */
@@ -45,9 +46,12 @@ export function login(c: ActionContext, req: Request, res: Response): void {
     return;
   }
   const from = source(req) ?? 'unknown';
-  if (c.throttle.blocked(from)) {
-    c.log.warn({ source: from }, 'dashboard login refused: too many failed attempts');
-    sendLogin(c, res, 429, next, 'Too many failed attempts from this address. Wait a few minutes and try again.');
+  const wait = c.throttle.waitMs(from);
+  if (wait > 0) {
+    const seconds = Math.ceil(wait / 1000);
+    c.log.warn({ source: from, waitSeconds: seconds }, 'dashboard login refused: too many failed attempts, not checked');
+    res.setHeader('retry-after', String(seconds));
+    sendLogin(c, res, 429, next, `Too many failed attempts from this address. Try again in ${seconds} s.`);
     return;
   }
   const token = field(req.body, 'token').trim();
@@ -155,4 +159,23 @@ export async function lifecycleAction(c: ActionContext, req: Request, res: Respo
   if (action === 'rebuild') await c.lifecycle.arm(name, source(req), 'rebuild requested from the dashboard');
   else await c.lifecycle.disarm(name, source(req));
   res.redirect(303, `/ui/systems/${encodeURIComponent(name)}`);
+}
+
+/** POST /ui/systems/:name/set: registers a discovered machine (profile, name, hostname), then shows it; the page again with the error when refused. */
+export async function adoptAction(c: ActionContext, req: Request, res: Response, session: Session, base: string): Promise<void> {
+  const name = String(req.params.name ?? '');
+  const change: Record<string, unknown> = { profile: field(req.body, 'profile').trim() };
+  const newName = field(req.body, 'name').trim();
+  const hostname = field(req.body, 'hostname').trim();
+  if (newName) change.name = newName;
+  if (hostname) change.hostname = hostname;
+  try {
+    const s = await editSystem(c.lifecycle, c.registry, name, change);
+    res.redirect(303, `/ui/systems/${encodeURIComponent(s.name)}`);
+  } catch (err) {
+    if (!(err instanceof KickstandError) || (err.code !== 'bad_request' && err.code !== 'conflict')) throw err;
+    const s = await c.lifecycle.store.getSystem(name);
+    if (!s) throw err;
+    res.status(err.code === 'conflict' ? 409 : 400).type('html').send(await systemPage(c, session, s, base, null, err.message));
+  }
 }

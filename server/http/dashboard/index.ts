@@ -11,13 +11,15 @@ import type { Artifacts } from '../../boot/artifacts.ts';
 import type { Lifecycle } from '../../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../../profiles/registry.ts';
 import { baseUrl } from '../boot-routes.ts';
-import { lifecycleAction, login, logout, powerAction, rebuildReboot, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
+import { fromBodyParser } from '../respond.ts';
+import { adoptAction, lifecycleAction, login, logout, powerAction, rebuildReboot, register, registerValues, sendLogin, type ActionContext } from './actions.ts';
 import type { PowerControl } from '../../boot/power-control.ts';
 import { EventBus } from './bus.ts';
 import { liveStreams } from './live.ts';
 import { distrosPage, errorPage, leasesPage, registerPage, systemPage, systemsPage } from './pages.ts';
 import { Views } from './render.ts';
 import { csrfMatches, LoginThrottle, readCookies, SESSION_COOKIE, SessionStore, type Session } from './session.ts';
+import { dashboardDir } from './files.ts';
 
 export { EventBus } from './bus.ts';
 
@@ -34,7 +36,7 @@ export interface DashboardOptions {
   /** Mark cookies Secure (default: when publicUrl is https). */
   secureCookies?: boolean;
   sessionTtlMs?: number;
-  /** Failed logins per source address in five minutes before logins are refused (429). */
+  /** Failed logins per source address before each further attempt must wait (429 inside the wait). */
   loginFailures?: number;
   heartbeatMs?: number;
   maxStreams?: number;
@@ -42,18 +44,23 @@ export interface DashboardOptions {
   power?: PowerControl;
 }
 
-const ASSETS_DIR = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'assets');
+const ASSETS_DIR = dashboardDir('assets');
 const ASSET_TYPES: Record<string, string> = { 'app.css': 'text/css; charset=utf-8', 'live.js': 'text/javascript; charset=utf-8' };
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** Returns the router serving `/` (a redirect) and everything under `/ui/`. */
 export function createDashboard(o: DashboardOptions): Router {
   const sessions = new SessionStore({ ttlMs: o.sessionTtlMs, clock: o.clock });
+  // The views compile on the first page asked for, not at start-up (they ship with the code and
+  // their tests load every one of them).
+  let views: Views | undefined;
   const c: ActionContext = {
     lifecycle: o.lifecycle,
     registry: o.registry,
     artifacts: o.artifacts,
-    views: new Views(),
+    get views() {
+      return (views ??= new Views());
+    },
     log: o.log,
     isoStatus: o.isoStatus,
     sessions,
@@ -98,22 +105,26 @@ export function createDashboard(o: DashboardOptions): Router {
   });
   r.post('/ui/login', form, (req, res) => login(c, req, res));
 
-  // The gate: no session, no page (redirect to the login form) and no action (401); a POST
-  // whose CSRF token is not the session's is refused with 403.
-  r.use('/ui', form, (req: Request, res: Response, next: NextFunction) => {
+  // The gate: no session, no page (redirect to the login form) and no action (401, before any
+  // body is read); a POST whose CSRF token is not the session's is refused with 403.
+  r.use('/ui', (req: Request, res: Response, next: NextFunction) => {
     const session = sessions.get(readCookies(req)[SESSION_COOKIE]);
     if (!session) {
       if ((req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/events')) return res.redirect(303, `/ui/login?next=${encodeURIComponent(req.originalUrl)}`);
       return html(res, errorPage(c, null, 401, 'Log in first.'), 401);
     }
+    res.locals.session = session;
+    next();
+  });
+  r.use('/ui', form, (req: Request, res: Response, next: NextFunction) => {
+    const session = res.locals.session as Session;
     if (req.method !== 'GET' && req.method !== 'HEAD' && !csrfMatches((req.body as Record<string, unknown> | undefined)?._csrf, session.csrf)) {
       o.log.warn({ path: req.originalUrl }, 'dashboard form refused: CSRF token missing or wrong');
       return html(res, errorPage(c, session, 403, 'This form is stale or did not come from this dashboard. Reload the page and try again.'), 403);
     }
-    res.locals.session = session;
     next();
   });
-  r.get('/ui', async (_req, res) => html(res, await systemsPage(c, sessionOf(res))));
+  r.get('/ui', async (req, res) => html(res, await systemsPage(c, sessionOf(res), req.query as Record<string, unknown>)));
   r.get('/ui/systems/:name', async (req, res) => {
     const s = await o.lifecycle.store.getSystem(String(req.params.name));
     if (!s) throw new NotFoundError(`no system named ${JSON.stringify(req.params.name)}`);
@@ -130,13 +141,15 @@ export function createDashboard(o: DashboardOptions): Router {
   r.post('/ui/systems/:name/power', (req, res) => powerAction(c, req, res));
   r.post('/ui/systems/:name/power/:action', (req, res) => powerAction(c, req, res));
   r.post('/ui/systems/:name/disarm', (req, res) => lifecycleAction(c, req, res, 'disarm'));
+  r.post('/ui/systems/:name/set', (req, res) => adoptAction(c, req, res, sessionOf(res), baseUrl(req, o.publicUrl)));
   r.post('/ui/logout', (req, res) => logout(c, req, res, sessionOf(res)));
   r.use('/ui', (req) => {
     throw new NotFoundError(`no page ${req.method} ${req.originalUrl}`);
   });
   r.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!req.originalUrl.startsWith('/ui')) return next(err);
-    const { status, body } = toErrorBody(err);
+    // A form body too large or malformed is the sender's error (413/400), not the dashboard's.
+    const { status, body } = toErrorBody(fromBodyParser(err));
     if (status >= 500) o.log.error({ err, path: req.originalUrl }, 'dashboard request failed');
     if (res.headersSent) return void res.destroy();
     html(res, errorPage(c, (res.locals.session as Session | undefined) ?? null, status, body.error.message), status);

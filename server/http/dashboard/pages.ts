@@ -4,9 +4,10 @@ import type { Logger } from '../../log.ts';
 import { KickstandError } from '../../errors.ts';
 import type { Artifacts } from '../../boot/artifacts.ts';
 import type { Lifecycle } from '../../boot/lifecycle.ts';
-import type { ProfileRegistry } from '../../profiles/registry.ts';
+import { maskSecrets, type ProfileRegistry } from '../../profiles/registry.ts';
 import type { System } from '../../store/types.ts';
 import { systemView } from '../views.ts';
+import { pageRequest, stateCounts, systemFilter, systemsPage as fleetPage } from '../../boot/fleet.ts';
 import { ago, badgeFor, failureLogs, formatTime, PREVIEWS, systemRow, timelineRows } from './model.ts';
 import type { Views } from './render.ts';
 import type { Session } from './session.ts';
@@ -40,18 +41,35 @@ export function frame(title: string, active: string, session: Session | null, li
   };
 }
 
-/** Returns the systems list page. */
-export async function systemsPage(c: PageContext, session: Session): Promise<string> {
+/** States offered by the systems page's filter, in the order operators think of them. */
+const FILTER_STATES = ['discovered', 'registered', 'build', 'installing', 'stalled', 'built', 'failed'] as const;
+
+/**
+ * Returns the systems list page: one page of the systems matching the search text and state in
+ * the query (the rest a "next page" link away), and the count of every state, fleet-wide.
+ */
+export async function systemsPage(c: PageContext, session: Session, query: Record<string, unknown> = {}): Promise<string> {
+  const filter = systemFilter(query);
+  const page = await fleetPage(c.lifecycle, filter, pageRequest(query));
   const controlled = new Set((await c.power?.controlled())?.map((s) => s.name));
-  const systems = (await c.lifecycle.store.listSystems()).map((s) => ({ ...systemRow(s, c.lifecycle), power: controlled.has(s.name) ? c.power!.status(s.name).state : '' }));
-  const counts = new Map<string, number>();
-  for (const s of systems) counts.set(s.badge.cls, (counts.get(s.badge.cls) ?? 0) + 1);
-  const summary = [...counts].map(([cls, n]) => ({ cls, label: `${n} ${cls}` }));
-  return c.views.render('systems', { ...frame('Systems', 'systems', session, { kind: 'list', system: '', run: 0 }), csrf: session.csrf, systems, summary });
+  const systems = page.systems.map((s) => ({ ...systemRow(s, c.lifecycle), power: controlled.has(s.name) ? c.power!.status(s.name).state : '' }));
+  const summary = [...(await stateCounts(c.lifecycle))].map(([cls, n]) => ({ cls, label: `${n} ${cls}`, href: `/ui/?state=${cls}` }));
+  const keep = (extra: Record<string, string>) => `/ui/?${new URLSearchParams({ ...(filter.search ? { q: filter.search } : {}), ...(filter.state ? { state: filter.state } : {}), ...extra })}`;
+  return c.views.render('systems', {
+    ...frame('Systems', 'systems', session, { kind: 'list', system: '', run: 0 }),
+    csrf: session.csrf,
+    systems,
+    summary,
+    q: filter.search ?? '',
+    states: FILTER_STATES.map((st) => ({ value: st, selected: st === filter.state })),
+    filtered: filter.search !== undefined || filter.state !== undefined,
+    next: page.next ? keep({ cursor: page.next }) : '',
+    first: query.cursor ? keep({}) : '',
+  });
 }
 
 /** Returns one system's page: facts, actions, timeline of a run, failure logs, artifacts. */
-export async function systemPage(c: PageContext, session: Session, s: System, base: string, runParam: number | null): Promise<string> {
+export async function systemPage(c: PageContext, session: Session, s: System, base: string, runParam: number | null, adoptError?: string): Promise<string> {
   const { lifecycle } = c;
   const state = lifecycle.displayState(s);
   const all = await lifecycle.store.listEvents(s.name);
@@ -69,7 +87,7 @@ export async function systemPage(c: PageContext, session: Session, s: System, ba
     { label: 'State since', value: `${formatTime(s.stateChangedAt)} (${ago(now, s.stateChangedAt)})` },
     { label: 'Last event', value: s.lastEventAt === null ? 'none' : `${formatTime(s.lastEventAt)} (${ago(now, s.lastEventAt)})` },
     ...(view.urls ? [{ label: 'Token expires', value: `${formatTime(s.tokenExpiresAt)} (${ago(now, s.tokenExpiresAt)})` }] : []),
-    ...(Object.keys(s.overrides).length > 0 ? [{ label: 'Overrides', value: JSON.stringify(s.overrides) }] : []),
+    ...(Object.keys(s.overrides).length > 0 ? [{ label: 'Overrides', value: JSON.stringify(maskSecrets(s.overrides)) }] : []),
   ];
   const power = c.power ? await c.power.view(s.name).catch(() => null) : null;
   const canReboot = Boolean(power?.effective.driver) && s.profile !== null;
@@ -105,6 +123,7 @@ export async function systemPage(c: PageContext, session: Session, s: System, ba
     events: timelineRows(events),
     failures: failureLogs(events),
     artifacts,
+    adopt: s.state === 'discovered' ? { name: s.name, hostname: s.hostname ?? '', profiles: c.registry.profiles().map((p) => ({ name: p.name, description: p.description ?? '' })), error: adoptError ?? '' } : null,
     power: power ? powerForm(power.settings, row.href) : null,
   });
 }

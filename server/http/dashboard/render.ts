@@ -5,9 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { TemplateError } from '../../errors.ts';
+import { dashboardDir } from './files.ts';
 
 /** Folder of the dashboard's views. */
-export const VIEWS_DIR = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'views');
+export const VIEWS_DIR = dashboardDir('views');
 
 /** Compiled dashboard pages. */
 export class Views {

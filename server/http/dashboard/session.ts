@@ -102,45 +102,70 @@ export function csrfMatches(submitted: unknown, expected: string | undefined): b
   return typeof submitted === 'string' && typeof expected === 'string' && submitted.length > 0 && constantTimeEqual(submitted, expected);
 }
 
-/** Failed logins a source may make per window before it must wait. */
-export const DEFAULT_LOGIN_FAILURES = 10;
-export const DEFAULT_LOGIN_WINDOW_MS = 5 * 60_000;
+/** Failed logins a source may make before each further attempt must wait. */
+export const DEFAULT_LOGIN_FAILURES = 5;
+/** Longest wait between two attempts, however many failed: the right token is never locked out longer. */
+export const DEFAULT_LOGIN_MAX_DELAY_MS = 30_000;
+/** A source's failures are forgotten after this long without one. */
+export const DEFAULT_LOGIN_FORGET_MS = 15 * 60_000;
+/** Sources tracked at once; past it the quietest half is forgotten (a flood of sources must not grow memory). */
+export const DEFAULT_LOGIN_SOURCES = 10_000;
 
-/** Counts failed logins per source address; past the limit, logins wait for the window to pass. */
+/**
+ * Slows password guessing per source address without locking the right token out: after `max`
+ * failures, each further attempt is checked only after a wait that doubles per failure (1 s, 2 s,
+ * 4 s …) up to maxDelayMs; attempts inside the wait are refused unchecked. So a guesser gets about
+ * two tries a minute, and someone at the same address with the right token waits at most maxDelayMs.
+ */
 export class LoginThrottle {
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly failures = new Map<string, { count: number; last: number }>();
   private readonly max: number;
-  private readonly windowMs: number;
+  private readonly maxDelayMs: number;
+  private readonly forgetMs: number;
   private readonly clock: () => number;
 
-  constructor(o: { max?: number; windowMs?: number; clock?: () => number } = {}) {
+  constructor(o: { max?: number; maxDelayMs?: number; forgetMs?: number; clock?: () => number } = {}) {
     this.max = o.max ?? DEFAULT_LOGIN_FAILURES;
-    this.windowMs = o.windowMs ?? DEFAULT_LOGIN_WINDOW_MS;
+    this.maxDelayMs = o.maxDelayMs ?? DEFAULT_LOGIN_MAX_DELAY_MS;
+    this.forgetMs = o.forgetMs ?? DEFAULT_LOGIN_FORGET_MS;
     this.clock = o.clock ?? Date.now;
   }
 
-  /** Returns true when this source has used up its failed attempts for the current window. */
-  blocked(source: string): boolean {
+  /** Returns how many ms this source must still wait before its next attempt is checked (0: go ahead). */
+  waitMs(source: string): number {
     const f = this.failures.get(source);
-    if (!f) return false;
-    if (this.clock() - f.since >= this.windowMs) {
+    if (!f) return 0;
+    const since = this.clock() - f.last;
+    if (since >= this.forgetMs) {
       this.failures.delete(source);
-      return false;
+      return 0;
     }
-    return f.count >= this.max;
+    if (f.count < this.max) return 0;
+    return Math.max(0, this.delayAfter(f.count) - since);
+  }
+
+  /** Returns the wait after n failures. */
+  private delayAfter(n: number): number {
+    return Math.min(this.maxDelayMs, 1000 * 2 ** Math.min(30, n - this.max));
   }
 
   /** Records one failed login from source. */
   fail(source: string): void {
     const now = this.clock();
-    if (this.failures.size >= 10_000) this.failures.clear(); // a flood of sources must not grow memory
+    if (this.failures.size >= DEFAULT_LOGIN_SOURCES && !this.failures.has(source)) this.forgetQuietest();
     const f = this.failures.get(source);
-    if (!f || now - f.since >= this.windowMs) this.failures.set(source, { count: 1, since: now });
-    else f.count++;
+    if (!f || now - f.last >= this.forgetMs) this.failures.set(source, { count: 1, last: now });
+    else Object.assign(f, { count: f.count + 1, last: now });
   }
 
   /** Forgets a source's failures (after a good login). */
   reset(source: string): void {
     this.failures.delete(source);
+  }
+
+  /** Drops the half of the sources whose last failure is oldest. */
+  private forgetQuietest(): void {
+    const byAge = [...this.failures.entries()].sort((a, b) => a[1].last - b[1].last);
+    for (const [k] of byAge.slice(0, Math.ceil(byAge.length / 2))) this.failures.delete(k);
   }
 }

@@ -28,7 +28,16 @@ const HOST_TOOLS: Record<string, string> = {
   '/usr/sbin/dumpe2fs': 'e2fsprogs',
   '/usr/sbin/mkswap': 'util-linux',
   '/usr/sbin/blkid': 'util-linux',
+  '/usr/sbin/mkfs.fat': 'dosfstools',
   '/bin/dash': 'dash',
+};
+/**
+ * The UEFI boot loader of the installed system, from Debian's signed packages: shim as the
+ * removable-media loader BOOTX64.EFI and the signed GRUB it loads from its own folder.
+ */
+const EFI_LOADERS: Record<string, { pkg: string; path: string }> = {
+  'BOOTX64.EFI': { pkg: 'shim-signed', path: 'usr/lib/shim/shimx64.efi.signed' },
+  'grubx64.efi': { pkg: 'grub-efi-amd64-signed', path: 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed' },
 };
 /** GRUB legacy's stage files, as grub-legacy ships them. */
 export const GRUB_STAGES = ['stage1', 'stage2', 'e2fs_stage1_5'] as const;
@@ -82,7 +91,7 @@ export function buildGuestArtifacts(options: BuildOptions = {}): GuestArtifacts 
   const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
   const log = options.log ?? (() => {});
   const kernelPkg = concreteDependency('linux-image-amd64', 'linux-image-');
-  const names = [kernelPkg, 'busybox-static', 'grub-legacy', 'libc6-i386'];
+  const names = [kernelPkg, 'busybox-static', 'grub-legacy', 'libc6-i386', 'shim-signed', 'grub-efi-amd64-signed'];
   const debs = names.map((n) => fetchDeb(join(cacheDir, 'debs'), n));
   const versions: Record<string, string> = {};
   for (const d of debs) versions[d.name] = d.version;
@@ -95,7 +104,8 @@ export function buildGuestArtifacts(options: BuildOptions = {}): GuestArtifacts 
 
   log(`building guest artifacts ${key} (${names.join(', ')})`);
   rmSync(out, { recursive: true, force: true });
-  const [kernelRoot, busyboxRoot, grubRoot, libc32Root] = debs.map((d) => unpacked(cacheDir, d));
+  const [kernelRoot, busyboxRoot, grubRoot, libc32Root, shimRoot, grubEfiRoot] = debs.map((d) => unpacked(cacheDir, d));
+  const efiRoots: Record<string, string> = { 'shim-signed': shimRoot!, 'grub-efi-amd64-signed': grubEfiRoot! };
   const busybox = join(busyboxRoot, 'bin/busybox');
   const vmlinuz = readdirSync(join(kernelRoot, 'boot')).find((f) => f.startsWith('vmlinuz-'));
   if (!vmlinuz) throw new Error(`${kernelPkg} has no /boot/vmlinuz-*`);
@@ -149,6 +159,7 @@ export function buildGuestArtifacts(options: BuildOptions = {}): GuestArtifacts 
     systemInitrd,
     rootTarball,
     grubStages: Object.fromEntries(GRUB_STAGES.map((s) => [s, join(grubDir, s)])),
+    efiLoaders: Object.fromEntries(Object.entries(EFI_LOADERS).map(([name, l]) => [name, join(efiRoots[l.pkg]!, l.path)])),
   });
   rmSync(join(out, 'work'), { recursive: true, force: true });
   pruneExcept(join(cacheDir, 'build'), key);

@@ -15,6 +15,7 @@ export const TREE_PATHS = {
   stockInitrd: 'stock/initrd.img',
   stockRoot: 'stock/root.tar.gz',
   stockGrub: 'stock/grub',
+  stockEfi: 'stock/efi',
 } as const;
 
 /** Files that go into the tree. */
@@ -24,6 +25,8 @@ export interface TreeInputs {
   systemInitrd: string;
   rootTarball: string;
   grubStages: Record<string, string>;
+  /** UEFI boot loader files for stock/efi/ (BOOTX64.EFI, grubx64.efi). */
+  efiLoaders: Record<string, string>;
 }
 
 /** Where the tree and the ISO ended up. */
@@ -81,6 +84,7 @@ export function buildInstallTree(out: string, inputs: TreeInputs): InstallTree {
   put(inputs.systemInitrd, TREE_PATHS.stockInitrd);
   put(inputs.rootTarball, TREE_PATHS.stockRoot);
   for (const [name, src] of Object.entries(inputs.grubStages)) put(src, `${TREE_PATHS.stockGrub}/${name}`);
+  for (const [name, src] of Object.entries(inputs.efiLoaders)) put(src, `${TREE_PATHS.stockEfi}/${name}`);
   writeFileSync(join(treeDir, '.treeinfo'), treeInfo());
   const iso = join(out, 'kickstand-e2e.iso');
   // xorriso prints its banner on stderr even with -quiet; a failure carries stderr in the error.

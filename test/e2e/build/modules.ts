@@ -8,17 +8,25 @@ import type { RootTree } from './rootfs.ts';
 
 /**
  * Modules the guests load, by name, in this order: crc32c first (ext4 asks the crypto API for it
- * by name, and nothing would load it), the NIC, the IDE controller and disks, then ext4 (which
- * also mounts ext3).
+ * by name, and nothing would load it), the NICs (e1000 with QEMU's iPXE ROM; virtio-net, which
+ * OVMF drives itself for its own PXE and HTTP Boot), the IDE and AHCI (q35) controllers and
+ * disks, ext4 (which also mounts ext3), and vfat with the code page and character set Debian's
+ * kernel mounts it with by default, for the EFI system partition.
  */
 export const GUEST_MODULES = [
   'crc32c_generic',
   'crct10dif_generic',
   'e1000',
+  'virtio_pci',
+  'virtio_net',
   'ata_piix',
   'ata_generic',
+  'ahci',
   'sd_mod',
   'ext4',
+  'vfat',
+  'nls_cp437',
+  'nls_ascii',
 ] as const;
 
 /** Returns modules.dep of a kernel tree as module path -> dependency paths, running busybox depmod if needed. */

@@ -85,25 +85,27 @@
     if (empty) empty.hidden = true;
   }
 
-  // The counts above the list follow the badges in it.
-  function recount() {
+  // The counts above the list are fleet-wide (the list is one page): move one system from the
+  // count of its old badge to the count of its new one.
+  function recount(from, to) {
     var summary = document.getElementById('summary');
-    if (!summary) return;
-    var counts = {};
-    var order = [];
-    document.querySelectorAll('tr[data-system] [data-badge]').forEach(function (b) {
-      var cls = b.className.replace(/^badge badge-/, '');
-      if (!(cls in counts)) { counts[cls] = 0; order.push(cls); }
-      counts[cls]++;
-    });
-    summary.textContent = '';
-    order.forEach(function (cls) {
-      var span = document.createElement('span');
-      span.className = 'badge badge-' + cls;
-      span.textContent = counts[cls] + ' ' + cls;
-      summary.appendChild(span);
-      summary.appendChild(document.createTextNode(' '));
-    });
+    if (!summary || from === to) return;
+    function bump(cls, by) {
+      var a = summary.querySelector('.badge-' + CSS.escape(cls));
+      var n = (a ? parseInt(a.textContent, 10) || 0 : 0) + by;
+      if (!a && n > 0) {
+        a = document.createElement('a');
+        a.className = 'badge badge-' + cls;
+        a.href = '/ui/?state=' + encodeURIComponent(cls);
+        summary.appendChild(a);
+        summary.appendChild(document.createTextNode(' '));
+      }
+      if (!a) return;
+      if (n <= 0) { a.remove(); return; }
+      a.textContent = n + ' ' + cls;
+    }
+    if (from) bump(from, -1);
+    bump(to, 1);
   }
 
   function onSystemEvent(data) {
@@ -111,10 +113,12 @@
     if (kind === 'list') {
       var row = document.querySelector('tr[data-system="' + CSS.escape(data.system) + '"]');
       if (!row) { document.getElementById('new-systems').hidden = false; return; }
-      setBadge(row.querySelector('[data-badge]'), data.badge);
+      var badge = row.querySelector('[data-badge]');
+      var from = badge ? badge.className.replace(/^badge badge-/, '') : '';
+      setBadge(badge, data.badge);
       var last = row.querySelector('[data-last]');
       if (last) last.textContent = 'just now';
-      recount();
+      recount(from, data.badge.cls);
       return;
     }
     if (kind !== 'system' || document.body.getAttribute('data-system') !== data.system) return;

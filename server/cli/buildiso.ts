@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ConflictError, KickstandError, NotFoundError } from '../errors.ts';
 import { IsoCatalog } from '../isos/catalog.ts';
-import { Artifacts } from './artifacts.ts';
-import { catalogDistros, DistroMedia } from './distro-media.ts';
-import { loadArtifactRenderer } from './renderer.ts';
-import type { CliContext } from '../cli/context.ts';
+import { Artifacts } from '../boot/artifacts.ts';
+import { catalogDistros, DistroMedia } from '../boot/distro-media.ts';
+import { loadArtifactRenderer } from '../boot/renderer.ts';
+import type { CliContext } from './context.ts';
 
 /** Where Debian puts isolinux.bin and the BIOS modules isolinux needs. */
 export const ISOLINUX_FILES = {
@@ -42,7 +42,7 @@ export async function buildBootIso(ctx: CliContext, o: { system: string; output:
   const work = mkdtempSync(join(tmpdir(), 'ks-buildiso-'));
   try {
     await catalog.scan();
-    ctx.registry.useDistroSource(catalogDistros(catalog));
+    ctx.registry.useDistroSource(catalogDistros(catalog, () => ctx.registry.yamlDistros()));
     const media = new DistroMedia(catalog, ctx.registry);
     const artifacts = new Artifacts(ctx.registry, await loadArtifactRenderer(ctx.config.templates_dir, ctx.log, { subnet: ctx.config.dhcp.subnet }));
     const { distro } = artifacts.resolve(system);

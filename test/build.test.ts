@@ -1,0 +1,78 @@
+// The compiled build as it ships: `npm run build`'s script writes dist/ elsewhere, and bin/kickstand.js
+// beside it runs the bundled CLI with plain node (no tsx): short commands, and `serve` finding its
+// templates, dashboard views and assets, and migrations from the build.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tftpGet } from './tftp/client.ts';
+
+const ROOT = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
+
+test('the build runs with plain node: CLI commands and serve with dashboard views and assets from dist/', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-build-'));
+  try {
+    const b = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--out', join(dir, 'dist'), '--no-check'], { encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+    // An installed layout: bin/ and dist/ side by side, the package's node_modules, no server/ sources.
+    mkdirSync(join(dir, 'bin'));
+    cpSync(join(ROOT, 'bin/kickstand.js'), join(dir, 'bin/kickstand.js'));
+    cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+    // Every package but the build tools: the build must run without tsx, TypeScript or esbuild.
+    mkdirSync(join(dir, 'node_modules'));
+    for (const name of readdirSync(join(ROOT, 'node_modules'))) {
+      if (!['tsx', 'typescript', 'esbuild', '@esbuild', '.bin'].includes(name)) symlinkSync(join(ROOT, 'node_modules', name), join(dir, 'node_modules', name));
+    }
+    assert.ok(!existsSync(join(dir, 'server')));
+    const env = {
+      PATH: process.env.PATH,
+      KICKSTAND_DATA_DIR: join(dir, 'var'),
+      KICKSTAND_ISOS_DIR: join(dir, 'isos'),
+      KICKSTAND_PROFILES_DIR: join(ROOT, 'profiles'),
+      KICKSTAND_TEMPLATES_DIR: join(ROOT, 'templates'),
+      KICKSTAND_HTTP__HOST: '127.0.0.1',
+      KICKSTAND_HTTP__PORT: '0',
+      KICKSTAND_TFTP__HOST: '127.0.0.1',
+      KICKSTAND_TFTP__PORT: '0',
+    };
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(dir, 'bin/kickstand.js'), ...args], { cwd: dir, env, encoding: 'utf8' });
+    const list = cli('profile', 'list');
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /^centos44-hvm\s+centos-4\.4-i386/m);
+    const add = cli('system', 'add', 'built-1', '--mac', '52:54:00:aa:bb:01', '--profile', 'el9-kvm', '--build');
+    assert.equal(add.status, 0, add.stderr);
+    const ks = cli('render', 'kickstart', '--system', 'built-1');
+    assert.equal(ks.status, 0, ks.stderr);
+    assert.match(ks.stdout, /^%packages/m);
+    assert.equal(cli('bogus').status, 2);
+
+    const child = spawn(process.execPath, [join(dir, 'bin/kickstand.js'), 'serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      for (let i = 0; i < 600 && !/kickstand ready/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+      const port = /"http":(\d+)/.exec(out)?.[1];
+      assert.ok(port, `serve became ready:\n${out}`);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+      const login = await fetch(`http://127.0.0.1:${port}/ui/login`);
+      assert.equal(login.status, 200);
+      assert.match(await login.text(), /<form/);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/ui/assets/app.css`)).status, 200);
+      assert.match(await (await fetch(`http://127.0.0.1:${port}/boot.ipxe`)).text(), /^#!ipxe/);
+      // TFTP transfers run on worker threads loaded from the build, not from TypeScript sources.
+      const tftpPort = Number(/"tftp":(\d+)/.exec(out)?.[1]);
+      const menu = await tftpGet({ port: tftpPort, host: '127.0.0.1', filename: 'pxelinux.cfg/01-52-54-00-aa-bb-01' });
+      assert.equal(menu.error, null, out);
+      assert.match(menu.data.toString(), /ks=|inst\.ks=/);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    }
+    assert.equal(child.exitCode, 0, out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
