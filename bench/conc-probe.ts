@@ -10,6 +10,7 @@ import { startTftpdHpa } from './lib/peers.ts';
 import { start, stopAll } from './lib/procs.ts';
 import { hashStream, writeRandomFile } from './lib/files.ts';
 import { memory } from './lib/sample.ts';
+import { counterDelta, tftpCounters } from './figures/tftp.ts';
 
 const count = Number(process.argv[2] ?? 200);
 const rounds = Number(process.argv[3] ?? 1);
@@ -33,6 +34,7 @@ try {
       const pid = s === 'kickstand' ? svc!.proc.pid : hpa!.proc.pid;
       const s0 = switches(pid);
       const c0 = cpuAll(pid); const b0 = busy(); const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+      const k0 = s === 'kickstand' ? await tftpCounters(svc!.base) : null;
       const t0 = performance.now(); let rssMax = 0;
       const iv = setInterval(() => { rssMax = Math.max(rssMax, memory(pid).rss); }, 500);
       const jobs: Array<Promise<boolean>> = [];
@@ -45,7 +47,7 @@ try {
       clearInterval(iv);
       const sec = (performance.now() - t0) / 1000; const b1 = busy();
       const machine = 1 - (b1.idle - b0.idle) / (b1.tot - b0.tot);
-      console.log(`round ${r + 1} ${s}: ${count} → ${ok} ok in ${sec.toFixed(1)} s; server cpu ${(cpuAll(pid) - c0).toFixed(1)} s (with reaped children); machine busy ${(machine * 100).toFixed(0)}%; load at start ${load}; rss max ${(rssMax / 1048576).toFixed(0)} MiB; switches vol ${switches(pid).v - s0.v} invol ${switches(pid).n - s0.n}`);
+      console.log(`round ${r + 1} ${s}: ${count} → ${ok} ok in ${sec.toFixed(1)} s; server cpu ${(cpuAll(pid) - c0).toFixed(1)} s (with reaped children); machine busy ${(machine * 100).toFixed(0)}%; load at start ${load}; rss max ${(rssMax / 1048576).toFixed(0)} MiB; switches vol ${switches(pid).v - s0.v} invol ${switches(pid).n - s0.n}${k0 ? `; ${counterDelta(k0, await tftpCounters(svc!.base))}` : ''}`);
     }
   }
 } finally {
