@@ -7,6 +7,7 @@ import { buildBootIso } from './buildiso.ts';
 import { describeShadowed, shadowedIsos } from '../boot/distro-media.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';
+import { systemSlug } from '../profiles/system-input.ts';
 
 /** Runs `iso list` (ctx given) or `iso inspect FILE` (no context needed). */
 export async function isoCommand(ctx: CliContext | null, args: string[], out: (s: string) => void): Promise<number> {
@@ -54,7 +55,7 @@ export async function buildisoCommand(ctx: CliContext, args: string[], out: (s: 
   const a = parse(args, { system: { type: 'string' }, output: { type: 'string', short: 'o' }, base: { type: 'string' } }, false);
   if (!a.values.system || !a.values.output) throw new UsageError('buildiso needs --system NAME and -o FILE');
   const base = (a.values.base ?? ctx.config.public_url ?? `http://localhost:${ctx.config.http.port}`).replace(/\/+$/, '');
-  const r = await buildBootIso(ctx, { system: a.values.system, output: a.values.output, base });
+  const r = await buildBootIso(ctx, { system: systemSlug(a.values.system), output: a.values.output, base });
   out(`wrote ${r.output} (${r.bytes} bytes): ${r.label}\n`);
   return 0;
 }

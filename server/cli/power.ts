@@ -11,6 +11,7 @@ import type { PowerControl } from '../boot/power-control.ts';
 import { POWER_ACTIONS, type PowerAction } from '../power/types.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';
+import { systemSlug } from '../profiles/system-input.ts';
 
 /** Returns power control over the CLI's store and profiles (xl configs rendered on first use). */
 export function cliPower(ctx: CliContext): PowerControl {
@@ -47,7 +48,8 @@ export async function powerCommand(ctx: CliContext, args: string[], out: (s: str
     boot: { type: 'string' },
     'config-dir': { type: 'string' },
   });
-  const [name, action, ...extra] = a.positionals;
+  const [given, action, ...extra] = a.positionals;
+  const name = given === undefined ? undefined : systemSlug(given);
   if (!name || !action || extra.length > 0) throw new UsageError('system power takes NAME and one of status, on, off, cycle, show, set, clear');
   const power = cliPower(ctx);
   const v = a.values;

@@ -2,6 +2,7 @@
 import { NotFoundError } from '../errors.ts';
 import { Artifacts, ARTIFACT_KINDS, isArtifactKind } from '../boot/artifacts.ts';
 import { maskProfile } from '../profiles/registry.ts';
+import { systemSlug } from '../profiles/system-input.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';
 
@@ -29,7 +30,7 @@ export async function renderCommand(ctx: CliContext, args: string[], out: (s: st
   if (a.positionals.length !== 1 || !kind) throw new UsageError(`render takes one kind (${ARTIFACT_KINDS.join(', ')})`);
   if (!isArtifactKind(kind)) throw new UsageError(`unknown artifact kind ${JSON.stringify(kind)} (${ARTIFACT_KINDS.join(', ')})`);
   if (!a.values.system) throw new UsageError('render needs --system NAME');
-  const system = await ctx.store.getSystem(a.values.system);
+  const system = await ctx.store.getSystem(systemSlug(a.values.system));
   if (!system) throw new NotFoundError(`no system named ${JSON.stringify(a.values.system)}`);
   const base = a.values.base ?? ctx.config.public_url ?? `http://localhost:${ctx.config.http.port}`;
   // The template engine loads only for this command, not for `profile list`.

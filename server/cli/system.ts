@@ -1,6 +1,6 @@
 // `kickstand system …`: register, list, show, remove, rebuild, disarm and show the timeline.
 import { BadRequestError, NotFoundError } from '../errors.ts';
-import { newSystemSchema, parseBody, type NewSystemInput } from '../profiles/system-input.ts';
+import { newSystemSchema, parseBody, systemSlug, type NewSystemInput } from '../profiles/system-input.ts';
 import { timeline } from '../boot/lifecycle.ts';
 import type { CliContext } from './context.ts';
 import { parse, UsageError } from './usage.ts';
@@ -65,7 +65,7 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
         hostname: { type: 'string' },
         override: { type: 'string' },
       });
-      const name = need(a.positionals);
+      const name = systemSlug(need(a.positionals));
       const change: Record<string, unknown> = {};
       for (const k of ['profile', 'name', 'ip', 'hostname'] as const) if (a.values[k] !== undefined) change[k] = a.values[k];
       if (a.values.mac) change.macs = a.values.mac;
@@ -104,13 +104,13 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
     }
     case 'show': {
       const a = parse(rest, { json: { type: 'boolean' } });
-      const s = await get(need(a.positionals));
+      const s = await get(systemSlug(need(a.positionals)));
       const view = { ...s, token: undefined, state: lifecycle.displayState(s), createdAt: fmtTime(s.createdAt), updatedAt: fmtTime(s.updatedAt) };
       out(`${JSON.stringify(view, null, 2)}\n`);
       return 0;
     }
     case 'rm': {
-      const name = need(parse(rest, {}).positionals);
+      const name = systemSlug(need(parse(rest, {}).positionals));
       if (!(await store.deleteSystem(name))) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
       out(`removed ${name}\n`);
       return 0;
@@ -120,13 +120,13 @@ export async function systemCommand(ctx: CliContext, args: string[], out: (s: st
     case 'power':
       return powerCommand(ctx, rest, out);
     case 'disarm': {
-      const s = await lifecycle.disarm(need(parse(rest, {}).positionals), null);
+      const s = await lifecycle.disarm(systemSlug(need(parse(rest, {}).positionals)), null);
       out(`${s.name}: ${s.state}\n`);
       return 0;
     }
     case 'events': {
       const a = parse(rest, { run: { type: 'string' }, json: { type: 'boolean' } });
-      const s = await get(need(a.positionals));
+      const s = await get(systemSlug(need(a.positionals)));
       const run = a.values.run === undefined ? undefined : Number(a.values.run);
       if (run !== undefined && !Number.isInteger(run)) throw new UsageError('--run takes an integer');
       const events = timeline(await store.listEvents(s.name, { run }));

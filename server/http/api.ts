@@ -9,7 +9,7 @@ import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { System } from '../store/types.ts';
 import { plainIp } from '../boot/match.ts';
 import { maskProfile, type ProfileRegistry } from '../profiles/registry.ts';
-import { newSystemSchema, parseBody, type NewSystemInput } from '../profiles/system-input.ts';
+import { newSystemSchema, parseBody, systemSlug, type NewSystemInput } from '../profiles/system-input.ts';
 import { checkProfileOverrides, editSystem } from '../boot/system-edit.ts';
 import { requireAdmin, requireMetricsToken } from './auth.ts';
 import { baseUrl } from './boot-routes.ts';
@@ -66,6 +66,8 @@ export function createApi(o: ApiOptions): Express {
   const base = (req: Request) => baseUrl(req, o.publicUrl);
   const source = (req: Request) => plainIp(req.socket.remoteAddress);
   const param = (req: Request, k: string) => String(req.params[k] ?? '');
+  // A system's display name (the notes' `NGTest-hvm`) finds it as its slug does.
+  const systemParam = (req: Request) => systemSlug(param(req, 'name'));
   const getOr404 = async (name: string) => {
     const s = await store.getSystem(name);
     if (!s) throw new NotFoundError(`no system named ${JSON.stringify(name)}`);
@@ -86,29 +88,29 @@ export function createApi(o: ApiOptions): Express {
       res.status(201).json(systemView(s, lifecycle, base(req)));
     },
     async getSystem(req, res) {
-      res.json(systemView(await getOr404(param(req, 'name')), lifecycle, base(req)));
+      res.json(systemView(await getOr404(systemParam(req)), lifecycle, base(req)));
     },
     async updateSystem(req, res) {
-      res.json(systemView(await editSystem(lifecycle, registry, param(req, 'name'), req.body), lifecycle, base(req)));
+      res.json(systemView(await editSystem(lifecycle, registry, systemParam(req), req.body), lifecycle, base(req)));
     },
     async deleteSystem(req, res) {
-      if (!(await store.deleteSystem(param(req, 'name')))) throw new NotFoundError(`no system named ${JSON.stringify(param(req, 'name'))}`);
+      if (!(await store.deleteSystem(systemParam(req)))) throw new NotFoundError(`no system named ${JSON.stringify(systemParam(req))}`);
       res.status(204).end();
     },
     async rebuildSystem(req, res) {
       if (wantsReboot(req.body)) {
         if (!o.power) throw new NotFoundError('power control is not enabled in this kickstand');
-        const s = await o.power.rebuild(param(req, 'name'), { reboot: true, source: source(req), reason: 'rebuild with reboot requested' });
+        const s = await o.power.rebuild(systemParam(req), { reboot: true, source: source(req), reason: 'rebuild with reboot requested' });
         res.json(systemView(s, lifecycle, base(req)));
         return;
       }
-      res.json(systemView(await lifecycle.arm(param(req, 'name'), source(req), 'rebuild requested'), lifecycle, base(req)));
+      res.json(systemView(await lifecycle.arm(systemParam(req), source(req), 'rebuild requested'), lifecycle, base(req)));
     },
     async disarmSystem(req, res) {
-      res.json(systemView(await lifecycle.disarm(param(req, 'name'), source(req)), lifecycle, base(req)));
+      res.json(systemView(await lifecycle.disarm(systemParam(req), source(req)), lifecycle, base(req)));
     },
     async systemEvents(req, res) {
-      const s = await getOr404(param(req, 'name'));
+      const s = await getOr404(systemParam(req));
       const run = req.query.run === undefined ? undefined : Number(req.query.run);
       if (run !== undefined && !Number.isInteger(run)) throw new BadRequestError('run: expected an integer', 'run');
       // Timings come from the whole timeline, then one page of it is sent (by event id).
@@ -118,7 +120,7 @@ export function createApi(o: ApiOptions): Express {
     async renderArtifact(req, res) {
       const kind = param(req, 'kind');
       if (!isArtifactKind(kind)) throw new BadRequestError(`kind: unknown artifact ${JSON.stringify(kind)}`, 'kind');
-      const s = await getOr404(param(req, 'name'));
+      const s = await getOr404(systemParam(req));
       res.type('text/plain').send(artifacts.render(kind, s, base(req)));
     },
     async listProfiles(req, res) {

@@ -7,7 +7,7 @@ import { BadRequestError, NotFoundError } from '../errors.ts';
 import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { PowerControl } from '../boot/power-control.ts';
 import { plainIp } from '../boot/match.ts';
-import { parseBody } from '../profiles/system-input.ts';
+import { parseBody, systemSlug } from '../profiles/system-input.ts';
 import { name } from '../profiles/schema.ts';
 import { POWER_ACTIONS, type PowerAction } from '../power/types.ts';
 
@@ -44,16 +44,16 @@ export function powerHandlers(o: { power?: PowerControl; lifecycle: Lifecycle })
   const source = (req: Request) => plainIp(req.socket.remoteAddress);
   return {
     async getPower(req, res) {
-      res.json(await need().view(param(req, 'name')));
+      res.json(await need().view(systemSlug(param(req, 'name'))));
     },
     async setPower(req, res) {
       const p = need();
-      await p.setSettings(param(req, 'name'), req.body);
-      res.json(await p.view(param(req, 'name')));
+      await p.setSettings(systemSlug(param(req, 'name')), req.body);
+      res.json(await p.view(systemSlug(param(req, 'name'))));
     },
     async deletePower(req, res) {
       const p = need();
-      const n = param(req, 'name');
+      const n = systemSlug(param(req, 'name'));
       if (!(await p.clearSettings(n))) throw new NotFoundError(`system ${JSON.stringify(n)} has no power settings of its own`);
       res.status(204).end();
     },
@@ -61,7 +61,7 @@ export function powerHandlers(o: { power?: PowerControl; lifecycle: Lifecycle })
       const action = param(req, 'action');
       if (!(POWER_ACTIONS as readonly string[]).includes(action)) throw new BadRequestError(`action: expected one of ${POWER_ACTIONS.join(', ')}`, 'action');
       const p = need();
-      const n = param(req, 'name');
+      const n = systemSlug(param(req, 'name'));
       const state = await p.act(n, action as PowerAction, source(req));
       res.json({ system: n, action, state, status: p.status(n) });
     },

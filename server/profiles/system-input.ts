@@ -27,6 +27,11 @@ const mac = z.string().transform((s, ctx) => {
 
 const displayName = z.string().regex(DISPLAY_NAME_RE, 'expected a name of letters, digits, ".", "_" or "-" (at most 63, starting with a letter or digit)');
 
+/** Returns the name a system is stored under for a name given by a user: a display name finds its slug. */
+export function systemSlug(given: string): string {
+  return given.toLowerCase();
+}
+
 /**
  * Returns the system's slug and display name: a lowercase name is both; a mixed-case name such as
  * the notes' `NGTest-hvm` is kept as the display name (Xen domain name, listings) and its lowercase
@@ -34,7 +39,7 @@ const displayName = z.string().regex(DISPLAY_NAME_RE, 'expected a name of letter
  * in case share a slug, so the store refuses the second.
  */
 export function nameAndSlug(given: string): { name: string; displayName: string | null } {
-  const slug = given.toLowerCase();
+  const slug = systemSlug(given);
   return { name: slug, displayName: slug === given ? null : given };
 }
 const overrides = z.record(z.unknown()).refine(isPlainMap, 'expected a map');

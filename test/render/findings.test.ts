@@ -121,6 +121,10 @@ describe('findings 5, 6, 7, 8 through the service', () => {
     assert.equal(xm.status, 200);
     assert.match(xm.text, /^name = 'NGTest-hvm'$/m);
     assert.match(xm.text, /'file:\/var\/xen\/ngtest-hvm-hda\.img,hda,w'/);
+    // The display name finds the system wherever a name is taken.
+    const byDisplay = await request(h.handler).get('/api/v1/systems/NGTest-hvm').set(auth);
+    assert.equal(byDisplay.status, 200);
+    assert.equal(byDisplay.body.name, 'ngtest-hvm');
     const clash = await add(h, { name: 'ngtest-HVM', macs: ['00:16:3e:00:00:09'] });
     assert.equal(clash.status, 409, 'two spellings of one slug');
   });
@@ -179,7 +183,10 @@ describe('findings 2 and 8 through the kickstand command, as an operator types i
       const add = cli(dir, 'system', 'add', 'NGTest-hvm', '--mac', '00:16:3E:84:B5:99', '--profile', 'centos44-hvm', '--build');
       assert.equal(add.code, 0, add.err);
       assert.match(add.out, /^added ngtest-hvm \(display name NGTest-hvm\) \(00:16:3e:84:b5:99\) profile centos44-hvm, armed$/m);
-      const xm = cli(dir, 'render', 'xen', '--system', 'ngtest-hvm');
+      const shown = cli(dir, 'system', 'show', 'NGTest-hvm');
+      assert.equal(shown.code, 0, shown.err);
+      assert.match(shown.out, /"displayName": "NGTest-hvm"/);
+      const xm = cli(dir, 'render', 'xen', '--system', 'NGTest-hvm');
       assert.equal(xm.code, 0, xm.err);
       assert.match(xm.out, /^name = 'NGTest-hvm'$/m);
       const ks = cli(dir, 'render', 'kickstart', '--system', 'ngtest-hvm', '--base', 'http://10.0.0.1:8080');

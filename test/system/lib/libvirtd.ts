@@ -2,7 +2,7 @@
 // test inside a network namespace and a mount namespace of its own, with /etc/libvirt, /run/libvirt,
 // /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt bound to a temporary folder, so it
 // shares nothing with a libvirtd the host may run. Clients reach it through its socket path:
-// `qemu:///system?socket=<dir>/run/libvirt-sock`.
+// `qemu:///system?socket=<dir>/run/libvirt-sock`. Its pid file is in that folder too, not the host's /run.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import type { Netns } from './netns.ts';
 
 /** Debian packages of the daemon, its QEMU driver and virsh. */
 export const LIBVIRT_PACKAGES = ['libvirt-daemon-system', 'libvirt-daemon-driver-qemu', 'libvirt-clients'];
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 180_000;
 const BOUND = { etc: '/etc/libvirt', run: '/run/libvirt', lib: '/var/lib/libvirt', cache: '/var/cache/libvirt', log: '/var/log/libvirt' } as const;
 
 const QEMU_CONF = `# kickstand test: no users, cgroups, namespaces, seccomp or virtlogd inside a container.
@@ -54,7 +54,7 @@ export async function startLibvirtd(ns: Netns, dir: string): Promise<Libvirtd> {
 set -e
 r=$1
 ${Object.entries(BOUND).map(([k, p]) => `mount --bind "$r/${k}" ${p}`).join('\n')}
-exec libvirtd -f /etc/libvirt/libvirtd.conf
+exec libvirtd -f /etc/libvirt/libvirtd.conf --pid-file "$r/libvirtd.pid"
 `,
   );
   const logFile = join(dir, 'libvirtd.log');
