@@ -2,6 +2,7 @@
 // SQLite store, metrics), with stand-in request/response objects so no socket or Node HTTP parsing is
 // counted: what kickstand's own lean path costs per request, in ns. Not part of `npm run bench`.
 //   node --import tsx bench/lean-path.ts
+//   KICKSTAND_BENCH_STORE_URL=postgres://… node --import tsx bench/lean-path.ts   # on PostgreSQL (an empty database)
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,12 +16,14 @@ import { Metrics } from '../server/http/metrics.ts';
 import { silentLogger } from '../server/log.ts';
 import { ProfileRegistry } from '../server/profiles/registry.ts';
 import { openSqliteStore } from '../server/store/sqlite.ts';
+import { openPgStore } from '../server/store/postgres.ts';
 import { ROOT } from './lib/kickstand.ts';
 
 const BATCH = 64;
 const log = silentLogger();
 const dir = mkdtempSync(join(tmpdir(), 'ks-lean-'));
-const store = openSqliteStore(join(dir, 'kickstand.sqlite'));
+const pgUrl = process.env.KICKSTAND_BENCH_STORE_URL;
+const store = pgUrl ? await openPgStore({ url: pgUrl }) : openSqliteStore(join(dir, 'kickstand.sqlite'));
 const registry = new ProfileRegistry(join(ROOT, 'profiles'), log);
 const metrics = new Metrics();
 const lifecycle = new Lifecycle({ store, log, onEvent: (s, e) => metrics.onLifecycleEvent(s, e) });

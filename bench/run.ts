@@ -17,7 +17,7 @@ import { ROOT } from './lib/kickstand.ts';
 import type { FigureContext, FigureOutput } from './figures/types.ts';
 
 /** Debian packages the figures need. */
-export const BENCH_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux', 'syslinux-common', 'iproute2', 'hyperfine'];
+export const BENCH_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux', 'syslinux-common', 'iproute2', 'hyperfine', 'postgresql'];
 /** A figure that runs longer than this is stopped and reported as failed. */
 export const FIGURE_TIMEOUT_MS = 15 * 60_000;
 /** Figures that need longer: TFTP moves 1,000 × 30 MiB to each of two servers at windowsize 1. */

@@ -126,6 +126,13 @@ export class IsoError extends KickstandError {
   }
 }
 
+/** The store cannot be used: unreachable, read-only, or holding a schema this kickstand does not know. */
+export class StoreError extends KickstandError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('unavailable', message, options);
+  }
+}
+
 /** A power driver (ipmitool, virsh, xl) failed; the message carries the tool's own words. */
 export class PowerError extends KickstandError {
   constructor(message: string, options?: { cause?: unknown }) {

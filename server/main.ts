@@ -17,7 +17,7 @@ import { ensureAdminToken } from './http/auth.ts';
 import { listen } from './http/server.ts';
 import { IsoCatalog } from './isos/catalog.ts';
 import { ProfileRegistry } from './profiles/registry.ts';
-import { databasePath, openSqliteStore } from './store/sqlite.ts';
+import { describeStore, openStore } from './store/open.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
 import { startDhcp } from './boot/dhcp-part.ts';
@@ -79,8 +79,9 @@ async function start(
     loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }, join(config.data_dir, 'cache', 'templates.json'));
   const renderer = options.renderer ?? (await loadTemplates());
   const storeLog = log.child({ subsystem: 'store' });
-  const store = openSqliteStore(databasePath(config), { backgroundCheckpoint: true, onError: (message) => storeLog.warn(message) });
+  const store = await openStore(config, { log: storeLog, sqlite: { backgroundCheckpoint: true, onError: (message) => storeLog.warn(message) } });
   closers.push(() => store.close());
+  log.info({ store: describeStore(config) }, `store: ${describeStore(config)}`);
   const metrics = new Metrics({ processMetrics: true });
   const bus = new EventBus();
   const refusals = new Refusals({ log: log.child({ subsystem: 'trust' }) });
@@ -104,6 +105,17 @@ async function start(
   });
   const policy = new BootPolicy({ lifecycle, recordDiscovered: config.lifecycle.record_discovered });
   metrics.collectSystems(lifecycle);
+  // Events other instances record reach this instance's live dashboard too (PostgreSQL LISTEN/NOTIFY).
+  let remote = Promise.resolve();
+  const unsubscribe = store.onRemoteChange?.((change) => {
+    for (const e of change.events) {
+      remote = remote.then(async () => {
+        const s = await store.getSystem(e.system).catch(() => null);
+        if (s) bus.publish(s, e);
+      });
+    }
+  });
+  if (unsubscribe) closers.push(unsubscribe);
   metrics.collectRefusals(refusals);
   const catalog = new IsoCatalog({ dir: config.isos_dir, log: log.child({ subsystem: 'isos' }) });
   closers.push(() => catalog.close());

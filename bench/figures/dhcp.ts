@@ -1,27 +1,34 @@
 // Figure 3: DHCP full mode with Kea's perfdhcp (as a relay, 50,000 client MACs) from the client
-// namespace over a veth pair, against kickstand (the real service, leases in SQLite), Kea
-// (memfile, persisted) and dnsmasq, in interleaved rounds: in each round every server (in a
+// namespace over a veth pair, against kickstand (the real service, leases in SQLite, and again as
+// kickstand-pg with leases in PostgreSQL), Kea (memfile, persisted) and dnsmasq, in interleaved rounds: in each round every server (in a
 // rotating order) climbs a ladder of offered rates, restarted with no leases at every step, until
 // 1% of exchanges drop, and bisects; its round figure is the best DORA/s under 1%. Then kickstand
 // and Kea each run once more at 80% of that round's rate with perfdhcp's per-exchange timers, for
-// the DISCOVER->OFFER delay percentiles. The table reports medians over the rounds. kickstand is
+// the DISCOVER->OFFER delay percentiles (kickstand-pg too). The table reports medians over the rounds. kickstand is
 // killed with SIGKILL after each step and every MAC it acknowledged must have a bound lease on disk.
 import Database from 'better-sqlite3';
+import pg from 'pg';
+import { startPostgres, type TestPostgres } from '../../test/system/lib/postgres.ts';
 import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startService } from '../lib/kickstand.ts';
 import { startDnsmasqDhcp, startKea, type BenchSubnet, type DhcpPeer } from '../lib/dhcp-peers.ts';
 import { perfdhcp, type PerfResult } from '../lib/perfdhcp.ts';
-import { waitFor } from '../lib/procs.ts';
+import { notePid, waitFor } from '../lib/procs.ts';
 import { fmt, ratio } from '../lib/result.ts';
 import type { Figure, FigureContext } from './types.ts';
 
 /** Client MACs perfdhcp draws from (-R). */
 export const CLIENTS = 50_000;
 /** Offered rates tried, per server, in order; a server stops at its first step with ≥ 1% drops. */
-export const LADDERS = { kickstand: [3000, 5000, 7000, 9000, 11000, 13000, 15000], kea: [3000, 5000, 7000, 9000, 11000, 13000, 15000], dnsmasq: [100, 200, 400, 800] };
+export const LADDERS = {
+  kickstand: [3000, 5000, 7000, 9000, 11000, 13000, 15000],
+  'kickstand-pg': [1000, 2000, 3000, 5000, 7000, 9000, 11000],
+  kea: [3000, 5000, 7000, 9000, 11000, 13000, 15000],
+  dnsmasq: [100, 200, 400, 800],
+};
 /** --quick: a short ladder from a low rate, so even a busy machine gets a pass and a latency step. */
-export const QUICK_LADDERS = { kickstand: [1000, 3000], kea: [1000, 3000], dnsmasq: [100] };
+export const QUICK_LADDERS = { kickstand: [1000, 3000], 'kickstand-pg': [500, 1000], kea: [1000, 3000], dnsmasq: [100] };
 /** Interleaved rounds (KICKSTAND_BENCH_DHCP_ROUNDS overrides; --quick runs one). */
 export const ROUNDS = 3;
 /** The latency step runs at this share of the round's best rate under 1% drops. */
@@ -32,10 +39,12 @@ export const BISECT_STEPS = 2;
 export const P99_TARGET_MS = 5;
 /** kickstand's DORA/s must be at least this multiple of Kea's. */
 export const RATE_TARGET = 1.5;
-const SERVERS = ['kickstand', 'kea', 'dnsmasq'] as const;
+/** kickstand on PostgreSQL (leases claimed in the database): at least this multiple of Kea memfile. */
+export const PG_RATE_TARGET = 0.5;
+const SERVERS = ['kickstand', 'kickstand-pg', 'kea', 'dnsmasq'] as const;
 type ServerName = (typeof SERVERS)[number];
 /** Servers that get a latency step. */
-const TIMED: ServerName[] = ['kickstand', 'kea'];
+const TIMED: ServerName[] = ['kickstand', 'kickstand-pg', 'kea'];
 
 /** One step: the perfdhcp report and what the server acknowledged and kept. */
 interface Step {
@@ -54,28 +63,49 @@ interface RoundResult {
   latency: Step | null;
 }
 
-async function startKickstandDhcp(dir: string, s: BenchSubnet, profileDir?: string): Promise<DhcpPeer> {
+/** Returns the MACs kickstand logged an ACK for. */
+function ackedIn(log: string): Set<string> {
+  const macs = new Set<string>();
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    if (!line.includes('"dhcp ack"')) continue;
+    const mac = /"mac":"([0-9a-f:]{17})"/.exec(line)?.[1];
+    if (mac) macs.add(mac);
+  }
+  return macs;
+}
+
+/** Starts kickstand with DHCP in full mode; leases in SQLite, or in PostgreSQL at storeUrl. */
+async function startKickstandDhcp(dir: string, s: BenchSubnet, profileDir?: string, storeUrl?: string): Promise<DhcpPeer> {
   const subnet = { network: s.network, mask: s.mask, router: s.serverIp, pool_start: s.poolStart, pool_end: s.poolEnd, lease_seconds: s.leaseSeconds };
   const svc = await startService({
     dir,
     cpuProfileDir: profileDir,
-    settings: { TFTP__HOST: '127.0.0.1', DHCP__MODE: 'full', DHCP__INTERFACE: s.iface, DHCP__SERVER_IP: s.serverIp, DHCP__SUBNET: JSON.stringify(subnet) },
+    settings: { TFTP__HOST: '127.0.0.1', DHCP__MODE: 'full', DHCP__INTERFACE: s.iface, DHCP__SERVER_IP: s.serverIp, DHCP__SUBNET: JSON.stringify(subnet), ...(storeUrl ? { STORE__URL: storeUrl } : {}) },
   });
   const log = svc.logFile;
   // /healthz answers once HTTP listens, before DHCP does: a DISCOVER sent before then is lost.
   await waitFor(() => readFileSync(log, 'utf8').includes('"msg":"dhcp listening"'), 'kickstand dhcp listening', 30_000);
+  const command = svc.command.replace(s.iface, '<veth>').replace(storeUrl ?? '\u0000', '<postgres url>');
+  if (storeUrl) {
+    return {
+      proc: svc.proc,
+      command,
+      ackedMacs: () => ackedIn(log),
+      async persistedMacs() {
+        const c = new pg.Client({ connectionString: storeUrl });
+        await c.connect();
+        try {
+          return new Set((await c.query("SELECT mac FROM leases WHERE state = 'bound'")).rows.map((r: { mac: string }) => r.mac));
+        } finally {
+          await c.end();
+        }
+      },
+    };
+  }
   return {
     proc: svc.proc,
-    command: svc.command.replace(s.iface, '<veth>'),
-    ackedMacs() {
-      const macs = new Set<string>();
-      for (const line of readFileSync(log, 'utf8').split('\n')) {
-        if (!line.includes('"dhcp ack"')) continue;
-        const mac = /"mac":"([0-9a-f:]{17})"/.exec(line)?.[1];
-        if (mac) macs.add(mac);
-      }
-      return macs;
-    },
+    command,
+    ackedMacs: () => ackedIn(log),
     persistedMacs() {
       const path = join(dir, 'var', 'kickstand.db');
       if (!existsSync(path)) return new Set();
@@ -90,20 +120,31 @@ async function startKickstandDhcp(dir: string, s: BenchSubnet, profileDir?: stri
 }
 
 let stepNo = 0;
+/** The PostgreSQL server of the kickstand-pg steps (a throwaway cluster, a fresh database per step). */
+let postgres: TestPostgres | null = null;
 
 async function step(ctx: FigureContext, server: ServerName, round: number, rate: number, subnet: BenchSubnet, clients: number, timers = false): Promise<Step> {
   const dir = join(ctx.dir, `${String(++stepNo).padStart(3, '0')}-${server}-r${round}-${rate}${timers ? '-timed' : ''}`);
   mkdirSync(dir, { recursive: true });
+  let storeUrl: string | undefined;
+  if (server === 'kickstand-pg') {
+    postgres ??= await startPostgres({ onStart: notePid });
+    storeUrl = await postgres.createDatabase(`dhcp_${stepNo}`);
+  }
   const peer =
-    server === 'kickstand' ? await startKickstandDhcp(dir, subnet, ctx.profileDir) : server === 'kea' ? await startKea(dir, subnet) : await startDnsmasqDhcp(dir, subnet);
+    server === 'kickstand' || server === 'kickstand-pg'
+      ? await startKickstandDhcp(dir, subnet, ctx.profileDir, storeUrl)
+      : server === 'kea'
+        ? await startKea(dir, subnet)
+        : await startDnsmasqDhcp(dir, subnet);
   try {
     const perf = await perfdhcp({ ns: ctx.client!.ns, iface: ctx.client!.clientIf, server: subnet.serverIp, rate, clients, timers });
     writeFileSync(join(dir, 'perfdhcp.out'), `${perf.command}\n${perf.output}`);
     // kickstand crashes on purpose: what it acknowledged must already be on disk.
-    if (server === 'kickstand') await peer.proc.kill();
+    if (server === 'kickstand' || server === 'kickstand-pg') await peer.proc.kill();
     else await peer.proc.stop();
     const acked = peer.ackedMacs();
-    const persisted = peer.persistedMacs();
+    const persisted = await peer.persistedMacs();
     let missing = 0;
     for (const m of acked) if (!persisted.has(m)) missing++;
     const delays = perf.offerDelays ? `, DISCOVER->OFFER p50 ${perf.offerDelays.p50.toFixed(2)} / p99 ${perf.offerDelays.p99.toFixed(2)} ms` : '';
@@ -191,21 +232,26 @@ export const dhcpFigure: Figure = async (ctx) => {
   const rounds = ctx.quick ? 1 : Number(process.env.KICKSTAND_BENCH_DHCP_ROUNDS ?? ROUNDS);
   // dnsmasq at a few hundred per second would take minutes for 50,000 clients: it gets 5 s per step.
   const clientsFor = (server: ServerName) => (rate: number) => (server === 'dnsmasq' ? rate * 5 : clients);
-  const results: Record<ServerName, RoundResult[]> = { kickstand: [], kea: [], dnsmasq: [] };
-  for (let r = 1; r <= rounds; r++) {
-    const order = roundOrder(r);
-    ctx.log(`round ${r} of ${rounds}: ${order.join(', ')}`);
-    for (const server of order) {
-      const hint = results[server].at(-1)?.best?.perf.rate ?? null;
-      const steps = await search(ctx, server, r, hint, subnet, clientsFor(server));
-      results[server].push({ steps, best: bestOf(steps), latency: null });
+  const results: Record<ServerName, RoundResult[]> = { kickstand: [], 'kickstand-pg': [], kea: [], dnsmasq: [] };
+  try {
+    for (let r = 1; r <= rounds; r++) {
+      const order = roundOrder(r);
+      ctx.log(`round ${r} of ${rounds}: ${order.join(', ')}`);
+      for (const server of order) {
+        const hint = results[server].at(-1)?.best?.perf.rate ?? null;
+        const steps = await search(ctx, server, r, hint, subnet, clientsFor(server));
+        results[server].push({ steps, best: bestOf(steps), latency: null });
+      }
+      for (const server of order.filter((s) => TIMED.includes(s))) {
+        const best = results[server].at(-1)!.best;
+        if (!best) continue;
+        const rate = Math.max(50, Math.round((best.perf.rate * LATENCY_SHARE) / 50) * 50);
+        results[server].at(-1)!.latency = await step(ctx, server, r, rate, subnet, clients, true);
+      }
     }
-    for (const server of order.filter((s) => TIMED.includes(s))) {
-      const best = results[server].at(-1)!.best;
-      if (!best) continue;
-      const rate = Math.max(50, Math.round((best.perf.rate * LATENCY_SHARE) / 50) * 50);
-      results[server].at(-1)!.latency = await step(ctx, server, r, rate, subnet, clients, true);
-    }
+  } finally {
+    await postgres?.stop();
+    postgres = null;
   }
 
   const doraMedian = (s: ServerName) => median(results[s].map((x) => x.best?.perf.doraPerSecond ?? NaN));
@@ -217,6 +263,8 @@ export const dhcpFigure: Figure = async (ctx) => {
   const kea = doraMedian('kea');
   const kP99 = p99Median('kickstand');
   const missing = allSteps('kickstand').reduce((a, s) => a + s.missing, 0);
+  const kpg = doraMedian('kickstand-pg');
+  const missingPg = allSteps('kickstand-pg').reduce((a, s) => a + s.missing, 0);
   const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
   const row = (s: ServerName) => {
     const found = results[s].filter((x) => x.best);
@@ -259,11 +307,19 @@ export const dhcpFigure: Figure = async (ctx) => {
         pass: Number.isFinite(kP99) && kP99 <= P99_TARGET_MS,
       },
       { target: 'every acknowledged lease in SQLite after SIGKILL (all steps)', measured: `${fmt(allSteps('kickstand').reduce((a, s) => a + s.acked, 0))} MACs acked over ${allSteps('kickstand').length} steps, ${missing} missing`, pass: missing === 0 },
+      {
+        target: `on PostgreSQL: DORA/s ≥ ${PG_RATE_TARGET}× Kea memfile, under 1% dropped (median of rounds)`,
+        measured: `${Number.isFinite(kpg) ? fmt(kpg, 0) : 'none'} vs ${Number.isFinite(kea) ? fmt(kea, 0) : 'none'} DORA/s; DISCOVER->OFFER p99 ${ms(p99Median('kickstand-pg'))} ms`,
+        ratio: Number.isFinite(kpg) && Number.isFinite(kea) ? ratio(kpg, kea) : undefined,
+        pass: Number.isFinite(kpg) && Number.isFinite(kea) && kpg >= PG_RATE_TARGET * kea,
+      },
+      { target: 'every acknowledged lease in PostgreSQL after SIGKILL (all steps)', measured: `${fmt(allSteps('kickstand-pg').reduce((a, s) => a + s.acked, 0))} MACs acked over ${allSteps('kickstand-pg').length} steps, ${missingPg} missing`, pass: missingPg === 0 },
     ],
     commands: [
       `perfdhcp -4 -r <rate> -R ${clients} -n ${clients} -p 120 -W 1000000 -l <veth> ${subnet.serverIp}   # in the client namespace; the search steps`,
       `perfdhcp -4 -r <${LATENCY_SHARE * 100}% of the round's rate> -R ${clients} -n ${clients} -p 120 -W 1000000 -x t -l <veth> ${subnet.serverIp}   # the latency step (-x t: per-exchange timestamps)`,
       startCommand(subnet),
+      `${startCommand(subnet).replace(' node ', " KICKSTAND_STORE__URL='<postgres url>' node ")}   # kickstand-pg`,
       'kea-dhcp4 -c kea-dhcp4.json   # memfile, persist true, lfc-interval 0, loggers severity INFO',
       `dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --interface=<veth> --bind-interfaces --dhcp-range=${subnet.poolStart},${subnet.poolEnd},${subnet.mask},${subnet.leaseSeconds} --dhcp-lease-max=200000 --no-ping --dhcp-leasefile=… --log-facility=…`,
       `npm run bench -- dhcp   # KICKSTAND_BENCH_DHCP_ROUNDS=${ROUNDS} by default`,
@@ -275,6 +331,7 @@ export const dhcpFigure: Figure = async (ctx) => {
       'Every server runs at its default log level (kickstand info, Kea INFO, dnsmasq default), logging to a file, and persists leases (kickstand: SQLite in WAL mode, each ACK sent only after its lease is committed; Kea: memfile CSV; dnsmasq: its lease file).',
       `Each step restarts the server with an empty lease store and runs ${fmt(clients)} exchanges from ${fmt(clients)} client MACs (perfdhcp -R and -n alike), so every exchange allocates a new lease.`,
       'Kea and dnsmasq are stopped with SIGTERM; kickstand with SIGKILL, then its SQLite file is read: the "missing" count is MACs it logged an ACK for with no bound lease on disk.',
+      "kickstand-pg is the same service with store.url on PostgreSQL (Debian's package, a throwaway cluster on this machine over a Unix socket, fsync off, a fresh database per step). On a shared store every OFFER is claimed in the database before it is sent and every ACK waits for its claim to commit (claims batched, one statement per batch), since other instances may hand out the same pool; after SIGKILL its leases table is read for the missing count.",
     ],
     raw: Object.fromEntries(SERVERS.map((s) => [s, results[s]])),
   };

@@ -1,21 +1,34 @@
-// Figure 5: a boot storm. kickstand runs as the real service in the server namespace with DHCP in
-// full mode on the veth; 1,000 systems are registered and armed through the API; the simulator
-// (bench/storm/sim.ts) runs in the client namespace and starts the machines evenly over 10 s, each
-// from its own leased address (the pool's addresses are put on the client's veth beforehand).
-import { writeFileSync, readFileSync } from 'node:fs';
+// Figure 5: a boot storm. kickstand runs as the real service with DHCP in full mode on a link the
+// simulated machines share (a bridge in the client namespace); 1,000 systems are registered and
+// armed through the API; the simulator (bench/storm/sim.ts) runs in the client namespace and
+// starts the machines evenly over 10 s, each from its own leased address (the pool's addresses
+// are put on the client's bridge beforehand). The storm runs three times: SQLite with one
+// instance, PostgreSQL with one, and PostgreSQL with two instances splitting the clients by DHCP
+// load balancing (the second in a namespace of its own on the same bridge).
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ip } from '../../test/system/lib/netns.ts';
-import { ROOT, benchMac, startService, type Service } from '../lib/kickstand.ts';
-import { start } from '../lib/procs.ts';
-import { fmt, percentile } from '../lib/result.ts';
-import { Sampler, memory, mib } from '../lib/sample.ts';
+import { addBridge, enslave } from '../../test/system/lib/bridge.ts';
+import { startPostgres, type TestPostgres } from '../../test/system/lib/postgres.ts';
+import { benchMac } from '../lib/kickstand.ts';
+import { notePid } from '../lib/procs.ts';
+import { fmt, percentile, ratio } from '../lib/result.ts';
+import { mib } from '../lib/sample.ts';
+import { runStorm, type StormLab, type StormRun, type StormVariant } from '../lib/storm-run.ts';
 import type { MachineRecord } from '../storm/sim.ts';
 import type { Figure } from './types.ts';
 
 export const MACHINES = 1000;
 export const RAMP_MS = 10_000;
-/** Pool of 1,024 addresses (10.233.1.0 – 10.233.4.255), all present on the client's veth. */
+/** Pool of 1,024 addresses (10.233.1.0 – 10.233.4.255), all present on the client's bridge. */
 const POOL = { start: '10.233.1.0', end: '10.233.4.255', blocks: [1, 2, 3, 4] };
+/** Address of the second instance, on the same /16 as the first. */
+const SECOND_IP = '10.233.0.3';
+export const VARIANTS: StormVariant[] = [
+  { key: 'sqlite', label: 'SQLite, one instance', store: 'sqlite', instances: 1 },
+  { key: 'pg1', label: 'PostgreSQL, one instance', store: 'postgres', instances: 1 },
+  { key: 'pg2', label: 'PostgreSQL, two instances (DHCP load balancing)', store: 'postgres', instances: 2 },
+];
 const STAGES: Array<{ key: keyof MachineRecord['stages']; label: string; transfer?: boolean }> = [
   { key: 'dhcp', label: 'DHCP (DORA)' },
   { key: 'tftp-loader-first', label: 'TFTP pxelinux.0: first answer' },
@@ -26,95 +39,117 @@ const STAGES: Array<{ key: keyof MachineRecord['stages']; label: string; transfe
   { key: 'total', label: 'whole machine, DHCP to built', transfer: true },
 ];
 
-/** Registers count armed systems through the API, a few at a time; returns the seconds taken. */
-async function register(svc: Service, macs: string[]): Promise<number> {
-  const t0 = performance.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < macs.length) {
-      const i = next++;
-      const r = await svc.api('POST', '/api/v1/systems', { name: `storm-${String(i).padStart(4, '0')}`, macs: [macs[i]], hostname: `storm-${i}`, profile: 'centos44-hvm', build: true });
-      if (r.status !== 201) throw new Error(`registering storm-${i}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return (performance.now() - t0) / 1000;
+/** Returns the values of one stage over the machines that completed. */
+function values(run: StormRun, key: keyof MachineRecord['stages']): number[] {
+  return run.records.filter((r) => r.ok).flatMap((r) => (key === 'event' ? r.stages.event : r.stages[key] === undefined ? [] : [r.stages[key] as number]));
 }
 
 export const stormFigure: Figure = async (ctx) => {
   if (!ctx.client) throw new Error('the storm figure needs a client namespace');
   const c = ctx.client;
   const count = ctx.quick ? 100 : MACHINES;
-  const batch = POOL.blocks.flatMap((b) => Array.from({ length: 256 }, (_, i) => `addr add 10.233.${b}.${i}/32 dev ${c.clientIf}`)).join('\n');
-  writeFileSync(join(ctx.dir, 'addrs.batch'), `${batch}\n`);
+  // One link for every variant: the client's end of the veth becomes a bridge port, and the
+  // machines' addresses live on the bridge (a second instance joins the same bridge).
+  ip('-n', c.ns, 'addr', 'flush', 'dev', c.clientIf);
+  const bridge = addBridge(c.ns);
+  enslave(c.ns, c.clientIf, bridge);
+  const batch = POOL.blocks.flatMap((b) => Array.from({ length: 256 }, (_, i) => `addr add 10.233.${b}.${i}/32 dev ${bridge}`));
+  writeFileSync(join(ctx.dir, 'addrs.batch'), `${[`addr add ${c.clientIp}/${c.prefix} dev ${bridge}`, ...batch].join('\n')}\n`);
   ip('-n', c.ns, '-batch', join(ctx.dir, 'addrs.batch'));
-  ip('-n', c.ns, 'route', 'add', 'default', 'dev', c.clientIf);
-
-  const subnet = { network: '10.233.0.0', mask: '255.255.0.0', router: c.serverIp, pool_start: POOL.start, pool_end: POOL.end, lease_seconds: 3600 };
-  const svc = await startService({
-    dir: ctx.dir,
-    host: '127.0.0.1',
-    cpuProfileDir: ctx.profileDir,
-    settings: { HTTP__HOST: '0.0.0.0', TFTP__HOST: '0.0.0.0', TFTP__PORT: '69', DHCP__MODE: 'full', DHCP__INTERFACE: c.serverIf, DHCP__SERVER_IP: c.serverIp, DHCP__SUBNET: JSON.stringify(subnet) },
-  });
+  ip('-n', c.ns, 'route', 'add', 'default', 'dev', bridge);
+  const lab: StormLab = {
+    clientNs: c.ns,
+    bridge,
+    serverIf: c.serverIf,
+    serverIp: c.serverIp,
+    secondIp: SECOND_IP,
+    prefix: c.prefix,
+    subnet: { network: '10.233.0.0', mask: '255.255.0.0', router: c.serverIp, pool_start: POOL.start, pool_end: POOL.end, lease_seconds: 3600 },
+  };
   const macs = Array.from({ length: count }, (_, i) => benchMac(0x100000 + i));
-  ctx.log(`registering ${count} systems`);
-  const regSeconds = await register(svc, macs);
-  const rssBefore = memory(svc.proc.pid).rss;
+  let pg: TestPostgres | null = null;
+  const runs: StormRun[] = [];
+  try {
+    for (const variant of VARIANTS) {
+      if (variant.store === 'postgres' && !pg) {
+        ctx.log('starting PostgreSQL (Debian package, throwaway cluster)');
+        pg = await startPostgres({ onStart: notePid });
+      }
+      runs.push(await runStorm({ dir: ctx.dir, lab, variant, macs, rampMs: RAMP_MS, pg, profileDir: ctx.profileDir, log: ctx.log }));
+    }
+  } finally {
+    await pg?.stop();
+  }
+  const [sqlite, pg1, pg2] = runs as [StormRun, StormRun, StormRun];
 
-  const cfg = join(ctx.dir, 'sim.json');
-  const out = join(ctx.dir, 'sim-result.json');
-  writeFileSync(cfg, JSON.stringify({ macs, rampMs: RAMP_MS, out }));
-  ctx.log(`${count} machines over ${RAMP_MS / 1000} s`);
-  const sampler = new Sampler(svc.proc.pid, 500);
-  const sim = start('storm-sim', process.execPath, ['--import', 'tsx', 'bench/storm/sim.ts', cfg], { ns: c.ns, cwd: ROOT, logFile: join(ctx.dir, 'sim.log') });
-  const timeout = setTimeout(() => void sim.stop(2000), 240_000);
-  const code = await sim.exited;
-  clearTimeout(timeout);
-  const s = sampler.stop();
-  ctx.log(readFileSync(join(ctx.dir, 'sim.log'), 'utf8').trim());
-  if (code !== 0) throw new Error(`the simulator exited ${code}: ${readFileSync(join(ctx.dir, 'sim.log'), 'utf8').slice(-2000)}`);
-  const { seconds, records } = JSON.parse(readFileSync(out, 'utf8')) as { seconds: number; records: MachineRecord[] };
-  const systems = await svc.api<{ systems: Array<{ name: string; state: string }> }>('GET', '/api/v1/systems');
-  const built = systems.body.systems.filter((x) => x.name.startsWith('storm-') && x.state === 'built').length;
-  const hwm = memory(svc.proc.pid).hwm;
-  await svc.stop();
-
-  const ok = records.filter((r) => r.ok);
-  const failures = records.filter((r) => !r.ok);
-  const values = (key: keyof MachineRecord['stages']) => ok.flatMap((r) => (key === 'event' ? r.stages.event : r.stages[key] === undefined ? [] : [r.stages[key] as number]));
+  const ok = sqlite.records.filter((r) => r.ok);
+  const failures = sqlite.records.filter((r) => !r.ok);
   const rows = STAGES.map((st) => {
-    const v = values(st.key);
+    const v = values(sqlite, st.key);
     return [st.label, fmt(v.length), fmt(percentile(v, 50), 1), fmt(percentile(v, 99), 1), fmt(Math.max(...v), 1)];
   });
-  const slow = STAGES.filter((st) => !st.transfer && percentile(values(st.key), 99) >= 1000).map((st) => st.label);
+  const slow = STAGES.filter((st) => !st.transfer && percentile(values(sqlite, st.key), 99) >= 1000).map((st) => st.label);
   const dhcpResent = ok.filter((r) => (r.dhcpSent ?? 2) > 2).length;
   const tftpResent = ok.reduce((a, r) => a + r.tftpRetransmits, 0);
+  const hwm = sqlite.instances[0]!.hwm;
+  const s = sqlite.instances[0]!.sample;
+  const p = (run: StormRun, key: keyof MachineRecord['stages'], q: number) => fmt(percentile(values(run, key), q), 1);
+  const completed = (run: StormRun) => run.records.filter((r) => r.ok).length;
+  const allBuilt = (run: StormRun) => completed(run) === count && run.built === count;
+  const total99 = (run: StormRun) => percentile(values(run, 'total'), 99);
+  const split = (run: StormRun) => {
+    const by = new Map<string, number>();
+    for (const r of run.records) if (r.server) by.set(r.server, (by.get(r.server) ?? 0) + 1);
+    return [...by.values()].join(' + ');
+  };
   return {
     title: 'Boot storm',
     tables: [
       {
-        caption: `${count} simulated BIOS PXE machines started evenly over ${RAMP_MS / 1000} s; ${ok.length} completed in ${seconds.toFixed(1)} s. Milliseconds per stage, measured by the simulator:`,
+        caption: `${count} simulated BIOS PXE machines started evenly over ${RAMP_MS / 1000} s against one instance on SQLite; ${ok.length} completed in ${sqlite.seconds.toFixed(1)} s. Milliseconds per stage, measured by the simulator:`,
         columns: ['stage', 'samples', 'p50 ms', 'p99 ms', 'max ms'],
         rows,
       },
       {
-        caption: 'kickstand during the storm',
+        caption: 'kickstand during the storm (SQLite, one instance)',
         columns: ['peak RSS (VmHWM, since start)', 'RSS before → max during', 'CPU avg', 'CPU peak (0.5 s)', 'registering the systems over the API'],
-        rows: [[`${mib(hwm)} MiB`, `${mib(rssBefore)} → ${mib(s.rssMax)} MiB`, `${s.cpuAvgPct.toFixed(0)}% of one core`, `${s.cpuPeakPct.toFixed(0)}%`, `${count} in ${regSeconds.toFixed(1)} s (${fmt(count / regSeconds)}/s)`]],
+        rows: [[`${mib(hwm)} MiB`, `${mib(sqlite.instances[0]!.rssBefore)} → ${mib(s.rssMax)} MiB`, `${s.cpuAvgPct.toFixed(0)}% of one core`, `${s.cpuPeakPct.toFixed(0)}%`, `${count} in ${sqlite.regSeconds.toFixed(1)} s (${fmt(count / sqlite.regSeconds)}/s)`]],
+      },
+      {
+        caption: `The same storm on each store: milliseconds (p50 / p99) per stage; with two instances each machine is answered by one (machines per instance given), and CPU and peak RSS are per instance`,
+        columns: ['store', 'built', 'storm s', 'DHCP', 'TFTP pxelinux.cfg', 'HTTP kickstart', 'HTTP event', 'whole machine', 'machines per instance', 'CPU avg', 'peak RSS'],
+        rows: runs.map((run) => [
+          run.variant.label,
+          `${run.built} / ${count}`,
+          run.seconds.toFixed(1),
+          `${p(run, 'dhcp', 50)} / ${p(run, 'dhcp', 99)}`,
+          `${p(run, 'tftp-config', 50)} / ${p(run, 'tftp-config', 99)}`,
+          `${p(run, 'kickstart', 50)} / ${p(run, 'kickstart', 99)}`,
+          `${p(run, 'event', 50)} / ${p(run, 'event', 99)}`,
+          `${p(run, 'total', 50)} / ${p(run, 'total', 99)}`,
+          split(run),
+          run.instances.map((i) => `${i.sample.cpuAvgPct.toFixed(0)}%`).join(' + '),
+          run.instances.map((i) => `${mib(i.hwm)} MiB`).join(' + '),
+        ]),
       },
     ],
     checks: [
-      { target: `all ${count} machines built`, measured: `${ok.length} completed, ${built} built in the store${failures.length ? `; first failure: ${failures[0].mac}: ${failures[0].error}` : ''}`, pass: ok.length === count && built === count },
-      { target: 'p99 < 1 s for every stage but TFTP transfer', measured: slow.length ? `over 1 s: ${slow.join(', ')}` : `worst: ${Math.max(...STAGES.filter((x) => !x.transfer).map((x) => percentile(values(x.key), 99))).toFixed(0)} ms`, pass: slow.length === 0 },
+      { target: `all ${count} machines built`, measured: `${ok.length} completed, ${sqlite.built} built in the store${failures.length ? `; first failure: ${failures[0].mac}: ${failures[0].error}` : ''}`, pass: allBuilt(sqlite) },
+      { target: 'p99 < 1 s for every stage but TFTP transfer', measured: slow.length ? `over 1 s: ${slow.join(', ')}` : `worst: ${Math.max(...STAGES.filter((x) => !x.transfer).map((x) => percentile(values(sqlite, x.key), 99))).toFixed(0)} ms`, pass: slow.length === 0 },
       { target: 'peak RSS < 300 MiB', measured: `${mib(hwm)} MiB`, pass: hwm < 300 * 1024 * 1024 },
+      { target: `PostgreSQL, one and two instances: all ${count} machines built`, measured: `one: ${pg1.built}, two: ${pg2.built} (${split(pg2)})`, pass: allBuilt(pg1) && allBuilt(pg2) },
+      { target: 'two instances no slower than one (whole machine p99)', measured: `${fmt(total99(pg2), 0)} vs ${fmt(total99(pg1), 0)} ms`, ratio: ratio(total99(pg2), total99(pg1)), pass: total99(pg2) <= total99(pg1) },
     ],
-    commands: [svc.command.replace(c.serverIf, '<veth>'), `node --import tsx bench/storm/sim.ts sim.json   # in the client namespace: {"macs":[${count} MACs],"rampMs":${RAMP_MS}}`],
+    commands: [
+      ...runs.flatMap((run) => run.commands.map((cmd) => `${cmd}   # ${run.variant.label}`)),
+      `node --import tsx bench/storm/sim.ts sim.json   # in the client namespace: {"macs":[${count} MACs],"rampMs":${RAMP_MS}}`,
+    ],
     notes: [
       'Each machine: DISCOVER/REQUEST with PXE options (broadcast), the firmware\'s tsize probe and then pxelinux.0 (blksize 1456), ldlinux.c32, pxelinux.cfg/<uuid> (not found) and pxelinux.cfg/01-<mac> (blksize 1408), the kickstart from the menu\'s ks= URL, and five step reports ending in built. Each TFTP transfer and HTTP request comes from the machine\'s leased address on a fresh socket.',
-      `Retransmissions: ${dhcpResent} machines resent a DHCP message (timeouts 1, 2, 4, 8 s), ${tftpResent} TFTP packets resent (1 s timeout).`,
+      `Retransmissions (SQLite run): ${dhcpResent} machines resent a DHCP message (timeouts 1, 2, 4, 8 s), ${tftpResent} TFTP packets resent (1 s timeout).`,
+      'PostgreSQL is Debian\'s package, a throwaway cluster on a Unix socket on the same machine (fsync off), one database per run; on PostgreSQL every offer is claimed in the database before it is sent (instances share the pool). With two instances, each answers the DHCP clients of its RFC 3074 buckets and then serves their TFTP and HTTP; both share the two cores with PostgreSQL and the simulator.',
       'kickstand runs at its default log level (info), which writes a line per DHCP answer and per lifecycle event. The simulator shares the two cores with kickstand, so its own event loop adds to every latency.',
     ],
-    raw: { seconds, regSeconds, sample: s, hwm, built, failures: failures.slice(0, 20) },
+    raw: runs.map((run) => ({ variant: run.variant.key, seconds: run.seconds, regSeconds: run.regSeconds, built: run.built, instances: run.instances, failures: run.records.filter((r) => !r.ok).slice(0, 20) })),
   };
 };

@@ -23,8 +23,8 @@ export interface DhcpPeer {
   command: string;
   /** MACs the server logged an ACK for. */
   ackedMacs(): Set<string>;
-  /** MACs with a live lease in the server's lease file. */
-  persistedMacs(): Set<string>;
+  /** MACs with a live lease in the server's lease file (or database). */
+  persistedMacs(): Set<string> | Promise<Set<string>>;
 }
 
 function read(path: string): string {

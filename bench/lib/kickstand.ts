@@ -18,6 +18,10 @@ export interface ServiceOptions {
   port?: number;
   /** Write a V8 CPU profile here at exit (`node --cpu-prof`). */
   cpuProfileDir?: string;
+  /** Run inside this network namespace (the API is then reached at host). */
+  ns?: string;
+  /** Run the TypeScript through tsx instead of the compiled build (tests must not depend on a build). */
+  fromSource?: boolean;
 }
 
 /** A running service and how to reach its API. */
@@ -27,6 +31,8 @@ export interface Service {
   logFile: string;
   /** The command line that started it, for the report. */
   command: string;
+  /** The API bearer token it was started with. */
+  adminToken: string;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
@@ -50,12 +56,13 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   for (const [k, v] of Object.entries(settings)) env[`KICKSTAND_${k}`] = v;
   env.KICKSTAND_AUTH__ADMIN_TOKEN = token;
   // The compiled build, as it ships (bench/run.ts runs `npm run build` first when it is stale).
-  const nodeArgs = [...(o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`] : []), 'bin/kickstand.js', 'serve'];
+  const entry = o.fromSource ? ['--import', 'tsx', 'server/cli/main.ts'] : ['bin/kickstand.js'];
+  const nodeArgs = [...(o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`] : []), ...entry, 'serve'];
   const logFile = join(o.dir, 'kickstand.log');
-  const proc = start('kickstand', process.execPath, nodeArgs, { env, cwd: ROOT, logFile });
+  const proc = start('kickstand', process.execPath, nodeArgs, { env, cwd: ROOT, logFile, ns: o.ns });
   const base = `http://${host}:${port}`;
   const shown = Object.entries(settings).map(([k, v]) => [k, v.split(o.dir).join('$TMP')] as const);
-  const command = `${shown.map(([k, v]) => `KICKSTAND_${k}=${/^[\w.:/$,-]+$/.test(v) ? v : `'${v}'`}`).join(' ')} node bin/kickstand.js serve`;
+  const command = `${shown.map(([k, v]) => `KICKSTAND_${k}=${/^[\w.:/$,-]+$/.test(v) ? v : `'${v}'`}`).join(' ')} node ${entry.join(' ')} serve`;
   await waitFor(
     async () => {
       if (!proc.alive()) throw new Error(`kickstand exited during start-up (${await proc.exited}); see ${logFile}`);
@@ -73,6 +80,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     base,
     logFile,
     command,
+    adminToken: token,
     async api<T>(method: string, path: string, body?: unknown) {
       const res = await fetch(`${base}${path}`, {
         method,

@@ -26,7 +26,7 @@ export function commitInfo(root: string): string {
 }
 
 /** Debian packages whose versions the report lists. */
-export const PEER_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux'];
+export const PEER_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux', 'postgresql'];
 
 /** Returns the installed version of each package ('' when absent). */
 export function packageVersions(pkgs: string[]): Record<string, string> {

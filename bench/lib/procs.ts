@@ -37,6 +37,11 @@ export function recordPidsIn(file: string): void {
   pidFile = file;
 }
 
+/** Records a PID started outside start() (a server another helper spawned) so the orchestrator can stop it too. */
+export function notePid(pid: number): void {
+  if (pidFile) appendFileSync(pidFile, `${pid}\n`);
+}
+
 /** Returns the PIDs recorded in a PID file. */
 export function readPids(file: string): number[] {
   try {

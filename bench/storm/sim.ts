@@ -6,6 +6,9 @@
 //   kickstart    GET of the ks= URL from that menu, with anaconda's MAC header
 //   event        each GET /events/<token>/<stage> (partitioned … built), timed one by one
 // and writes one JSON record per machine.   node --import tsx bench/storm/sim.ts CONFIG.json
+// With `attempts` > 1 a machine whose boot fails anywhere reboots after rebootMs and starts again
+// from DHCP, as PXE firmware does (the stage times are those of its last attempt); every step
+// report it sent is listed with its HTTP status, so a test can hold the server to each one.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { StormDhcp } from './dhcp-client.ts';
@@ -16,6 +19,10 @@ export interface SimConfig {
   macs: string[];
   rampMs: number;
   out: string;
+  /** Boots a machine tries before it counts as failed (default 1). */
+  attempts?: number;
+  /** Pause before a failed machine boots again (default 1000 ms). */
+  rebootMs?: number;
 }
 
 /** One machine's run. */
@@ -29,6 +36,14 @@ export interface MachineRecord {
   dhcpSent?: number;
   tftpRetransmits: number;
   state?: string;
+  /** Boots it took (1 without failures). */
+  attempts: number;
+  /** Errors of the failed attempts before the last. */
+  earlier: string[];
+  /** Every step report sent: stage, the server it went to, and the HTTP status (0: no answer). */
+  reports: Array<{ stage: string; server: string; status: number }>;
+  /** The server that answered DHCP on the last attempt. */
+  server?: string;
 }
 
 const EVENTS = ['partitioned', 'formatted', 'kernel-installed', 'bootloader-installed', 'built'];
@@ -57,8 +72,23 @@ function uuidName(u: Buffer): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-async function machine(dhcp: StormDhcp, mac: string): Promise<MachineRecord> {
-  const rec: MachineRecord = { mac, ok: false, stages: { event: [] }, tftpRetransmits: 0 };
+/** Boots one machine until it is built or out of attempts. */
+async function machine(dhcp: StormDhcp, mac: string, attempts: number, rebootMs: number): Promise<MachineRecord> {
+  const earlier: string[] = [];
+  const reports: MachineRecord['reports'] = [];
+  for (let n = 1; ; n++) {
+    const rec = await boot(dhcp, mac, reports);
+    rec.attempts = n;
+    rec.earlier = earlier;
+    if (rec.ok || n >= attempts) return rec;
+    earlier.push(rec.error ?? 'failed');
+    await new Promise((r) => setTimeout(r, rebootMs));
+  }
+}
+
+/** One boot of a machine, from DHCP to the built report. */
+async function boot(dhcp: StormDhcp, mac: string, reports: MachineRecord['reports']): Promise<MachineRecord> {
+  const rec: MachineRecord = { mac, ok: false, stages: { event: [] }, tftpRetransmits: 0, attempts: 1, earlier: [], reports };
   const t0 = performance.now();
   let t = t0;
   const lap = () => {
@@ -73,6 +103,7 @@ async function machine(dhcp: StormDhcp, mac: string): Promise<MachineRecord> {
     rec.stages.dhcp = lap();
     rec.ip = lease.ip;
     rec.dhcpSent = lease.sent;
+    rec.server = lease.serverId;
     if (lease.bootFile !== 'pxelinux.0') throw new Error(`dhcp boot file ${JSON.stringify(lease.bootFile)}, expected pxelinux.0`);
     const base = { server: lease.nextServer, localAddress: lease.ip };
 
@@ -100,7 +131,10 @@ async function machine(dhcp: StormDhcp, mac: string): Promise<MachineRecord> {
     const token = new URL(ks).pathname.split('/').pop()!;
     const origin = new URL(ks).origin;
     for (const stage of EVENTS) {
+      const sent = { stage, server: new URL(origin).hostname, status: 0 };
+      reports.push(sent);
       const r = await httpGet(`${origin}/events/${token}/${stage}`, lease.ip);
+      sent.status = r.status;
       rec.stages.event.push(lap());
       if (r.status !== 200) throw new Error(`event ${stage}: HTTP ${r.status} ${r.body.slice(0, 200)}`);
       rec.state = (JSON.parse(r.body) as { state: string }).state;
@@ -121,7 +155,7 @@ const t0 = performance.now();
 const runs = config.macs.map(
   (mac, i) =>
     new Promise<MachineRecord>((resolve) => {
-      setTimeout(() => void machine(dhcp, mac).then(resolve), (i * config.rampMs) / config.macs.length);
+      setTimeout(() => void machine(dhcp, mac, config.attempts ?? 1, config.rebootMs ?? 1000).then(resolve), (i * config.rampMs) / config.macs.length);
     }),
 );
 const records = await Promise.all(runs);

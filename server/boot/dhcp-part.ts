@@ -2,10 +2,13 @@
 // fixed IP, leases persist in the store, and PXE answers feed the lifecycle's `pxe` event.
 import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
+import { ConfigError } from '../errors.ts';
 import { DhcpServer, type DhcpStats } from '../dhcp/server.ts';
 import type { BootPolicy } from './boot-policy.ts';
 import { createDhcpBooter } from './dhcp-booter.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import { LoadBalancer } from '../dhcp/load-balance.ts';
+import { DhcpPeers } from './dhcp-peers.ts';
 import type { LoaderFiles } from './loader-files.ts';
 import type { DhcpLease } from '../dhcp/leases.ts';
 import type { DhcpLeaseRecord } from '../store/leases.ts';
@@ -44,7 +47,13 @@ export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lif
     },
   );
   const sub = d.subnet;
-  const server = new DhcpServer({
+  const lb = d.load_balancing;
+  let balancer: LoadBalancer | null = null;
+  if (lb) {
+    if (!store.heartbeat) throw new ConfigError('dhcp.load_balancing: needs store.url (PostgreSQL shared by every peer)', 'dhcp.load_balancing');
+    balancer = new LoadBalancer(lb.peers, lb.this_server, serverIp);
+  }
+  const server: DhcpServer = new DhcpServer({
     mode: d.mode as 'proxy' | 'full',
     booter,
     log,
@@ -55,8 +64,33 @@ export async function startDhcp(o: { config: Config; log: Logger; lifecycle: Lif
       ? { network: sub.network, mask: sub.mask, router: sub.router, dns: sub.dns, domain: sub.domain, poolStart: sub.pool_start, poolEnd: sub.pool_end, leaseSeconds: sub.lease_seconds }
       : undefined,
     leaseStore: store,
+    accept: balancer ? (req, onPxePort) => balancer.accepts(req, onPxePort) : undefined,
+    // On PostgreSQL other instances may share the pool: offers are claimed in the database first.
+    sharedPool: config.store.url ? { slice: lb ? { index: lb.peers.indexOf(lb.this_server), count: lb.peers.length } : null } : undefined,
   });
   const ports = await server.listen();
   log.info({ mode: d.mode, ...ports }, `DHCP (${d.mode}) listening`);
-  return { stats: () => server.stats(), close: () => server.close() };
+  let peers: DhcpPeers | null = null;
+  if (balancer && lb) {
+    peers = new DhcpPeers({
+      heartbeat: (name) => store.heartbeat!(name),
+      balancer,
+      log,
+      heartbeatMs: lb.heartbeat_ms,
+      maxResponseDelayMs: lb.max_response_delay_ms,
+      // Clients taken over keep their addresses (a run is bound to its address): learn the leases
+      // the other instance handed out before answering its clients.
+      beforeGain: async () => {
+        await server.reloadLeases();
+      },
+    });
+    await peers.start();
+  }
+  return {
+    stats: () => server.stats(),
+    close: async () => {
+      peers?.stop();
+      await server.close();
+    },
+  };
 }

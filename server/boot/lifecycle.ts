@@ -212,9 +212,13 @@ export class Lifecycle {
 
   /** Records a PXE boot of an armed system (once per run), from DHCP or TFTP. */
   async pxe(name: string, source: string | null, message: string | null): Promise<void> {
+    const pxeChanges = (s: System) => s.build && s.state === 'build' && s.stage !== 'pxe';
+    // DHCP, TFTP and iPXE each report the same boot: the repeats are answered from the (cached) read, never a write transaction.
+    const seen = await this.store.getSystem(name);
+    if (seen && !pxeChanges(seen)) return;
     const now = this.now();
     const r = await this.store.transition(name, now, (s) => {
-      if (!s.build || s.state !== 'build' || s.stage === 'pxe') return null;
+      if (!pxeChanges(s)) return null;
       return { patch: { stage: 'pxe', lastEventAt: now }, event: { run: s.run, time: now, stage: 'pxe', message, source, log: null } };
     });
     this.emit(r.system, r.event);

@@ -1,10 +1,12 @@
 // What CLI commands share: configuration, the store, profiles, lifecycle and artifacts, opened
-// directly (SQLite in WAL mode is safe beside a running server).
+// directly (SQLite in WAL mode is safe beside a running server; PostgreSQL tells running servers
+// of each change).
 import { loadConfig, type Config } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { Lifecycle } from '../boot/lifecycle.ts';
 import { ProfileRegistry } from '../profiles/registry.ts';
-import { databasePath, openSqliteStore } from '../store/sqlite.ts';
+import { databasePath, openStore } from '../store/open.ts';
+import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 
 export interface CliContext {
@@ -20,9 +22,11 @@ export { databasePath };
 
 /**
  * Opens what the configuration names. The logger, store and lifecycle are made on first use, so a
- * command that lists profiles loads neither pino's redaction nor the SQLite addon.
+ * command that lists profiles loads neither pino's redaction nor the SQLite addon. A PostgreSQL
+ * store (store.url) is connected here, since connecting is asynchronous: a wrong URL or an
+ * unreachable database fails the command with one line.
  */
-export function openContext(configFile: string | undefined): CliContext {
+export async function openContext(configFile: string | undefined): Promise<CliContext> {
   const config = loadConfig({ file: configFile });
   let log: Logger | undefined;
   let store: Store | undefined;
@@ -61,5 +65,6 @@ export function openContext(configFile: string | undefined): CliContext {
       await store?.close();
     },
   };
+  if (config.store.url) store = await openStore(config, { log: ctx.log, listen: false });
   return ctx;
 }

@@ -32,11 +32,12 @@ export async function run(argv: string[]): Promise<number> {
   if (cmd === 'serve') return (await import('./serve.ts')).serveCommand(configFile, args);
   if (cmd === 'backup') return (await import('./backup.ts')).backupCommand(configFile, args, out);
   if (cmd === 'restore') return (await import('./backup.ts')).restoreCommand(configFile, args, out);
+  if (cmd === 'store') return (await import('./store.ts')).storeCommand(args, out);
   if (cmd === 'iso' && args[0] === 'inspect') return (await import('./iso.ts')).isoCommand(null, args, out);
   const load = COMMANDS[cmd];
   if (!load) throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
   const command = await load();
-  const ctx = (await import('./context.ts')).openContext(configFile);
+  const ctx = await (await import('./context.ts')).openContext(configFile);
   try {
     return await command(ctx, args, out);
   } finally {

@@ -18,6 +18,7 @@ commands:
   buildiso --system NAME -o FILE  a boot ISO with the system's kickstart baked in
   backup FILE                   a consistent copy of the database (also while a server runs)
   restore FILE                  put a backup back (refused while a server holds the data folder)
+  store copy --from FILE --to URL  move an installation from SQLite to PostgreSQL
 
 global options:
   --config FILE                 kickstand.yaml to use (default ./kickstand.yaml if present)
@@ -70,6 +71,12 @@ with PRAGMA integrity_check and writes FILE as one self-contained file. --force 
 Replaces the database with the backup in FILE after checking it. Refused while a kickstand server
 holds the data folder (stop it first); the replaced database is kept beside it as
 kickstand.db.before-restore-<time>.`,
+  store: `usage: kickstand store copy --from FILE --to URL
+
+Copies every system, MAC, token, install event, DHCP lease and power setting from the SQLite
+database FILE (e.g. var/kickstand.db; migrated to this kickstand's schema first) into the empty
+PostgreSQL database at URL (postgres://user:password@host:5432/database), in one transaction, and
+lists the rows copied per table. Stop kickstand serve on the SQLite store first.`,
 };
 
 /** Parses argv for a command, turning node's parse errors into UsageError. */

@@ -124,6 +124,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       throw new ConfigError(`${where(haveFile, file)}: dhcp.interface: required when dhcp.mode is ${config.dhcp.mode} (DHCP answers only on the interfaces named)`, 'dhcp.interface');
     }
   }
+  checkLoadBalancing(config, where(haveFile, file));
   if (config.lifecycle.max_log_bytes_per_system < config.lifecycle.max_log_bytes) {
     throw new ConfigError(`${where(haveFile, file)}: lifecycle.max_log_bytes_per_system: must be at least lifecycle.max_log_bytes (${config.lifecycle.max_log_bytes})`, 'lifecycle.max_log_bytes_per_system');
   }
@@ -131,6 +132,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw new ConfigError(`${where(haveFile, file)}: metrics.port: required when metrics.host is set`, 'metrics.port');
   }
   return deepFreeze(config);
+}
+
+/** Checks dhcp.load_balancing against the rest: this_server among distinct peers, a shared store, a heartbeat shorter than the takeover delay. */
+function checkLoadBalancing(config: Config, where: string): void {
+  const lb = config.dhcp.load_balancing;
+  if (!lb) return;
+  if (new Set(lb.peers).size !== lb.peers.length) throw new ConfigError(`${where}: dhcp.load_balancing.peers: each peer must be named once`, 'dhcp.load_balancing.peers');
+  if (!lb.peers.includes(lb.this_server)) {
+    throw new ConfigError(`${where}: dhcp.load_balancing.this_server: ${JSON.stringify(lb.this_server)} is not one of peers (${lb.peers.join(', ')})`, 'dhcp.load_balancing.this_server');
+  }
+  if (!config.store.url) throw new ConfigError(`${where}: dhcp.load_balancing: needs store.url (PostgreSQL shared by every peer)`, 'dhcp.load_balancing');
+  if (lb.max_response_delay_ms <= 2 * lb.heartbeat_ms) {
+    throw new ConfigError(`${where}: dhcp.load_balancing.max_response_delay_ms: must be over twice heartbeat_ms (${lb.heartbeat_ms})`, 'dhcp.load_balancing.max_response_delay_ms');
+  }
 }
 
 function where(haveFile: boolean, file: string): string {

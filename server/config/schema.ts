@@ -5,6 +5,7 @@ import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'expected an IPv4 address');
+const instanceName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a name of letters, digits, ".", "_" and "-"');
 /** A Linux interface name: 1-15 characters, no space, '/' or ':' (an alias such as eth0:1 is not an interface). */
 const ifname = z.string().regex(/^[^\s/:]{1,15}$/, "expected an interface name (1-15 characters, no spaces, '/' or ':')");
 
@@ -38,6 +39,19 @@ export const dhcpSchema = z
       .object({ server: port.default(67), client: port.default(68), proxy: port.default(4011) })
       .strict()
       .default({}),
+    /** Several instances on one network and one PostgreSQL store split clients by RFC 3074 hash buckets. */
+    load_balancing: z
+      .object({
+        /** This instance's name; one of peers. */
+        this_server: instanceName,
+        /** Every instance serving this network, in the same order on each. */
+        peers: z.array(instanceName).min(2).max(16),
+        heartbeat_ms: z.number().int().min(100).default(1000),
+        /** A peer with no heartbeat for this long is down: the others answer its clients until it is back. */
+        max_response_delay_ms: z.number().int().min(500).default(5000),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -100,6 +114,18 @@ export const configSchema = z
       .strict()
       .default({}),
     dhcp: dhcpSchema.default({}),
+    store: z
+      .object({
+        /** PostgreSQL URL (postgres://user:password@host:5432/db) for several instances on one database; unset: SQLite in data_dir. */
+        url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'expected postgres://user:password@host:5432/database').optional(),
+        /** Connections each instance keeps to PostgreSQL at most. */
+        pool_size: z.number().int().min(1).max(200).default(10),
+        connect_timeout_ms: z.number().int().min(100).default(5000),
+        /** Longest one statement may run before it fails (and the request with it). */
+        query_timeout_ms: z.number().int().min(100).default(10_000),
+      })
+      .strict()
+      .default({}),
     auth: z
       .object({
         /** Admin bearer token; generated into the data folder on first start when unset. */

@@ -34,7 +34,15 @@ export interface FullResponderOptions {
   offerHoldMs: number;
   /** How long a declined address stays out of the pool (RFC 2131 section 4.3.3). */
   declineQuarantineMs: number;
+  /**
+   * Other servers hand out addresses from the same pool (a shared database): offers are claimed
+   * in the database before they are sent, so no address is offered to two clients.
+   */
+  sharedPool?: boolean;
 }
+
+/** Addresses tried for one DISCOVER when the shared database refuses the first ones. */
+export const MAX_OFFER_TRIES = 4;
 
 /** Answers every client of one subnet with an address, lease times and the booter's boot file. */
 export class FullResponder {
@@ -64,19 +72,35 @@ export class FullResponder {
 
   private async discover(req: DhcpPacket, client: DhcpClientInfo): Promise<Outcome> {
     const [reservation, boot] = await this.lookup(client);
-    const now = this.o.clock();
-    let ip = this.reservedIp(reservation, client.mac);
-    let why = ip !== null ? 'reserved' : reservation ? `pool (reservation ${reservation.ip} is off the subnet or held by another client)` : 'pool';
-    if (ip === null) ip = this.o.pool.allocate(client.mac, ipToInt(req.options.ip(Opt.REQUESTED_IP) ?? ''));
-    if (ip === null) return silent('pool full: no address to offer', 'warn', { poolFull: true });
-    const held = this.o.pool.leaseAt(ip);
-    if (held && held.mac === client.mac && held.state === 'bound' && held.expiresAt > now) {
-      why = `${why}, already bound`;
-    } else {
-      this.o.pool.assign(client.mac, ip, 'offered', now + this.o.offerHoldMs, reservation?.hostname ?? client.hostname);
+    for (let attempt = 1; ; attempt++) {
+      const now = this.o.clock();
+      let ip = this.reservedIp(reservation, client.mac);
+      let why = ip !== null ? 'reserved' : reservation ? `pool (reservation ${reservation.ip} is off the subnet or held by another client)` : 'pool';
+      if (ip === null) ip = this.o.pool.allocate(client.mac, ipToInt(req.options.ip(Opt.REQUESTED_IP) ?? ''));
+      if (ip === null) return silent('pool full: no address to offer', 'warn', { poolFull: true });
+      const held = this.o.pool.leaseAt(ip);
+      if (held && held.mac === client.mac && held.state === 'bound' && held.expiresAt > now) {
+        why = `${why}, already bound`;
+      } else {
+        const { lease } = this.o.pool.assign(client.mac, ip, 'offered', now + this.o.offerHoldMs, reservation?.hostname ?? client.hostname);
+        if (this.o.sharedPool) {
+          // The database, not this process, decides who holds an address other servers also hand out.
+          let written: boolean;
+          try {
+            written = await this.persist(lease);
+          } catch (err) {
+            return silent(`offer not claimed, no offer: ${(err as Error).message}`, 'warn', { ip: intToIp(ip) });
+          }
+          if (!written) {
+            this.o.pool.holdForeign(ip, now + this.o.offerHoldMs);
+            if (attempt < MAX_OFFER_TRIES) continue;
+            return silent(`no offer: ${MAX_OFFER_TRIES} addresses in a row were taken by other servers`, 'warn', { ip: intToIp(ip) });
+          }
+        }
+      }
+      const reply = this.leaseReply(req, client, MsgType.OFFER, ip, reservation, boot);
+      return { kind: 'reply', packet: reply, ip: intToIp(ip), reason: `${why}${boot ? `, boot ${boot.bootFile}` : ''}` };
     }
-    const reply = this.leaseReply(req, client, MsgType.OFFER, ip, reservation, boot);
-    return { kind: 'reply', packet: reply, ip: intToIp(ip), reason: `${why}${boot ? `, boot ${boot.bootFile}` : ''}` };
   }
 
   private async request(req: DhcpPacket, client: DhcpClientInfo): Promise<Outcome> {
@@ -103,7 +127,11 @@ export class FullResponder {
     const expires = now + this.o.subnet.leaseSeconds * 1000;
     const { lease } = this.o.pool.assign(client.mac, ip, 'bound', expires, reservation?.hostname ?? client.hostname);
     try {
-      await this.persist(lease);
+      if (!(await this.persist(lease))) {
+        // Another server's client holds it in the shared database.
+        this.o.pool.holdForeign(ip, now + this.o.offerHoldMs);
+        return this.nak(req, `address ${wanted} is held by another client`);
+      }
     } catch (err) {
       return silent(`lease not saved, no ack: ${(err as Error).message}`, 'warn', { ip: wanted! });
     }
@@ -154,8 +182,9 @@ export class FullResponder {
     return ip;
   }
 
-  private persist(lease: DhcpLease): Promise<void> {
-    return this.o.writer ? this.o.writer.write(lease) : Promise.resolve();
+  /** Writes a lease; resolves false when the database refused it (the address belongs to another client). */
+  private async persist(lease: DhcpLease): Promise<boolean> {
+    return this.o.writer ? this.o.writer.write(lease) : true;
   }
 
   private nak(req: DhcpPacket, reason: string): Outcome {

@@ -4,6 +4,8 @@
 // A batch holds at most maxBatch leases and batches are written one per turn of the event loop:
 // a synchronous store (SQLite) then blocks the loop for one bounded commit at a time, and the
 // requests that arrived meanwhile (DISCOVERs whose OFFERs need no disk) are answered in between.
+// When servers share the pool (one PostgreSQL), batches are claimed (LeaseStore.claimLeases) and
+// each writer learns whether the store gave its address to another client.
 import type { DhcpLease, LeaseStore } from './leases.ts';
 
 /** Most leases in one saveLeases call: about 0.5 ms of SQLite commit on a small machine. */
@@ -14,12 +16,16 @@ export interface LeaseWriterOptions {
   delayMs?: number;
   /** Most leases in one saveLeases call; more wait for the next turn of the loop. */
   maxBatch?: number;
+  /** Write through LeaseStore.claimLeases, so the store refuses addresses other servers' clients hold (a shared pool). */
+  claims?: boolean;
+  clock?: () => number;
 }
 
 interface Batch {
   leases: Map<string, DhcpLease>;
-  done: Promise<void>;
-  resolve: () => void;
+  /** Resolves with the MACs whose lease the store refused (claimLeases). */
+  done: Promise<Set<string>>;
+  resolve: (refused: Set<string>) => void;
   reject: (err: unknown) => void;
 }
 
@@ -36,14 +42,17 @@ export class LeaseWriter {
 
   constructor(
     private readonly store: LeaseStore,
-    options: LeaseWriterOptions = {},
+    private readonly options: LeaseWriterOptions = {},
   ) {
     this.delayMs = options.delayMs ?? 0;
     this.maxBatch = Math.max(1, options.maxBatch ?? DEFAULT_MAX_BATCH);
   }
 
-  /** Queues a lease (the latest state per MAC wins); resolves when a saveLeases call holding its current state has returned. */
-  write(lease: DhcpLease): Promise<void> {
+  /**
+   * Queues a lease (the latest state per MAC wins); resolves when a store call holding its current
+   * state has returned: true when written, false when the store refused it (another client holds the address).
+   */
+  write(lease: DhcpLease): Promise<boolean> {
     let batch = this.queuedMac.get(lease.mac);
     if (!batch) {
       batch = this.queue.at(-1);
@@ -55,7 +64,7 @@ export class LeaseWriter {
     }
     batch.leases.set(lease.mac, lease);
     this.schedule();
-    return batch.done;
+    return batch.done.then((refused) => !refused.has(lease.mac));
   }
 
   /** Returns how many leases wait for a batch that has not started. */
@@ -78,6 +87,16 @@ export class LeaseWriter {
     else setImmediate(() => this.run());
   }
 
+  /** Writes a batch: claims where the store decides who holds an address, else plain saves. Returns the refused MACs. */
+  private async save(leases: DhcpLease[]): Promise<Set<string>> {
+    if (!this.options.claims || !this.store.claimLeases) {
+      await this.store.saveLeases(leases);
+      return new Set();
+    }
+    const refused = new Set(await this.store.claimLeases(leases, (this.options.clock ?? Date.now)()));
+    return new Set(leases.filter((l) => refused.has(l.ip)).map((l) => l.mac));
+  }
+
   private run(): void {
     this.scheduled = false;
     if (this.inflight) return;
@@ -86,7 +105,7 @@ export class LeaseWriter {
     for (const mac of b.leases.keys()) this.queuedMac.delete(mac);
     const snapshot = [...b.leases.values()].map((l) => ({ ...l }));
     this.inflight = Promise.resolve()
-      .then(() => this.store.saveLeases(snapshot))
+      .then(() => this.save(snapshot))
       .then(b.resolve, b.reject)
       .finally(() => {
         this.inflight = null;
@@ -97,9 +116,9 @@ export class LeaseWriter {
 }
 
 function newBatch(): Batch {
-  let resolve!: () => void;
+  let resolve!: (refused: Set<string>) => void;
   let reject!: (err: unknown) => void;
-  const done = new Promise<void>((res, rej) => {
+  const done = new Promise<Set<string>>((res, rej) => {
     resolve = res;
     reject = rej;
   });

@@ -23,6 +23,11 @@ export interface DhcpLease {
 export interface LeaseStore {
   loadLeases(): Promise<DhcpLease[]>;
   saveLeases(leases: DhcpLease[]): Promise<void>;
+  /**
+   * Writes each lease unless the store says its address belongs to another client at now; returns
+   * the addresses refused. Stores shared by several servers decide there, not in any one process.
+   */
+  claimLeases?(leases: DhcpLease[], now: number): Promise<string[]>;
 }
 
 export interface LeasePoolOptions {
@@ -35,7 +40,15 @@ export interface LeasePoolOptions {
   clock?: () => number;
   /** Least time between two sweeps for expired leases, so a full pool never spins. */
   sweepIntervalMs?: number;
+  /**
+   * Several servers sharing the pool: never-used addresses are tried from this server's slice
+   * first (every count-th address from index), so servers rarely reach for the same one.
+   */
+  slice?: { index: number; count: number };
 }
+
+/** MAC recorded for an address another server's client holds (its real MAC is the database's business). */
+export const FOREIGN_MAC = '';
 
 export const DEFAULT_SWEEP_INTERVAL_MS = 5_000;
 
@@ -54,6 +67,8 @@ export class LeasePool {
   private readonly byIp = new Map<number, DhcpLease>();
   private readonly byMac = new Map<string, DhcpLease>();
   private cursor: number;
+  private sliceCursor: number | null = null;
+  private sliceStep = 1;
   private queue: number[] = [];
   private head = 0;
   private readonly queued = new Set<number>();
@@ -76,6 +91,10 @@ export class LeasePool {
     this.start = s;
     this.end = e;
     this.cursor = s;
+    if (o.slice && o.slice.count > 1) {
+      this.sliceCursor = s + (o.slice.index % o.slice.count);
+      this.sliceStep = o.slice.count;
+    }
     this.clock = o.clock ?? Date.now;
     this.sweepIntervalMs = o.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.exclude.add(this.network).add((this.network | ~m) >>> 0);
@@ -140,6 +159,11 @@ export class LeasePool {
       if (this.inPool(ip) && this.availableFor(ip, mac)) return ip;
     }
     if (requested !== null && this.inPool(requested) && this.availableFor(requested, mac)) return requested;
+    while (this.sliceCursor !== null && this.sliceCursor <= this.end) {
+      const ip = this.sliceCursor;
+      this.sliceCursor += this.sliceStep;
+      if (this.inPool(ip) && this.availableFor(ip, mac)) return ip;
+    }
     while (this.cursor <= this.end) {
       const ip = this.cursor++;
       if (this.inPool(ip) && this.availableFor(ip, mac)) return ip;
@@ -194,6 +218,16 @@ export class LeasePool {
     lease.updatedAt = this.clock();
     lease.expiresAt = quarantineUntil;
     if (this.byMac.get(lease.mac) === lease) this.byMac.delete(lease.mac);
+  }
+
+  /**
+   * Records that another server's client holds ip until `until` (the shared database refused our
+   * claim); a client of ours that held it here loses it. The address comes back once that time passes.
+   */
+  holdForeign(ip: number, until: number): void {
+    const l = this.byIp.get(ip);
+    if (l && this.byMac.get(l.mac) === l) this.byMac.delete(l.mac);
+    this.byIp.set(ip, { mac: FOREIGN_MAC, ip: intToIp(ip), hostname: null, state: 'offered', expiresAt: until, updatedAt: this.clock() });
   }
 
   /** Returns counts for stats (walks the leases: not for the hot path). */

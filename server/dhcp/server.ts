@@ -61,6 +61,10 @@ export interface DhcpServerOptions {
   /** Requests being answered at once; more are dropped (a client retries). */
   maxInFlight?: number;
   recvBufferBytes?: number;
+  /** Answers only requests this returns true for (RFC 3074 load balancing: the client's bucket is ours). */
+  accept?: (req: DhcpPacket, onPxePort: boolean) => boolean;
+  /** Full mode: other servers hand out addresses from the same pool through the same lease store. */
+  sharedPool?: { slice: { index: number; count: number } | null };
 }
 
 /** Counters since start. */
@@ -72,6 +76,8 @@ export interface DhcpStats {
   poolFull: number;
   overloaded: number;
   sendErrors: number;
+  /** Requests left to another server (load balancing). */
+  notOurs?: number;
   inFlight: number;
   leases?: { size: number; offered: number; bound: number; declined: number };
 }
@@ -100,7 +106,7 @@ export class DhcpServer {
   private readonly full: FullResponder | null = null;
   private readonly proxy: ProxyResponder | null = null;
   private links: Link[] = [];
-  private readonly counters: Omit<DhcpStats, 'inFlight' | 'leases'> = { received: 0, malformed: 0, ignored: 0, replies: {}, poolFull: 0, overloaded: 0, sendErrors: 0 };
+  private readonly counters: Omit<DhcpStats, 'inFlight' | 'leases'> = { received: 0, malformed: 0, ignored: 0, replies: {}, poolFull: 0, overloaded: 0, sendErrors: 0, notOurs: 0 };
   private inFlight = 0;
   private readonly poolFullLog: LogThrottle;
   private readonly droppedLog: LogThrottle;
@@ -119,8 +125,16 @@ export class DhcpServer {
     }
     const s = options.subnet;
     if (!s) throw new ConfigError('dhcp full mode: a subnet is required', 'dhcp.subnet');
-    this.pool = new LeasePool({ ...s, exclude: [options.serverIp, ...(s.router ? [s.router] : [])], clock: this.clock, sweepIntervalMs: options.sweepIntervalMs });
-    this.writer = options.leaseStore ? new LeaseWriter(options.leaseStore, { delayMs: options.leaseWriteDelayMs }) : null;
+    this.pool = new LeasePool({
+      ...s,
+      exclude: [options.serverIp, ...(s.router ? [s.router] : [])],
+      clock: this.clock,
+      sweepIntervalMs: options.sweepIntervalMs,
+      slice: options.sharedPool?.slice ?? undefined,
+    });
+    this.writer = options.leaseStore
+      ? new LeaseWriter(options.leaseStore, { delayMs: options.leaseWriteDelayMs, claims: options.sharedPool !== undefined, clock: this.clock })
+      : null;
     this.full = new FullResponder({
       booter: options.booter,
       serverIp: options.serverIp,
@@ -130,7 +144,16 @@ export class DhcpServer {
       clock: this.clock,
       offerHoldMs: options.offerHoldMs ?? DEFAULT_OFFER_HOLD_MS,
       declineQuarantineMs: options.declineQuarantineMs ?? DEFAULT_DECLINE_QUARANTINE_MS,
+      sharedPool: options.sharedPool !== undefined,
     });
+  }
+
+  /** Full mode: merges the lease store's rows into the pool (another server's clients were just taken over). */
+  async reloadLeases(): Promise<number> {
+    if (!this.pool || !this.o.leaseStore) return 0;
+    const leases = await this.o.leaseStore.loadLeases();
+    this.pool.load(leases);
+    return leases.length;
   }
 
   /** Loads leases (full mode), binds the sockets and returns the ports bound. */
@@ -252,6 +275,10 @@ export class DhcpServer {
     if (req.op !== BOOTREQUEST || type === null) {
       this.counters.malformed++;
       this.logDropped(rinfo, link, req.op !== BOOTREQUEST ? `op ${req.op} is not a bootrequest` : 'no option 53 (plain bootp is not served)');
+      return;
+    }
+    if (this.o.accept && !this.o.accept(req, pxePort)) {
+      this.counters.notOurs = (this.counters.notOurs ?? 0) + 1;
       return;
     }
     if (this.inFlight >= (this.o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)) {

@@ -94,4 +94,23 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX systems_pxe_quiet ON systems(COALESCE(last_event_at, state_changed_at)) WHERE state = 'build' AND stage = 'pxe';
   CREATE INDEX events_run ON events(system, run, stage);
   `,
+  // 5: leases keyed by address, as in PostgreSQL: the database itself holds one lease per address
+  // (keeping the newest row where an address had moved between clients), and the table is bounded
+  // by the pool instead of by every MAC ever seen.
+  `
+  CREATE TABLE leases_by_ip (
+    ip TEXT PRIMARY KEY,
+    mac TEXT NOT NULL,
+    hostname TEXT,
+    state TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  INSERT INTO leases_by_ip (ip, mac, hostname, state, expires_at, updated_at)
+    SELECT ip, mac, hostname, state, expires_at, updated_at FROM leases l
+    WHERE NOT EXISTS (SELECT 1 FROM leases n WHERE n.ip = l.ip AND (n.updated_at > l.updated_at OR (n.updated_at = l.updated_at AND n.mac > l.mac)));
+  DROP TABLE leases;
+  ALTER TABLE leases_by_ip RENAME TO leases;
+  CREATE INDEX leases_mac ON leases(mac);
+  `,
 ];

@@ -4,8 +4,8 @@ import type Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ConflictError, NotFoundError } from '../errors.ts';
-import type { DhcpLeaseRecord } from './leases.ts';
+import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
+import { leaseWriteAllowed, type DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { BackgroundCheckpointer } from './sqlite-checkpointer.ts';
 import { SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type PowerSettingsRecord, type Store, type System, type SystemCounts, type SystemPatch, type SystemQuery, type TokenRecord, type Transition } from './types.ts';
@@ -28,17 +28,33 @@ const COLUMNS: Record<keyof SystemPatch, string> = {
   lastEventAt: 'last_event_at',
 };
 
+/** Options of the SQLite store: the cache recheck interval, and WAL checkpoints on a worker (the server's store). */
+export interface SqliteStoreOptions {
+  recheckMs?: number;
+  backgroundCheckpoint?: boolean;
+  onError?: (message: string) => void;
+}
+
 /** Returns the path of the SQLite database inside the data folder. */
 export function databasePath(config: { data_dir: string }): string {
   return join(config.data_dir, 'kickstand.db');
 }
 
-/** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database). */
-export function openSqliteStore(path: string, options: { recheckMs?: number; backgroundCheckpoint?: boolean; onError?: (message: string) => void } = {}): SqliteStore {
-  if (path !== ':memory:') privateFiles(path);
-  // The native addon loads on first open, not on import: CLI commands that never open the store skip it.
-  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
-  const store = new SqliteStore(new Sqlite(path), options.recheckMs);
+/** Returns a Store over the SQLite file at path (":memory:" for a private in-memory database); StoreError when it cannot be used. */
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  let db: Database.Database | null = null;
+  let store: SqliteStore;
+  try {
+    if (path !== ':memory:') privateFiles(path);
+    // The native addon loads on first open, not on import: CLI commands that never open the store skip it.
+    const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+    db = new Sqlite(path);
+    store = new SqliteStore(db, options.recheckMs);
+  } catch (err) {
+    db?.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`store: ${path}: ${(err as Error).message}`, { cause: err });
+  }
   // The server's store: WAL checkpoints (and their fsyncs) run on a worker, never on the loop.
   if (options.backgroundCheckpoint && path !== ':memory:') store.checkpointInBackground(path, options.onError);
   return store;
@@ -90,9 +106,12 @@ export class SqliteStore implements Store {
     this.migrate();
   }
 
-  /** Applies the migrations newer than the database's user_version. */
+  /** Applies the migrations newer than the database's user_version; refuses a database from a newer kickstand. */
   private migrate(): void {
     const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new StoreError(`store: ${this.db.name}: schema version ${current} is newer than this kickstand knows (${MIGRATIONS.length}); upgrade kickstand or restore a matching backup`);
+    }
     for (let v = current; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[v]!);
@@ -374,7 +393,7 @@ export class SqliteStore implements Store {
 
   async findLeases(macs: string[]): Promise<DhcpLeaseRecord[]> {
     if (macs.length === 0) return [];
-    return (this.sql(`SELECT * FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY mac`).all(...macs) as Row[]).map(leaseRow);
+    return (this.sql(`SELECT * FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY mac, ip`).all(...macs) as Row[]).map(leaseRow);
   }
 
   async listEvents(name: string, options: { run?: number; limit?: number } = {}): Promise<InstallEvent[]> {
@@ -432,17 +451,42 @@ export class SqliteStore implements Store {
   }
 
   async loadLeases(): Promise<DhcpLeaseRecord[]> {
-    return (this.sql('SELECT * FROM leases ORDER BY mac').all() as Row[]).map(leaseRow);
+    return (this.sql('SELECT * FROM leases ORDER BY ip').all() as Row[]).map(leaseRow);
   }
 
   async saveLeases(leases: DhcpLeaseRecord[]): Promise<void> {
     const up = this.sql(
-      `INSERT INTO leases (mac, ip, hostname, state, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip, hostname = excluded.hostname, state = excluded.state,
+      `INSERT INTO leases (ip, mac, hostname, state, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, hostname = excluded.hostname, state = excluded.state,
          expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
     );
     this.db.transaction(() => {
-      for (const l of leases) up.run(l.mac, l.ip, l.hostname, l.state, l.expiresAt, l.updatedAt);
+      for (const l of leases) up.run(l.ip, l.mac, l.hostname, l.state, l.expiresAt, l.updatedAt);
+    })();
+  }
+
+  async claimLeases(leases: DhcpLeaseRecord[], now: number): Promise<string[]> {
+    const at = this.sql('SELECT * FROM leases WHERE ip = ?');
+    const up = this.sql(
+      `INSERT INTO leases (ip, mac, hostname, state, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, hostname = excluded.hostname, state = excluded.state,
+         expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+    );
+    const free = this.sql(
+      `UPDATE leases SET state = 'released', expires_at = ?, updated_at = ? WHERE mac = ? AND ip <> ? AND state IN ('offered', 'bound')`,
+    );
+    return this.db.transaction(() => {
+      const refused: string[] = [];
+      for (const l of leases) {
+        const row = at.get(l.ip) as Row | undefined;
+        if (!leaseWriteAllowed(row ? leaseRow(row) : undefined, l, now)) {
+          refused.push(l.ip);
+          continue;
+        }
+        up.run(l.ip, l.mac, l.hostname, l.state, l.expiresAt, l.updatedAt);
+        if (l.state === 'offered' || l.state === 'bound') free.run(now, now, l.mac, l.ip);
+      }
+      return refused;
     })();
   }
 

@@ -1,5 +1,6 @@
 // The Store interface: systems, build tokens, install events and DHCP leases. Implementations:
-// SQLite (store/sqlite.ts) and an in-memory fake (test/fakes); one conformance suite covers both.
+// SQLite (store/sqlite.ts), PostgreSQL (store/postgres.ts, several instances on one database) and
+// an in-memory fake (test/fakes); one conformance suite covers all three.
 import type { DhcpLeaseRecord } from './leases.ts';
 
 /** Persisted lifecycle states; `stalled` is derived at read time from the last event's age. */
@@ -108,6 +109,21 @@ export interface Transition {
   retireTokensAt?: number;
 }
 
+/** A change another process committed, as a store's change feed reports it. */
+export interface RemoteChange {
+  /** Systems whose row, MACs or tokens changed (the read cache has already dropped them). */
+  systems: string[];
+  /** Install events recorded, without the installer log. */
+  events: InstallEvent[];
+}
+
+/** One instance sharing the database, as its heartbeat row says (ages by the database's clock). */
+export interface InstanceBeat {
+  name: string;
+  /** Milliseconds since its last heartbeat. */
+  ageMs: number;
+}
+
 /** One page of systems in name order, for operators' lists (fleet.ts). */
 export interface SystemQuery {
   /** Only names after this one (the cursor). */
@@ -178,7 +194,19 @@ export interface Store {
   /** Replaces a system's power settings; NotFoundError when the system does not exist. Removed with the system. */
   setPowerSettings(settings: Omit<PowerSettingsRecord, 'updatedAt'>, now: number): Promise<PowerSettingsRecord>;
   deletePowerSettings(name: string): Promise<boolean>;
+  /** Returns every lease row (one per address). */
   loadLeases(): Promise<DhcpLeaseRecord[]>;
+  /** Writes each lease as given, keyed by its address (restores, copies). */
   saveLeases(leases: DhcpLeaseRecord[]): Promise<void>;
+  /**
+   * Writes each lease unless the database says its address belongs to someone else at `now`
+   * (see leaseWriteAllowed); an offered or bound lease releases the client's other live leases.
+   * Returns the addresses refused. Safe between instances: the check and the write are one step.
+   */
+  claimLeases(leases: DhcpLeaseRecord[], now: number): Promise<string[]>;
+  /** Subscribes to changes other processes commit (PostgreSQL LISTEN/NOTIFY); absent where there is no such feed. */
+  onRemoteChange?(fn: (change: RemoteChange) => void): () => void;
+  /** Records this instance's heartbeat and returns every instance's (PostgreSQL only: instances sharing one database). */
+  heartbeat?(name: string): Promise<InstanceBeat[]>;
   close(): Promise<void>;
 }

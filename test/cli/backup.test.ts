@@ -144,3 +144,19 @@ test('restore refuses a file that is not a sound kickstand database and changes 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('backup and restore refuse a PostgreSQL store (store.url) and name it, touching nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-backup-pg-'));
+  try {
+    const env = { KICKSTAND_DATA_DIR: join(dir, 'var'), KICKSTAND_CONFIG: '', KICKSTAND_STORE__URL: 'postgres://kickstand@127.0.0.1:1/kickstand' };
+    for (const args of [['backup', join(dir, 'b.db')], ['restore', join(dir, 'b.db')]]) {
+      const r = await cli(env, ...args);
+      assert.notEqual(r.code, 0, args[0]);
+      assert.match(r.err, new RegExp(`${args[0]}: store\\.url is set: the database is PostgreSQL`));
+    }
+    assert.ok(!existsSync(join(dir, 'b.db')));
+    assert.ok(!existsSync(join(dir, 'var', 'kickstand.db')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

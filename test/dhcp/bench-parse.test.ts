@@ -58,10 +58,11 @@ test('medians over rounds skip rounds with no figure; the order of servers rotat
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, NaN, 2, 3]), 2.5);
   assert.ok(Number.isNaN(median([NaN])));
-  assert.deepEqual([1, 2, 3, 4].map(roundOrder), [
-    ['kickstand', 'kea', 'dnsmasq'],
-    ['kea', 'dnsmasq', 'kickstand'],
-    ['dnsmasq', 'kickstand', 'kea'],
-    ['kickstand', 'kea', 'dnsmasq'],
+  assert.deepEqual([1, 2, 3, 4, 5].map(roundOrder), [
+    ['kickstand', 'kickstand-pg', 'kea', 'dnsmasq'],
+    ['kickstand-pg', 'kea', 'dnsmasq', 'kickstand'],
+    ['kea', 'dnsmasq', 'kickstand', 'kickstand-pg'],
+    ['dnsmasq', 'kickstand', 'kickstand-pg', 'kea'],
+    ['kickstand', 'kickstand-pg', 'kea', 'dnsmasq'],
   ]);
 });

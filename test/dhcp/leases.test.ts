@@ -140,3 +140,34 @@ describe('LeaseWriter', () => {
     await assert.rejects(new LeaseWriter(store).write(lease(2)), /disk on fire/);
   });
 });
+
+describe('LeasePool shared with other servers', () => {
+  test('each server tries its own slice of never-used addresses first, then the rest', () => {
+    const a = new LeasePool({ network: '10.7.0.0', mask: '255.255.255.0', poolStart: '10.7.0.10', poolEnd: '10.7.0.15', slice: { index: 0, count: 2 } });
+    const b = new LeasePool({ network: '10.7.0.0', mask: '255.255.255.0', poolStart: '10.7.0.10', poolEnd: '10.7.0.15', slice: { index: 1, count: 2 } });
+    const take = (pool: LeasePool, m: string) => {
+      const ip = pool.allocate(m, null)!;
+      pool.assign(m, ip, 'bound', Date.now() + 60_000, null);
+      return intToIp(ip);
+    };
+    assert.deepEqual([1, 2, 3].map((i) => take(a, mac(100 + i))), ['10.7.0.10', '10.7.0.12', '10.7.0.14']);
+    assert.deepEqual([1, 2, 3].map((i) => take(b, mac(200 + i))), ['10.7.0.11', '10.7.0.13', '10.7.0.15']);
+    assert.equal(take(a, mac(104)), '10.7.0.11', 'then the rest (the database refuses what the other holds)');
+  });
+
+  test('an address another server holds is skipped until its hold ends, and a client of ours holding it here loses it', () => {
+    let now = 1000;
+    const pool = new LeasePool({ network: '10.8.0.0', mask: '255.255.255.0', poolStart: '10.8.0.1', poolEnd: '10.8.0.2', clock: () => now, sweepIntervalMs: 0 });
+    const first = pool.allocate(mac(1), null)!;
+    pool.assign(mac(1), first, 'offered', now + 30_000, null);
+    pool.holdForeign(first, now + 5000);
+    assert.equal(pool.leaseOf(mac(1)), undefined);
+    assert.equal(pool.availableFor(first, mac(1)), false);
+    const second = pool.allocate(mac(1), null)!;
+    assert.notEqual(second, first);
+    pool.assign(mac(1), second, 'bound', now + 60_000, null);
+    assert.equal(pool.allocate(mac(2), null), null, 'full while the hold lasts');
+    now += 5000;
+    assert.equal(pool.allocate(mac(2), null), first);
+  });
+});

@@ -1,6 +1,6 @@
 // An in-memory Store for unit tests: same contract as SQLite (the conformance suite proves it).
 import { ConflictError, NotFoundError } from '../../server/errors.ts';
-import type { DhcpLeaseRecord } from '../../server/store/leases.ts';
+import { leaseWriteAllowed, type DhcpLeaseRecord } from '../../server/store/leases.ts';
 import { SYSTEM_STATES, type InstallEvent, type NewSystem, type PowerSettingsRecord, type Store, type System, type SystemCounts, type SystemPatch, type TokenRecord, type Transition } from '../../server/store/types.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -168,7 +168,7 @@ export class MemoryStore implements Store {
   }
 
   async findLeases(macs: string[]) {
-    return [...this.leases.values()].filter((l) => macs.includes(l.mac)).sort((a, b) => (a.mac < b.mac ? -1 : 1)).map(clone);
+    return [...this.leases.values()].filter((l) => macs.includes(l.mac)).sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : a.ip < b.ip ? -1 : 1)).map(clone);
   }
 
   async getPowerSettings(name: string) {
@@ -192,11 +192,27 @@ export class MemoryStore implements Store {
   }
 
   async loadLeases() {
-    return [...this.leases.values()].sort((a, b) => (a.mac < b.mac ? -1 : 1)).map(clone);
+    return [...this.leases.values()].sort((a, b) => (a.ip < b.ip ? -1 : 1)).map(clone);
   }
 
   async saveLeases(leases: DhcpLeaseRecord[]) {
-    for (const l of leases) this.leases.set(l.mac, clone(l));
+    for (const l of leases) this.leases.set(l.ip, clone(l));
+  }
+
+  async claimLeases(leases: DhcpLeaseRecord[], now: number) {
+    const refused: string[] = [];
+    for (const l of leases) {
+      if (!leaseWriteAllowed(this.leases.get(l.ip), l, now)) {
+        refused.push(l.ip);
+        continue;
+      }
+      this.leases.set(l.ip, clone(l));
+      if (l.state !== 'offered' && l.state !== 'bound') continue;
+      for (const other of this.leases.values()) {
+        if (other.mac === l.mac && other.ip !== l.ip && (other.state === 'offered' || other.state === 'bound')) Object.assign(other, { state: 'released', expiresAt: now, updatedAt: now });
+      }
+    }
+    return refused;
   }
 
   async close() {}
@@ -229,6 +245,7 @@ export function brokenStore(): Store {
     deletePowerSettings: fail,
     loadLeases: fail,
     saveLeases: fail,
+    claimLeases: fail,
     close: async () => {},
   };
 }

@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../server/store/sqlite.ts';
+import { StoreError } from '../../server/errors.ts';
 import { MIGRATIONS } from '../../server/store/migrations.ts';
 import { runStoreConformance } from './store.case.ts';
 
@@ -93,6 +94,46 @@ test('with the default recheck interval, another connection\'s commit is seen wi
     assert.equal((await server.getSystem('ng'))!.hostname, 'from-cli');
     await server.close();
     await cli.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migration 5 keys leases by address: where an address moved between clients the newest row stays', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-store-'));
+  try {
+    const path = join(dir, 'kickstand.db');
+    // A database as kickstand left it before migration 5: leases keyed by MAC.
+    const db = new Database(path);
+    db.exec('BEGIN');
+    for (const sql of MIGRATIONS.slice(0, 4)) db.exec(sql);
+    db.exec('PRAGMA user_version = 4');
+    const ins = db.prepare('INSERT INTO leases (mac, ip, hostname, state, expires_at, updated_at) VALUES (?, ?, NULL, ?, ?, ?)');
+    ins.run('02:00:00:00:00:01', '10.0.0.5', 'bound', 100, 1);
+    ins.run('02:00:00:00:00:02', '10.0.0.5', 'bound', 200, 2);
+    ins.run('02:00:00:00:00:03', '10.0.0.6', 'released', 50, 3);
+    db.exec('COMMIT');
+    db.close();
+    const store = openSqliteStore(path);
+    assert.equal(store.schemaVersion(), MIGRATIONS.length);
+    assert.deepEqual((await store.loadLeases()).map((l) => [l.ip, l.mac, l.state]), [['10.0.0.5', '02:00:00:00:00:02', 'bound'], ['10.0.0.6', '02:00:00:00:00:03', 'released']]);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a database written by a newer kickstand is refused with one clear StoreError, and left as it was', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-store-'));
+  try {
+    const path = join(dir, 'kickstand.db');
+    const db = new Database(path);
+    db.exec(`PRAGMA user_version = ${MIGRATIONS.length + 5}`);
+    db.close();
+    assert.throws(() => openSqliteStore(path), (e: unknown) => e instanceof StoreError && /schema version \d+ is newer than this kickstand knows/.test(e.message));
+    const again = new Database(path);
+    assert.equal(again.pragma('user_version', { simple: true }), MIGRATIONS.length + 5);
+    again.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

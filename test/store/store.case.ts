@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import type { Store } from '../../server/store/types.ts';
 import { ConflictError, NotFoundError } from '../../server/errors.ts';
 
-/** Registers the Store conformance tests for one implementation. */
-export function runStoreConformance(label: string, newStore: () => Store): void {
-  describe(`Store conformance: ${label}`, () => {
+/** Registers the Store conformance tests for one implementation; newStore returns an empty store. */
+export function runStoreConformance(label: string, newStore: () => Store | Promise<Store>, options: { skip?: boolean | string } = {}): void {
+  describe(`Store conformance: ${label}`, { skip: options.skip }, () => {
     let store: Store;
-    beforeEach(() => {
-      store = newStore();
+    beforeEach(async () => {
+      store = await newStore();
     });
     afterEach(async () => {
       await store.close();
@@ -225,14 +225,82 @@ export function runStoreConformance(label: string, newStore: () => Store): void 
       assert.deepEqual(await store.findLeases([]), []);
     });
 
-    test('leases round-trip and upsert by MAC', async () => {
+    test('findLeases returns every address a MAC has a row at, by address', async () => {
+      const l = { mac: '00:00:00:00:00:01', ip: '10.0.0.60', hostname: null, state: 'released' as const, expiresAt: 10, updatedAt: 1 };
+      await store.saveLeases([l, { ...l, ip: '10.0.0.55', state: 'bound' }, { ...l, mac: '00:00:00:00:00:02', ip: '10.0.0.9' }]);
+      assert.deepEqual((await store.findLeases(['00:00:00:00:00:01'])).map((x) => [x.ip, x.state]), [
+        ['10.0.0.55', 'bound'],
+        ['10.0.0.60', 'released'],
+      ]);
+    });
+
+    test('leases round-trip, one row per address', async () => {
       const l = { mac: '00:00:00:00:00:01', ip: '10.0.0.50', hostname: null, state: 'bound' as const, expiresAt: 10, updatedAt: 1 };
       await store.saveLeases([l, { ...l, mac: '00:00:00:00:00:02', ip: '10.0.0.51' }]);
       await store.saveLeases([{ ...l, state: 'released', updatedAt: 2 }]);
-      const all = await store.loadLeases();
+      let all = await store.loadLeases();
       assert.equal(all.length, 2);
       assert.equal(all[0]!.state, 'released');
       assert.equal(all[1]!.ip, '10.0.0.51');
+      // The address moved to another client: still one row for it, the newest.
+      await store.saveLeases([{ ...l, mac: '00:00:00:00:00:03', updatedAt: 3 }]);
+      all = await store.loadLeases();
+      assert.deepEqual(all.map((x) => [x.ip, x.mac]), [['10.0.0.50', '00:00:00:00:00:03'], ['10.0.0.51', '00:00:00:00:00:02']]);
+    });
+
+    const lease = (mac: string, ip: string, state: 'offered' | 'bound' | 'released' | 'declined', expiresAt: number, updatedAt = 1) => ({ mac, ip, hostname: null, state, expiresAt, updatedAt });
+    const A = '02:00:00:00:00:0a';
+    const B = '02:00:00:00:00:0b';
+
+    test('claimLeases refuses an address another client holds, until its lease ends', async () => {
+      assert.deepEqual(await store.claimLeases([lease(A, '10.0.0.7', 'offered', 100)], 10), []);
+      assert.deepEqual(await store.claimLeases([lease(B, '10.0.0.7', 'offered', 100)], 20), ['10.0.0.7']);
+      assert.deepEqual(await store.claimLeases([lease(A, '10.0.0.7', 'bound', 5000)], 30), [], 'the holder may bind its offer');
+      assert.deepEqual(await store.claimLeases([lease(B, '10.0.0.7', 'bound', 9000)], 4999), ['10.0.0.7']);
+      assert.deepEqual(await store.claimLeases([lease(B, '10.0.0.7', 'offered', 9000)], 5000), [], 'expired: free for anyone');
+      const [row] = await store.loadLeases();
+      assert.equal(row!.mac, B);
+    });
+
+    test('claimLeases: a released address is free; a release or decline needs the holder', async () => {
+      await store.claimLeases([lease(A, '10.0.0.8', 'bound', 1000)], 1);
+      assert.deepEqual(await store.claimLeases([lease(B, '10.0.0.8', 'released', 2)], 2), ['10.0.0.8'], 'B cannot release what A holds');
+      assert.deepEqual(await store.claimLeases([lease(B, '10.0.0.8', 'declined', 2000)], 2), ['10.0.0.8']);
+      assert.deepEqual(await store.claimLeases([lease(A, '10.0.0.8', 'released', 3)], 3), []);
+      assert.deepEqual(await store.claimLeases([lease(B, '10.0.0.8', 'offered', 500)], 4), []);
+      assert.equal((await store.loadLeases())[0]!.mac, B);
+    });
+
+    test('claimLeases: a declined address stays out, for its decliner too, until the quarantine ends', async () => {
+      await store.claimLeases([lease(A, '10.0.0.9', 'bound', 1000)], 1);
+      assert.deepEqual(await store.claimLeases([lease(A, '10.0.0.9', 'declined', 500)], 2), []);
+      assert.deepEqual(await store.claimLeases([lease(A, '10.0.0.9', 'offered', 600)], 3), ['10.0.0.9']);
+      assert.deepEqual(await store.claimLeases([lease(B, '10.0.0.9', 'offered', 600)], 3), ['10.0.0.9']);
+      assert.deepEqual(await store.claimLeases([lease(B, '10.0.0.9', 'offered', 900)], 500), []);
+    });
+
+    test('claimLeases: an offer or binding releases the client\'s other live leases', async () => {
+      await store.claimLeases([lease(A, '10.0.0.20', 'bound', 1000), lease(B, '10.0.0.21', 'bound', 1000)], 1);
+      assert.deepEqual(await store.claimLeases([lease(A, '10.0.0.22', 'offered', 1000)], 5), []);
+      const byIp = new Map((await store.loadLeases()).map((l) => [l.ip, l]));
+      assert.equal(byIp.get('10.0.0.20')!.state, 'released');
+      assert.equal(byIp.get('10.0.0.21')!.state, 'bound', 'another client\'s lease is untouched');
+      assert.equal(byIp.get('10.0.0.22')!.state, 'offered');
+      // In one batch, in order: A moves back and gives up its offer, B takes that address; B's old one is released.
+      assert.deepEqual(await store.claimLeases([lease(A, '10.0.0.20', 'bound', 2000), lease(A, '10.0.0.22', 'released', 6), lease(B, '10.0.0.22', 'offered', 2000)], 6), []);
+      const after = new Map((await store.loadLeases()).map((l) => [l.ip, [l.mac, l.state]]));
+      assert.deepEqual(Object.fromEntries(after), { '10.0.0.20': [A, 'bound'], '10.0.0.21': [B, 'released'], '10.0.0.22': [B, 'offered'] });
+    });
+
+    test('concurrent transitions of one system each see the previous one: one built report wins', async () => {
+      await store.createSystem(base, 1);
+      await store.transition('ng', 2, () => ({ patch: { build: true, state: 'installing' } }));
+      const built = (t: number) =>
+        store.transition('ng', t, (s) => (s.state === 'built' ? null : { patch: { build: false, state: 'built' }, event: { run: s.run, time: t, stage: 'built', message: null, source: null, log: null } }));
+      const results = await Promise.all([3, 4, 5, 6, 7, 8].map(built));
+      assert.equal(results.filter((r) => r.changed).length, 1);
+      assert.deepEqual((await store.listEvents('ng')).map((e) => e.stage), ['built']);
+      assert.equal((await store.getSystem('ng'))!.state, 'built');
     });
 
     test('power settings round-trip, replace the previous ones, and go with their system', async () => {
