@@ -6,8 +6,8 @@
 # can bind ports 67, 69 and 4011 without root. Node 26 is the active LTS line (LTS since
 # 2026-10-28); the code also runs on Node 20, 22 and 24.
 
-# --- build: install dependencies (better-sqlite3 and native/netbind compile here, with the
-# toolchain), compile TypeScript to dist/ with the same `npm run build` CI runs ------------------
+# --- build: install dependencies (better-sqlite3, native/netbind and native/tftpengine compile
+# here, with the toolchain), compile TypeScript to dist/ with the same `npm run build` CI runs ------------------
 FROM node:26-trixie AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -26,6 +26,8 @@ test('the build runs with plain node: CLI commands and serve with dashboard view
       if (!['tsx', 'typescript', 'esbuild', '@esbuild', '.bin'].includes(name)) symlinkSync(join(ROOT, 'node_modules', name), join(dir, 'node_modules', name));
     }
     assert.ok(!existsSync(join(dir, 'server')));
+    // native/ beside dist/ as the Docker image has it (built addons): the TFTP engine is found from the build.
+    symlinkSync(join(ROOT, 'native'), join(dir, 'native'));
     const env = {
       PATH: process.env.PATH,
       KICKSTAND_DATA_DIR: join(dir, 'var'),
@@ -67,6 +69,8 @@ test('the build runs with plain node: CLI commands and serve with dashboard view
       const menu = await tftpGet({ port: tftpPort, host: '127.0.0.1', filename: 'pxelinux.cfg/01-52-54-00-aa-bb-01' });
       assert.equal(menu.error, null, out);
       assert.match(menu.data.toString(), /ks=|inst\.ks=/);
+      // With native/tftpengine built (npm install builds it), auto runs it from the build too.
+      if (existsSync(join(ROOT, 'native/tftpengine/build/Release/tftpengine.node'))) assert.match(out, /tftp engine: native/, out);
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));

@@ -3,14 +3,14 @@
 // polling on and off), tftpd-hpa and dnsmasq, runs interleaved, medians reported; then 200 and
 // 1,000 concurrent curl fetches of a 30 MiB file, each from its own 127.x address (as that many
 // machines would), every one checked by sha256, timed as a whole, servers taking turns.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startService } from '../lib/kickstand.ts';
 import { startDnsmasqTftp, startTftpdHpa } from '../lib/peers.ts';
 import { commandLine, run, start, type Proc } from '../lib/procs.ts';
 import { hashFile, hashStream, writeRandomFile } from '../lib/files.ts';
 import { fmt, median, ratio } from '../lib/result.ts';
-import { Sampler, mib } from '../lib/sample.ts';
+import { Sampler, memory, mib } from '../lib/sample.ts';
 import type { Figure } from './types.ts';
 
 const MiB = 1024 * 1024;
@@ -68,6 +68,38 @@ async function concurrent(port: number, count: number, remote: string, want: str
   return { seconds: (performance.now() - t0) / 1000, correct, failed: count - correct };
 }
 
+/** kickstand's TFTP counters from /metrics that say what a round cost it (retransmissions, timer expiries, failures). */
+export async function tftpCounters(base: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^kickstand_tftp_(retransmissions|timeouts|packets_sent|unanswered)_total (\S+)$/gm)) out[m[1]!] = Number(m[2]);
+  out.failed = [...text.matchAll(/^kickstand_tftp_transfers_total\{outcome="(?:failed|unanswered)"\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  return out;
+}
+
+/** Says what the counters moved by between two reads. */
+export function counterDelta(a: Record<string, number>, b: Record<string, number>): string {
+  const d = (k: string) => (b[k] ?? 0) - (a[k] ?? 0);
+  const sent = d('packets_sent');
+  return `${sent} DATA/OACK packets sent, ${d('retransmissions')} of them again (${sent ? ((d('retransmissions') / sent) * 100).toFixed(2) : '0'} %), ${d('timeouts')} timer expiries, ${d('failed')} transfers failed or unanswered`;
+}
+
+/** Resets pid's VmHWM (peak RSS) so the next read is the peak since now; false when the kernel refuses (not root). */
+function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Returns kickstand's own words on which TFTP engine it ran (its "tftp engine: …" log line). */
+function engineLine(logFile: string): string {
+  const m = /"msg":"tftp engine: ([^"]+)"/.exec(readFileSync(logFile, 'utf8'));
+  return m ? `the ${m[1]!.replace(/^(\w+)/, '$1 TFTP engine')}` : 'an unknown TFTP engine (no "tftp engine" log line)';
+}
+
 /** Returns the round with the median time (a failed round counts as slowest). */
 function medianRound(rounds: Concurrent[]): Concurrent {
   const sorted = [...rounds].sort((a, b) => (a.failed > 0 ? Infinity : a.seconds) - (b.failed > 0 ? Infinity : b.seconds) || a.seconds - b.seconds);
@@ -96,6 +128,7 @@ export const tftpFigure: Figure = async (ctx) => {
   const commands: string[] = [];
   const ksMemory: string[] = [];
   let stormRss = 0;
+  const counters: string[] = [];
 
   const svc = await startService({ dir: ctx.dir, host: HOST, cpuProfileDir: ctx.profileDir, settings: { TFTP__HOST: HOST, TFTP__PORT: String(PORTS.kickstand), TFTP__ROOTS: JSON.stringify([root]), TFTP__MAX_TRANSFERS: String(STORM + 100) } });
   const offDir = join(ctx.dir, 'nopoll');
@@ -129,21 +162,29 @@ export const tftpFigure: Figure = async (ctx) => {
     for (let r = 0; r < concurrentRounds; r++) {
       for (const server of CONCURRENT_SERVERS) {
         const sampler = server === 'kickstand' ? new Sampler(svc.proc.pid, 100) : null;
+        const before = server === 'kickstand' ? await tftpCounters(svc.base) : null;
         const got = await concurrent(PORTS[server], count, 'initrd.img', initrdSha, INITRD_BYTES, 240);
         (rounds[server] ??= []).push(got);
         const s = sampler?.stop();
         if (s) ksMemory.push(`${count} at once: RSS ${mib(s.rssStart)} → peak ${mib(s.rssMax)} MiB, CPU ${s.cpuAvgPct.toFixed(0)}% of one core`);
+        if (before) counters.push(`${count} at once, round ${r + 1}: ${counterDelta(before, await tftpCounters(svc.base))}`);
         ctx.log(`round ${r + 1}: ${server} ${count} concurrent: ${got.seconds.toFixed(1)} s, ${got.correct} correct`);
       }
     }
     for (const server of STORM_SERVERS) {
-      const sampler = server === 'kickstand' ? new Sampler(svc.proc.pid, 250) : null;
+      const ks = server === 'kickstand';
+      // The kernel's peak (VmHWM, reset first) catches what a 250 ms sample misses.
+      const hwmReset = ks && resetPeakRss(svc.proc.pid);
+      const sampler = ks ? new Sampler(svc.proc.pid, 250) : null;
+      const before = ks ? await tftpCounters(svc.base) : null;
       storms[server] = await concurrent(PORTS[server], storm, 'initrd.img', initrdSha, INITRD_BYTES, 1800);
       const s = sampler?.stop();
       if (s) {
-        stormRss = s.rssMax;
-        ksMemory.push(`${storm} at once: RSS ${mib(s.rssStart)} → peak ${mib(s.rssMax)} MiB, CPU ${s.cpuAvgPct.toFixed(0)}% of one core`);
+        const hwm = hwmReset ? memory(svc.proc.pid).hwm : 0;
+        stormRss = Math.max(s.rssMax, hwm);
+        ksMemory.push(`${storm} at once: RSS ${mib(s.rssStart)} → peak ${mib(stormRss)} MiB (${hwmReset ? 'VmHWM, reset before the storm' : 'sampled every 250 ms'}), CPU ${s.cpuAvgPct.toFixed(0)}% of one core`);
       }
+      if (before) counters.push(`${storm} at once: ${counterDelta(before, await tftpCounters(svc.base))}`);
       ctx.log(`${server} ${storm} concurrent: ${storms[server]!.seconds.toFixed(1)} s, ${storms[server]!.correct} correct`);
     }
   } finally {
@@ -197,6 +238,7 @@ export const tftpFigure: Figure = async (ctx) => {
     notes: [
       'Ratios are kickstand\'s throughput over the peer\'s (peer time ÷ kickstand time). Neither tftpd-hpa nor dnsmasq (nor any TFTP server Debian packages) implements RFC 7440 windowsize: they ignore the option and answer at windowsize 1, so the windowsize-16 check compares kickstand with the fastest time any peer reaches with any of the clients; the windowsize-1 rows compare like with like.',
       `kickstand: ${ksMemory.join('; ')}.`,
+      `kickstand ran ${engineLine(svc.logFile)}; its counters (/metrics) per concurrent round: ${counters.join('; ')}.`,
       `Busy polling (tftp.busy_poll_us, default 100): after a send to a client whose last two answers each came within 100 µs, and only while at most 2 transfers run, kickstand keeps a transfer thread polling instead of sleeping, so the ACK is read without a wakeup. kickstand's CPU during the windowsize-1 transfers, median: ${median(ws1Cpu.kickstand!).toFixed(0)}% of one core with it, ${median(ws1Cpu['kickstand, busy_poll_us 0']!).toFixed(0)}% with it off; the busy_poll_us 0 row is the same build with it off. Many transfers never engage it.`,
       `All three servers run side by side on the namespace's loopback (kickstand on port ${PORTS.kickstand}, tftpd-hpa on ${PORTS['tftpd-hpa']}, dnsmasq on 69); the same commands are pointed at each port in turn.`,
       `The clients, the hashing of what they receive and the servers share the machine's cores: kickstand runs transfers on tftp.workers threads (one per core by default), tftpd-hpa forks one process per transfer. On a shared host every DATA packet wakes its client, which preempts the sending thread; no real network has its clients on the server's cores.`,

@@ -6,7 +6,7 @@ import type { TrustPolicy } from './trust.ts';
 /** Returns the trust policy the configuration asks for. */
 export function trustPolicy(config: Config): TrustPolicy {
   const s = config.security;
-  return { matchByMac: s.match_by_mac, bindRuns: s.bind_runs, trustedHosts: s.trusted_hosts };
+  return { matchByMac: s.match_by_mac, bindRuns: s.bind_runs, trustedHosts: s.trusted_hosts, leasesNameAddresses: config.dhcp.mode === 'full' };
 }
 
 /** Returns the lifecycle caps the configuration asks for. */

@@ -73,6 +73,7 @@ export async function startTftp(o: {
     maxUnanswered: config.tftp.max_unanswered,
     busyPollUs: config.tftp.busy_poll_us,
     workers: tftpWorkers(config),
+    engine: config.tftp.engine,
   });
   const addr = await server.listen();
   log.info({ port: addr.port, base }, `TFTP listening on ${addr.address}:${addr.port}; menus point at ${base}`);

@@ -18,9 +18,15 @@ export interface TrustPolicy {
   bindRuns: boolean;
   /** Addresses or CIDRs that may report for any run and fetch token URLs without binding the run. */
   trustedHosts: readonly string[];
+  /**
+   * Whether kickstand's own DHCP leases name a machine's address: only while it is the DHCP server
+   * (full mode). In ProxyDHCP or with DHCP off another server hands out addresses, and a lease
+   * kickstand gave before may now belong to another machine.
+   */
+  leasesNameAddresses: boolean;
 }
 
-export const DEFAULT_TRUST_POLICY: TrustPolicy = { matchByMac: 'address', bindRuns: true, trustedHosts: [] };
+export const DEFAULT_TRUST_POLICY: TrustPolicy = { matchByMac: 'address', bindRuns: true, trustedHosts: [], leasesNameAddresses: true };
 
 /** Why a request was refused. */
 export type RefusalReason =
@@ -89,9 +95,10 @@ export class Trust {
     return this.trusted.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
   }
 
-  /** Returns the addresses kickstand knows a system at: its fixed ip and the live leases its DHCP gave its MACs. */
+  /** Returns the addresses kickstand knows a system at: its fixed ip and (in full mode) the live leases its DHCP gave its MACs. */
   async knownAddresses(s: System): Promise<string[]> {
     const out: string[] = s.ip ? [s.ip] : [];
+    if (!this.policy.leasesNameAddresses) return out;
     const now = this.clock();
     for (const l of await this.o.store.findLeases(s.macs)) {
       if (l.state === 'bound' && l.expiresAt > now && !out.includes(l.ip)) out.push(l.ip);

@@ -200,18 +200,20 @@ function checkInput({ system, urls, token, bootMac }: ContextInput): void {
   if (bootMac != null && !system.macs.includes(bootMac)) bad('bootMac', bootMac, 'one of the system\'s MACs');
 }
 
+/** Returns why the installer cannot set up the firmware on this distro's family, or null when it can. */
+export function firmwareRefusal(firmware: Profile['firmware'], distro: Pick<Distro, 'installer' | 'family'>): string | null {
+  const fw = firmware ?? 'bios';
+  if (fw === 'bios') return null;
+  if (distro.installer === 'script') return fw === 'both' ? "the script installer's GRUB legacy cannot boot a GPT disk from BIOS; use firmware uefi or bios" : null;
+  if (distro.family === 'el4' || distro.family === 'el5') return 'anaconda before RHEL 6 installs no UEFI boot loader; use firmware bios';
+  if (distro.family === 'el6' && fw === 'both') return 'RHEL 6 cannot make one disk boot from both BIOS and UEFI; use firmware uefi or bios';
+  return null;
+}
+
 /** Throws ProfileError when the installer cannot set up the profile's firmware on this distro's family. */
 function checkFirmware(profile: Profile, distro: Distro): void {
-  const fw = profile.firmware ?? 'bios';
-  if (fw === 'bios') return;
-  const where = `profile ${profile.name} (firmware ${fw}) with distro ${distro.name}`;
-  if (distro.installer === 'script') {
-    if (fw === 'both') throw new ProfileError(`${where}: the script installer's GRUB legacy cannot boot a GPT disk from BIOS; use firmware uefi or bios`);
-  } else if (distro.family === 'el4' || distro.family === 'el5') {
-    throw new ProfileError(`${where}: anaconda before RHEL 6 installs no UEFI boot loader; use firmware bios`);
-  } else if (distro.family === 'el6' && fw === 'both') {
-    throw new ProfileError(`${where}: RHEL 6 cannot make one disk boot from both BIOS and UEFI; use firmware uefi or bios`);
-  }
+  const why = firmwareRefusal(profile.firmware, distro);
+  if (why) throw new ProfileError(`profile ${profile.name} (firmware ${profile.firmware ?? 'bios'}) with distro ${distro.name}: ${why}`);
 }
 
 /** Returns the render context of a system (pure; throws ProfileError when its disks cannot be laid out, BadRequestError on malformed system values). */

@@ -18,6 +18,7 @@ import { LogLimiter } from './log-limit.ts';
 import { netasciiReader, octetReader } from './netascii.ts';
 import { negotiate } from './options.ts';
 import { ERR, OP, encodeError, encodeOack, opcodeOf, parseRequest, type RequestPacket } from './packet.ts';
+import { nativeAddonMissing } from './native-engine.ts';
 import { resolveSettings, type TftpServerOptions, type TftpSettings } from './settings.ts';
 import { C, newCounterArray, sumCounters, type TftpStats } from './stats.ts';
 import { TransferPool } from './transfer-pool.ts';
@@ -74,10 +75,13 @@ export class TftpServer extends EventEmitter {
   private failure: Error | null = null;
   private finishedResolve: (err: Error | null) => void = () => {};
   private readonly finishedPromise: Promise<Error | null>;
+  /** The engine the options asked for ('auto' when they did not say). */
+  private readonly engineAsked: string;
 
   constructor(options: TftpServerOptions) {
     super();
     this.s = resolveSettings(options);
+    this.engineAsked = options.engine ?? 'auto';
     this.log = options.log;
     this.limited = new LogLimiter(this.log);
     this.admission = new AdmissionControl(this.s);
@@ -90,6 +94,7 @@ export class TftpServer extends EventEmitter {
     if (this.pool) throw new Error('tftp server: listen() called twice');
     const pool = new TransferPool({
       workers: this.s.workers,
+      native: this.s.engine === 'native',
       tuning: this.s.tuning,
       running: this.running,
       onMessage: (host, msg) => this.onHostMessage(host, msg),
@@ -97,6 +102,7 @@ export class TftpServer extends EventEmitter {
     });
     this.pool = pool;
     await pool.start();
+    this.log.info({ engine: this.s.engine, asked: this.engineAsked }, this.engineLine());
     const listeners = new Listeners({
       host: this.s.host,
       port: this.s.port,
@@ -118,12 +124,20 @@ export class TftpServer extends EventEmitter {
     try {
       const { address, port } = await listeners.start();
       this.sockets = listeners;
-      this.log.info({ address, port, addresses: listeners.addresses(), workers: this.s.workers }, 'tftp listening');
+      this.log.info({ address, port, addresses: listeners.addresses(), workers: this.s.workers, engine: this.s.engine }, 'tftp listening');
       return { address, port };
     } catch (err) {
       await pool.close();
       throw err;
     }
+  }
+
+  /** Says which engine runs the transfers and why it is that one. */
+  private engineLine(): string {
+    if (this.s.engine === 'native') return `tftp engine: native (C over epoll, ${Math.max(1, this.s.workers)} threads)`;
+    const where = this.s.workers === 0 ? 'on the listening thread' : `on ${this.s.workers} worker threads`;
+    const why = this.engineAsked === 'js' ? 'tftp.engine is js' : `the native one is not available: ${nativeAddonMissing()}`;
+    return `tftp engine: js ${where} (${why})`;
   }
 
   /** Returns a promise settled when the server stops: null after close(), the error if the socket failed. */

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { BLKSIZE_RANGE, TIMEOUT_RANGE, WINDOWSIZE_RANGE, blksizeForMtu, type NegotiationLimits } from './options.ts';
 import type { TftpHandler } from './handler.ts';
+import { nativeAddon, nativeAddonMissing } from './native-engine.ts';
 
 /** Defaults for every tunable of the TFTP server. */
 export const TFTP_DEFAULTS = Object.freeze({
@@ -45,7 +46,12 @@ export const TFTP_DEFAULTS = Object.freeze({
   workers: 0,
   /** With a wildcard host, how often the local addresses are looked at again (bind-dynamic). */
   addressRefreshMs: 5000,
+  /** Data path: 'native' (C threads, native/tftpengine), 'js' (worker threads), 'auto' (native when built). */
+  engine: 'auto' as TftpEngine,
 });
+
+/** Which code runs the DATA/ACK loop of admitted transfers. */
+export type TftpEngine = 'auto' | 'native' | 'js';
 
 export interface TftpServerOptions {
   handler: TftpHandler;
@@ -73,6 +79,7 @@ export interface TftpServerOptions {
   busyPollMaxTransfers?: number;
   workers?: number;
   addressRefreshMs?: number;
+  engine?: TftpEngine;
 }
 
 /** What a thread running transfers needs to know (plain data: it crosses to workers). */
@@ -98,6 +105,8 @@ export interface TftpSettings {
   handlerTimeoutMs: number;
   workers: number;
   addressRefreshMs: number;
+  /** Resolved: 'auto' became 'native' or 'js'. */
+  engine: 'native' | 'js';
   tuning: TransferTuning;
   limits: NegotiationLimits;
 }
@@ -131,6 +140,7 @@ export function resolveSettings(o: TftpServerOptions): TftpSettings {
     handlerTimeoutMs: int('handlerTimeoutMs', o.handlerTimeoutMs, d.handlerTimeoutMs, 1, 3_600_000),
     workers: int('workers', o.workers, d.workers, 0, 64),
     addressRefreshMs: int('addressRefreshMs', o.addressRefreshMs, d.addressRefreshMs, 100, 3_600_000),
+    engine: engineFor(o.engine ?? d.engine),
     tuning: Object.freeze({
       retries: int('retries', o.retries, d.retries, 0, 100),
       maxStallMs: int('maxStallMs', o.maxStallMs, d.maxStallMs, 1, 3_600_000),
@@ -146,4 +156,11 @@ export function resolveSettings(o: TftpServerOptions): TftpSettings {
       maxTimeoutS: int('maxTimeoutS', o.maxTimeoutS, d.maxTimeoutS, TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
     }),
   });
+}
+
+/** Returns the engine to run: 'auto' is the native one when its addon is built; 'native' without it is a ConfigError. */
+export function engineFor(engine: TftpEngine, built = nativeAddon() !== null, why = () => nativeAddonMissing()): 'native' | 'js' {
+  if (engine !== 'auto' && engine !== 'native' && engine !== 'js') throw new ConfigError(`tftp option engine: ${JSON.stringify(engine)} is not auto, native or js`, 'tftp.engine');
+  if (engine === 'native' && !built) throw new ConfigError(`tftp option engine: native, but ${why()}`, 'tftp.engine');
+  return engine === 'auto' ? (built ? 'native' : 'js') : engine;
 }

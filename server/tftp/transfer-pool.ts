@@ -1,9 +1,11 @@
 // The threads that run transfers: worker threads (each opens its own transfer sockets; Node 20's
 // dgram has no reusePort, so the listening thread takes every request and hands the transfer
-// over), or, with no workers, a host on the listening thread itself. Each new transfer goes to the
-// host running the fewest. A worker that dies is replaced; its transfers are reported failed.
+// over), or, with no workers, a host on the listening thread itself; or the threads of the native
+// engine (native-engine.ts), one host each. Each new transfer goes to the host running the fewest.
+// A worker that dies is replaced; its transfers are reported failed.
 import { Worker } from 'node:worker_threads';
 import type { FromHost, ToHost } from './host-protocol.ts';
+import { NativeEngine, nativeAddon } from './native-engine.ts';
 import type { TransferTuning } from './settings.ts';
 import { newCounterArray } from './stats.ts';
 import { TransferHost } from './transfer-host.ts';
@@ -26,6 +28,8 @@ interface Host {
 
 export interface PoolOptions {
   workers: number;
+  /** Run transfers on the native engine's threads (max(1, workers) of them) instead of JS hosts. */
+  native?: boolean;
   tuning: TransferTuning;
   /** Transfers in progress on all hosts (shared with them). */
   running: Int32Array;
@@ -45,6 +49,10 @@ export class TransferPool {
 
   /** Starts the hosts; resolves once every worker is ready. */
   async start(): Promise<void> {
+    if (this.o.native) {
+      this.startNative();
+      return;
+    }
     if (this.o.workers === 0) {
       this.hosts.push(this.inThread());
       return;
@@ -87,6 +95,28 @@ export class TransferPool {
     for (const h of this.hosts) h.post({ t: 'close' });
     await Promise.all(this.hosts.map((h) => Promise.race([h.closed, new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())])));
     await Promise.all(this.hosts.map((h) => h.worker?.terminate()));
+  }
+
+  private startNative(): void {
+    const addon = nativeAddon();
+    if (!addon) throw new Error('tftp native engine: native/tftpengine is not built (run node native/build.mjs)');
+    const threads = Math.max(1, this.o.workers);
+    const counters = Array.from({ length: threads }, () => newCounterArray(true));
+    const engine = new NativeEngine(addon, { threads, tuning: this.o.tuning, counters, running: this.o.running, onMessage: (host, msg) => this.o.onMessage(host, msg) });
+    for (let i = 0; i < threads; i++) {
+      const host: Host = {
+        post: (msg) => {
+          engine.post(i, msg);
+          if (msg.t === 'close') host.onClosed();
+        },
+        counters: counters[i]!,
+        load: 0,
+        worker: null,
+        closed: Promise.resolve(),
+        onClosed: () => {},
+      };
+      this.hosts.push(host);
+    }
   }
 
   private inThread(): Host {

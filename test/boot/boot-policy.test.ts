@@ -44,6 +44,19 @@ test('a discovered MAC asking again gets the default menu and is not recorded tw
   assert.equal((await policy.menuFor(MAC, '10.0.0.9', 'ipxe'))!.name, 'ng', 'a registered system not armed gets its own (local-boot) menu from anywhere');
 });
 
+test("kickstand's leases name a machine's address only in full mode: after a switch to ProxyDHCP the site's DHCP server may give that address to another machine", async () => {
+  const store = memoryStore();
+  const s = await store.createSystem({ name: 'ng', macs: [MAC], profile: 'centos44-hvm' }, 1);
+  await store.saveLeases([{ mac: MAC, ip: '10.0.0.5', hostname: null, state: 'bound', expiresAt: Date.now() + 3_600_000, updatedAt: 1 }]);
+  const full = new Trust({ store, policy: { leasesNameAddresses: true } });
+  assert.deepEqual(await full.knownAddresses(s), ['10.0.0.5']);
+  assert.equal((await full.byMac(s, '10.0.0.9', null, 'menu')).ok, false, 'full mode: not its leased address');
+  const proxy = new Trust({ store, policy: { leasesNameAddresses: false } });
+  assert.deepEqual(await proxy.knownAddresses(s), []);
+  assert.equal((await proxy.byMac(s, '10.0.0.9', null, 'menu')).ok, true, 'proxy mode: no known address, the menu answers (its token binds the run)');
+  assert.equal((await proxy.byMac(s, '10.0.0.9', null, 'kickstart')).ok, false, 'but a kickstart by MAC does not');
+});
+
 test('trusted hosts: addresses and CIDRs, v4 and v6; anything else is a ConfigError naming the entry', () => {
   const t = new Trust({ store: memoryStore(), policy: { trustedHosts: ['10.1.0.0/16', '192.0.2.7', 'fd00::/8'] } });
   assert.equal(t.isTrustedHost('10.1.200.3'), true);

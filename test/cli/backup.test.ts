@@ -90,7 +90,12 @@ test('backup during a write load, restore refused while serving, restored databa
     const names = new Set(saved.systems!.map((s) => (s as { name: string }).name));
     for (const e of saved.events!) assert.ok(names.has((e as { system: string }).system));
     for (const t of saved.tokens!) assert.ok(names.has((t as { system: string }).system));
-    assert.equal(saved.tokens!.length, saved.systems!.length);
+    // Registering an armed system is two commits (the system, then arming it): a backup may fall
+    // between them for the one registration each writer has in flight, never for more.
+    const tokened = new Set(saved.tokens!.map((t) => (t as { system: string }).system));
+    const unarmed = saved.systems!.filter((s) => !tokened.has((s as { name: string }).name));
+    assert.ok(unarmed.length <= 4, `${unarmed.length} systems without their token in the backup`);
+    for (const s of unarmed) assert.equal((s as { state: string }).state, 'registered');
     assert.ok(!existsSync(`${backup}-wal`), 'the backup is one file');
     assert.equal(statSync(backup).mode & 0o777, 0o600, 'the backup holds tokens and secrets: private like the data folder');
 

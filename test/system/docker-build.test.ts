@@ -61,11 +61,13 @@ test('the Dockerfile build stage builds dist/ in a clean copy and the runtime st
     try {
       const hc = execForm(parseDockerfile(text).find((i) => i.keyword === 'HEALTHCHECK')!.args);
       let port = '';
-      for (let i = 0; i < 300 && !port && child.exitCode === null; i++) {
+      for (let i = 0; i < 300 && !(port && /tftp engine: /.test(output)) && child.exitCode === null; i++) {
         await new Promise((r) => setTimeout(r, 100));
         port = /HTTP listening on [\d.]+:(\d+)/.exec(output)?.[1] ?? '';
       }
       assert.ok(port, `the CMD started HTTP; output:\n${output}`);
+      // `npm ci` built native/tftpengine in the clean copy and the image's layout finds it from dist/.
+      assert.match(output, /tftp engine: native/, `the native TFTP engine runs from the image; output:\n${output}`);
       env.KICKSTAND_HTTP__PORT = port;
       const ok = spawnStatus(hc, env) === 0;
       assert.ok(ok, `HEALTHCHECK passes against the built image's CMD; output:\n${output}`);

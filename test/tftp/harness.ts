@@ -19,6 +19,9 @@ export function randomFile(n: number): Buffer {
 /** Transfer threads the harness's servers use: KICKSTAND_TEST_TFTP_WORKERS (workers.test.ts runs the suites again with 2). */
 export const TEST_WORKERS = Number(process.env.KICKSTAND_TEST_TFTP_WORKERS ?? 0);
 
+/** Data path of the harness's servers: KICKSTAND_TEST_TFTP_ENGINE (workers.test.ts runs the suites again with native), else the JS one. */
+export const TEST_ENGINE = (process.env.KICKSTAND_TEST_TFTP_ENGINE ?? 'js') as 'js' | 'native';
+
 /** Starts a server answering from `files` (name → contents) unless a handler is given. */
 export async function startServer(opts: Partial<TftpServerOptions> & { files?: Record<string, Buffer> } = {}): Promise<Harness> {
   const { files = {}, ...rest } = opts;
@@ -30,6 +33,7 @@ export async function startServer(opts: Partial<TftpServerOptions> & { files?: R
     timeoutMs: 1000,
     retries: 8,
     workers: TEST_WORKERS,
+    engine: TEST_ENGINE,
     handler: async (req): Promise<ByteSource | null> => {
       const f = files[req.filename];
       return f ? bufferSource(f) : null;
