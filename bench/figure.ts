@@ -14,9 +14,10 @@ import { stormFigure } from './figures/storm.ts';
 import { cliFigure } from './figures/cli.ts';
 import { fleetFigure } from './figures/fleet.ts';
 import { metricsFigure } from './figures/metrics.ts';
+import { firstFetchFigure } from './figures/first-fetch.ts';
 
 /** Every figure by name. */
-export const FIGURE_RUNNERS: Record<FigureId, Figure> = { http: httpFigure, tftp: tftpFigure, dhcp: dhcpFigure, tree: treeFigure, storm: stormFigure, cli: cliFigure, fleet: fleetFigure, metrics: metricsFigure };
+export const FIGURE_RUNNERS: Record<FigureId, Figure> = { http: httpFigure, tftp: tftpFigure, dhcp: dhcpFigure, tree: treeFigure, storm: stormFigure, cli: cliFigure, fleet: fleetFigure, metrics: metricsFigure, 'first-fetch': firstFetchFigure };
 
 const [id, ctxJson, out] = process.argv.slice(2);
 const figure = FIGURE_RUNNERS[id as FigureId];

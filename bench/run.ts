@@ -1,8 +1,9 @@
-// `npm run bench [-- FIGURE… ] [--profile] [--quick] [--keep] [--report]`: installs the peers, runs
+// `npm run bench [-- FIGURE… ] [--profile] [--quick] [--keep] [--report] [--machines N]`: installs the peers, runs
 // each figure in network namespaces of its own (one process per figure, bounded in time), stops
 // whatever a figure left running by PID, deletes the namespaces, and writes BENCHMARKS.md.
 // --profile: V8 CPU profiles of kickstand in artifacts/bench/ (not recorded); --quick: short runs
-// (not recorded); --keep: keep each figure's folder in /tmp; --report: only rewrite BENCHMARKS.md.
+// (not recorded); --keep: keep each figure's folder in /tmp; --report: only rewrite BENCHMARKS.md;
+// --machines N: the size of the storm and first-fetch figures (a resized run is not recorded).
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,6 +30,19 @@ const LINKS: Partial<Record<FigureId, { server: string; client: string; prefix: 
 };
 
 const args = process.argv.slice(2);
+/** Options that take a value (`--machines 1000`): taken out of args before the flags are read. */
+const valued: Record<string, string> = {};
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--machines') {
+    const v = args[i + 1];
+    if (!v || !/^[1-9]\d*$/.test(v)) {
+      console.error(`--machines needs a positive whole number, got ${JSON.stringify(v ?? '')}`);
+      process.exit(2);
+    }
+    valued.machines = v;
+    args.splice(i--, 2);
+  }
+}
 const flags = new Set(args.filter((a) => a.startsWith('--')));
 const picked = args.filter((a) => !a.startsWith('--'));
 for (const p of picked) {
@@ -39,7 +53,7 @@ for (const p of picked) {
 }
 for (const f of flags) {
   if (!['--profile', '--quick', '--keep', '--report'].includes(f)) {
-    console.error(`unknown option ${JSON.stringify(f)} (--profile, --quick, --keep, --report)`);
+    console.error(`unknown option ${JSON.stringify(f)} (--profile, --quick, --keep, --report, --machines N)`);
     process.exit(2);
   }
 }
@@ -97,7 +111,7 @@ async function runFigure(id: FigureId): Promise<FigureResult | null> {
   try {
     const server = createNetns('ks-bs-');
     current.nets.push(server);
-    const ctx: Omit<FigureContext, 'log'> = { dir, ns: server.name, quick: flags.has('--quick') };
+    const ctx: Omit<FigureContext, 'log'> = { dir, ns: server.name, quick: flags.has('--quick'), ...(valued.machines ? { machines: Number(valued.machines) } : {}) };
     const link = LINKS[id];
     if (!link) {
       // getaddrinfo's AI_ADDRCONFIG ignores loopback: with no other address, in.tftpd cannot even
@@ -139,8 +153,8 @@ async function runFigure(id: FigureId): Promise<FigureResult | null> {
 }
 
 const machine = machineInfo(ROOT);
-/** Quick and profiled runs are printed, never written to BENCHMARKS.md. */
-const record = !flags.has('--quick') && !flags.has('--profile');
+/** Quick, profiled and resized runs are printed, never written to BENCHMARKS.md. */
+const record = !flags.has('--quick') && !flags.has('--profile') && valued.machines === undefined;
 let failed = 0;
 for (const id of figures) {
   console.log(`figure ${id}: starting (1-minute load ${loadavg()[0].toFixed(2)})`);
@@ -150,7 +164,7 @@ for (const id of figures) {
     continue;
   }
   if (!record) {
-    console.log(`figure ${id}: ${flags.has('--quick') ? 'quick' : 'profiled'} run, not recorded:\n${renderReport([r])}`);
+    console.log(`figure ${id}: ${flags.has('--quick') ? 'quick' : flags.has('--profile') ? 'profiled' : 'resized'} run, not recorded:\n${renderReport([r])}`);
     continue;
   }
   saveResult(r);

@@ -1,8 +1,8 @@
 // Figure 5: a boot storm. kickstand runs as the real service with DHCP in full mode on a link the
-// simulated machines share (a bridge in the client namespace); 1,000 systems are registered and
-// armed through the API; the simulator (bench/storm/sim.ts) runs in the client namespace and
-// starts the machines evenly over 10 s, each from its own leased address (the pool's addresses
-// are put on the client's bridge beforehand). The storm runs three times: SQLite with one
+// simulated machines share (a bridge in the client namespace); 10,000 systems are registered and
+// armed beforehand (`kickstand system import`); the simulator (bench/storm/sim.ts) runs in the
+// client namespace and starts 100 machines a second, each from its own leased address (the pool's
+// addresses are put on the client's bridge beforehand). `-- storm --machines 1000`: a smaller storm. The storm runs three times: SQLite with one
 // instance, PostgreSQL with one, and PostgreSQL with two instances splitting the clients by DHCP
 // load balancing (the second in a namespace of its own on the same bridge).
 import { writeFileSync } from 'node:fs';
@@ -18,10 +18,18 @@ import { runStorm, type StormLab, type StormRun, type StormVariant } from '../li
 import type { MachineRecord } from '../storm/sim.ts';
 import type { Figure } from './types.ts';
 
-export const MACHINES = 1000;
-export const RAMP_MS = 10_000;
-/** Pool of 1,024 addresses (10.233.1.0 – 10.233.4.255), all present on the client's bridge. */
-const POOL = { start: '10.233.1.0', end: '10.233.4.255', blocks: [1, 2, 3, 4] };
+export const MACHINES = 10_000;
+/** Machines started per second (evenly spaced): 10,000 machines start over 100 s. */
+export const RATE = 100;
+/** Goals: p99 of every stage but the TFTP transfers, and kickstand's peak RSS. */
+export const STAGE_P99_MS = 50;
+export const RSS_LIMIT_MIB = 400;
+/** The pool: 10.233.1.0 up, one /24 per 256 machines (at least four), all present on the client's bridge. */
+function pool(count: number): { start: string; end: string; blocks: number[] } {
+  const n = Math.max(4, Math.ceil(count / 256));
+  if (n > 250) throw new Error(`a storm of ${count} machines needs more than 10.233.1.0 – 10.233.250.255`);
+  return { start: '10.233.1.0', end: `10.233.${n}.255`, blocks: Array.from({ length: n }, (_, i) => i + 1) };
+}
 /** Address of the second instance, on the same /16 as the first. */
 const SECOND_IP = '10.233.0.3';
 export const VARIANTS: StormVariant[] = [
@@ -47,7 +55,9 @@ function values(run: StormRun, key: keyof MachineRecord['stages']): number[] {
 export const stormFigure: Figure = async (ctx) => {
   if (!ctx.client) throw new Error('the storm figure needs a client namespace');
   const c = ctx.client;
-  const count = ctx.quick ? 100 : MACHINES;
+  const count = ctx.machines ?? (ctx.quick ? 100 : MACHINES);
+  const rampMs = Math.max(1000, (count / RATE) * 1000);
+  const POOL = pool(count);
   // One link for every variant: the client's end of the veth becomes a bridge port, and the
   // machines' addresses live on the bridge (a second instance joins the same bridge).
   ip('-n', c.ns, 'addr', 'flush', 'dev', c.clientIf);
@@ -75,7 +85,7 @@ export const stormFigure: Figure = async (ctx) => {
         ctx.log('starting PostgreSQL (Debian package, throwaway cluster)');
         pg = await startPostgres({ onStart: notePid });
       }
-      runs.push(await runStorm({ dir: ctx.dir, lab, variant, macs, rampMs: RAMP_MS, pg, profileDir: ctx.profileDir, log: ctx.log }));
+      runs.push(await runStorm({ dir: ctx.dir, lab, variant, macs, rampMs, pg, profileDir: ctx.profileDir, log: ctx.log }));
     }
   } finally {
     await pg?.stop();
@@ -88,7 +98,7 @@ export const stormFigure: Figure = async (ctx) => {
     const v = values(sqlite, st.key);
     return [st.label, fmt(v.length), fmt(percentile(v, 50), 1), fmt(percentile(v, 99), 1), fmt(Math.max(...v), 1)];
   });
-  const slow = STAGES.filter((st) => !st.transfer && percentile(values(sqlite, st.key), 99) >= 1000).map((st) => st.label);
+  const slow = STAGES.filter((st) => !st.transfer && percentile(values(sqlite, st.key), 99) >= STAGE_P99_MS).map((st) => st.label);
   const dhcpResent = ok.filter((r) => (r.dhcpSent ?? 2) > 2).length;
   const tftpResent = ok.reduce((a, r) => a + r.tftpRetransmits, 0);
   const hwm = sqlite.instances[0]!.hwm;
@@ -106,14 +116,24 @@ export const stormFigure: Figure = async (ctx) => {
     title: 'Boot storm',
     tables: [
       {
-        caption: `${count} simulated BIOS PXE machines started evenly over ${RAMP_MS / 1000} s against one instance on SQLite; ${ok.length} completed in ${sqlite.seconds.toFixed(1)} s. Milliseconds per stage, measured by the simulator:`,
+        caption: `${count} simulated BIOS PXE machines started evenly over ${rampMs / 1000} s (${RATE} a second) against one instance on SQLite; ${ok.length} completed in ${sqlite.seconds.toFixed(1)} s. Milliseconds per stage, measured by the simulator:`,
         columns: ['stage', 'samples', 'p50 ms', 'p99 ms', 'max ms'],
         rows,
       },
       {
-        caption: 'kickstand during the storm (SQLite, one instance)',
-        columns: ['peak RSS (VmHWM, since start)', 'RSS before → max during', 'CPU avg', 'CPU peak (0.5 s)', 'registering the systems over the API'],
-        rows: [[`${mib(hwm)} MiB`, `${mib(sqlite.instances[0]!.rssBefore)} → ${mib(s.rssMax)} MiB`, `${s.cpuAvgPct.toFixed(0)}% of one core`, `${s.cpuPeakPct.toFixed(0)}%`, `${count} in ${sqlite.regSeconds.toFixed(1)} s (${fmt(count / sqlite.regSeconds)}/s)`]],
+        caption: 'kickstand during the storm (SQLite, one instance; CPU in % of one core over the storm: the main thread runs DHCP, HTTP, the store and TFTP requests, worker threads the TFTP transfers)',
+        columns: ['peak RSS (VmHWM, since start)', 'RSS before → max during', 'CPU all threads (peak 0.5 s)', 'main thread (CPU per machine)', 'other threads (≥ 1 %)', 'machine cores busy (every process)', 'the simulator', 'whole machine p50', 'import of the armed systems'],
+        rows: [[
+          `${mib(hwm)} MiB`,
+          `${mib(sqlite.instances[0]!.rssBefore)} → ${mib(s.rssMax)} MiB`,
+          `${s.cpuAvgPct.toFixed(0)}% (${s.cpuPeakPct.toFixed(0)}%)`,
+          `${s.threads.mainPct.toFixed(0)}% (${(((s.threads.mainPct / 100) * s.seconds * 1000) / count).toFixed(2)} ms)`,
+          s.threads.otherPct.filter((x) => x >= 1).map((x) => `${x.toFixed(0)}%`).join(', ') || '—',
+          s.threads.corePct.map((x, i) => `cpu${i} ${x.toFixed(0)}%`).join(', '),
+          `${((sqlite.simCpuSeconds / sqlite.seconds) * 100).toFixed(0)}% of one core`,
+          `${fmt(percentile(values(sqlite, 'total'), 50), 0)} ms`,
+          `${fmt(count)} in ${sqlite.regSeconds.toFixed(1)} s`,
+        ]],
       },
       {
         caption: `The same storm on each store: milliseconds (p50 / p99) per stage; with two instances each machine is answered by one (machines per instance given), and CPU and peak RSS are per instance`,
@@ -135,14 +155,15 @@ export const stormFigure: Figure = async (ctx) => {
     ],
     checks: [
       { target: `all ${count} machines built`, measured: `${ok.length} completed, ${sqlite.built} built in the store${failures.length ? `; first failure: ${failures[0].mac}: ${failures[0].error}` : ''}`, pass: allBuilt(sqlite) },
-      { target: 'p99 < 1 s for every stage but TFTP transfer', measured: slow.length ? `over 1 s: ${slow.join(', ')}` : `worst: ${Math.max(...STAGES.filter((x) => !x.transfer).map((x) => percentile(values(sqlite, x.key), 99))).toFixed(0)} ms`, pass: slow.length === 0 },
-      { target: 'peak RSS < 300 MiB', measured: `${mib(hwm)} MiB`, pass: hwm < 300 * 1024 * 1024 },
+      { target: `p99 < ${STAGE_P99_MS} ms for every stage but the TFTP transfers`, measured: slow.length ? `over ${STAGE_P99_MS} ms: ${slow.join(', ')}` : `worst: ${Math.max(...STAGES.filter((x) => !x.transfer).map((x) => percentile(values(sqlite, x.key), 99))).toFixed(1)} ms`, pass: slow.length === 0 },
+      { target: `peak RSS < ${RSS_LIMIT_MIB} MiB`, measured: `${mib(hwm)} MiB`, pass: hwm < RSS_LIMIT_MIB * 1024 * 1024 },
       { target: `PostgreSQL, one and two instances: all ${count} machines built`, measured: `one: ${pg1.built}, two: ${pg2.built} (${split(pg2)})`, pass: allBuilt(pg1) && allBuilt(pg2) },
       { target: 'two instances no slower than one (whole machine p99)', measured: `${fmt(total99(pg2), 0)} vs ${fmt(total99(pg1), 0)} ms`, ratio: ratio(total99(pg2), total99(pg1)), pass: total99(pg2) <= total99(pg1) },
     ],
     commands: [
+      `kickstand system import systems.csv   # before each run's service starts: name,macs,profile,hostname,build with build=true, ${count} rows`,
       ...runs.flatMap((run) => run.commands.map((cmd) => `${cmd}   # ${run.variant.label}`)),
-      `node --import tsx bench/storm/sim.ts sim.json   # in the client namespace: {"macs":[${count} MACs],"rampMs":${RAMP_MS}}`,
+      `node --import tsx bench/storm/sim.ts sim.json   # in the client namespace: {"macs":[${count} MACs],"rampMs":${rampMs}}`,
     ],
     notes: [
       'Each machine: DISCOVER/REQUEST with PXE options (broadcast), the firmware\'s tsize probe and then pxelinux.0 (blksize 1456), ldlinux.c32, pxelinux.cfg/<uuid> (not found) and pxelinux.cfg/01-<mac> (blksize 1408), the kickstart from the menu\'s ks= URL, and five step reports ending in built. Each TFTP transfer and HTTP request comes from the machine\'s leased address on a fresh socket.',

@@ -14,6 +14,8 @@ export interface FigureContext {
   profileDir?: string;
   /** Shorter runs, for trying the bench out (not for BENCHMARKS.md). */
   quick: boolean;
+  /** `--machines N`: how many machines or systems the storm and first-fetch figures use instead of their default. */
+  machines?: number;
   /** Prints a progress line. */
   log(line: string): void;
 }

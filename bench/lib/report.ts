@@ -3,7 +3,7 @@
 import type { FigureResult, Table } from './result.ts';
 import type { MachineInfo } from './machine.ts';
 
-const TITLES: Record<string, string> = { http: '1', tftp: '2', dhcp: '3', tree: '4', storm: '5', cli: '6', fleet: '7', metrics: '8' };
+const TITLES: Record<string, string> = { http: '1', tftp: '2', dhcp: '3', tree: '4', storm: '5', cli: '6', fleet: '7', metrics: '8', 'first-fetch': '9' };
 
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -31,7 +31,7 @@ export function renderReport(results: FigureResult[], analysis = ''): string {
     'kickstand against the tools operators use today, on the same machine in the same run, written by',
     '`npm run bench` (as root: it installs the peers with apt-get, and every server listens on the loopback',
     'of a network namespace the bench creates, or on a veth pair between two of them). One figure alone:',
-    '`npm run bench -- http|tftp|dhcp|tree|storm|cli|fleet|metrics` (its section is rewritten, the others are kept).',
+    '`npm run bench -- http|tftp|dhcp|tree|storm|cli|fleet|metrics|first-fetch` (its section is rewritten, the others are kept).',
     '`--profile` writes V8 CPU profiles of kickstand to `artifacts/bench/`, `--quick` makes short runs (neither is',
     'recorded here), `--keep` keeps each figure\'s folder, `--report` only rewrites this file (the closing',
     'analysis is `bench/analysis.md`, written by hand from the profiles).',

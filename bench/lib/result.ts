@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineInfo } from './machine.ts';
 
-export const FIGURES = ['http', 'tftp', 'dhcp', 'tree', 'storm', 'cli', 'fleet', 'metrics'] as const;
+export const FIGURES = ['http', 'tftp', 'dhcp', 'tree', 'storm', 'cli', 'fleet', 'metrics', 'first-fetch'] as const;
 export type FigureId = (typeof FIGURES)[number];
 
 /** One target and whether the run met it. */

@@ -1,6 +1,6 @@
 // Memory and CPU of a running process read from /proc: VmRSS and VmHWM (peak RSS) from
 // /proc/<pid>/status, user+system time from /proc/<pid>/stat, sampled on an interval.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -29,6 +29,49 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** Returns the CPU time (user + system, seconds) of each thread of pid, by thread id. */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), (Number(rest[11]) + Number(rest[12])) / CLK_TCK);
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
+
+/** Returns busy and total jiffies of each CPU of the machine (/proc/stat cpuN lines). */
+export function coreTimes(): Array<{ busy: number; total: number }> {
+  const out: Array<{ busy: number; total: number }> = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    if (!/^cpu\d+ /.test(line)) continue;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    out.push({ busy: total - v[3]! - v[4]!, total });
+  }
+  return out;
+}
+
+/** CPU per thread of a process and per core of the machine over a window. */
+export interface ThreadSummary {
+  /** The main thread (its JavaScript event loop), % of one core. */
+  mainPct: number;
+  /** Every other thread (TFTP workers, libuv pool, V8), % of one core, busiest first. */
+  otherPct: number[];
+  /** Each core of the machine busy (all processes), %. */
+  corePct: number[];
+}
+
 /** What a sampler saw between start and stop. */
 export interface SampleSummary {
   seconds: number;
@@ -41,6 +84,7 @@ export interface SampleSummary {
   cpuAvgPct: number;
   /** Highest CPU use over any one sampling interval, in percent of one core. */
   cpuPeakPct: number;
+  threads: ThreadSummary;
 }
 
 /** Samples a process's RSS and CPU every intervalMs until stop(). */
@@ -53,6 +97,8 @@ export class Sampler {
   private lastCpu: number;
   private lastT: number;
   private readonly timer: NodeJS.Timeout;
+  private readonly threads0: Map<number, number>;
+  private readonly cores0 = coreTimes();
 
   constructor(
     private readonly pid: number,
@@ -61,6 +107,7 @@ export class Sampler {
     this.cpu0 = this.lastCpu = cpuSeconds(pid);
     this.rss0 = this.rssMax = memory(pid).rss;
     this.lastT = this.t0;
+    this.threads0 = threadCpuSeconds(pid);
     this.timer = setInterval(() => this.tick(), intervalMs);
   }
 
@@ -73,6 +120,21 @@ export class Sampler {
     if (dt > 0) this.cpuPeak = Math.max(this.cpuPeak, ((cpu - this.lastCpu) / dt) * 100);
     this.lastCpu = cpu;
     this.lastT = now;
+  }
+
+  private threadSummary(seconds: number): ThreadSummary {
+    const pct = (s: number) => (seconds > 0 ? (s / seconds) * 100 : 0);
+    // Threads are read at start and stop only (cheap beside a 20 ms RSS sampler); one that ended meanwhile is not counted.
+    const used = [...threadCpuSeconds(this.pid)].map(([tid, c]) => [tid, c - (this.threads0.get(tid) ?? 0)] as const);
+    const cores = coreTimes();
+    return {
+      mainPct: pct(used.find(([tid]) => tid === this.pid)?.[1] ?? 0),
+      otherPct: used.filter(([tid]) => tid !== this.pid).map(([, c]) => pct(c)).sort((a, b) => b - a),
+      corePct: cores.map((c, i) => {
+        const b = this.cores0[i];
+        return b && c.total > b.total ? ((c.busy - b.busy) / (c.total - b.total)) * 100 : 0;
+      }),
+    };
   }
 
   /** Stops sampling and returns the summary. */
@@ -89,6 +151,7 @@ export class Sampler {
       cpuSeconds: used,
       cpuAvgPct: seconds > 0 ? (used / seconds) * 100 : 0,
       cpuPeakPct: this.cpuPeak,
+      threads: this.threadSummary(seconds),
     };
   }
 }

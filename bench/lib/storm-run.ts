@@ -1,5 +1,5 @@
 // One boot storm against kickstand: one or two instances (each `kickstand serve` with DHCP full
-// mode, TFTP and HTTP) on SQLite or on one PostgreSQL, the systems registered over the API, the
+// mode, TFTP and HTTP) on SQLite or on one PostgreSQL, the systems imported and armed first, the
 // simulator (bench/storm/sim.ts) in the client namespace. Two instances share one link (a bridge
 // in the client namespace) and split the clients by DHCP load balancing.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createNetns, type Netns } from '../../test/system/lib/netns.ts';
 import { joinBridge } from '../../test/system/lib/bridge.ts';
 import type { TestPostgres } from '../../test/system/lib/postgres.ts';
-import { ROOT, startService, type Service } from './kickstand.ts';
+import { ROOT, importArmed, listAll, startService, type Service } from './kickstand.ts';
 import { start } from './procs.ts';
 import { Sampler, memory, type SampleSummary } from './sample.ts';
 import type { MachineRecord } from '../storm/sim.ts';
@@ -41,24 +41,11 @@ export interface StormRun {
   records: MachineRecord[];
   built: number;
   regSeconds: number;
+  /** CPU seconds the simulator used. */
+  simCpuSeconds: number;
   /** Per instance: sampled CPU and memory, peak RSS, RSS before. */
   instances: Array<{ name: string; sample: SampleSummary; hwm: number; rssBefore: number }>;
   commands: string[];
-}
-
-/** Registers count armed systems through the API, a few at a time; returns the seconds taken. */
-async function register(svc: Service, macs: string[]): Promise<number> {
-  const t0 = performance.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < macs.length) {
-      const i = next++;
-      const r = await svc.api('POST', '/api/v1/systems', { name: `storm-${String(i).padStart(4, '0')}`, macs: [macs[i]], hostname: `storm-${i}`, profile: 'centos44-hvm', build: true });
-      if (r.status !== 201) throw new Error(`registering storm-${i}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return (performance.now() - t0) / 1000;
 }
 
 /** Runs one storm of macs over rampMs; pg is the PostgreSQL server for the postgres variants. */
@@ -82,6 +69,9 @@ export async function runStorm(o: { dir: string; lab: StormLab; variant: StormVa
   const services: Service[] = [];
   let second: Netns | null = null;
   try {
+    // Registered and armed before the service starts, the way an operator loads a fleet.
+    o.log(`${variant.label}: registering and arming ${o.macs.length} systems (kickstand system import)`);
+    const regSeconds = await importArmed({ dir: join(dir, 'a'), settings: settings('a', lab.serverIf, lab.serverIp) }, o.macs.map((mac, i) => ({ name: `storm-${String(i).padStart(5, '0')}`, mac })));
     services.push(await startService({ dir: join(dir, 'a'), host: '127.0.0.1', cpuProfileDir: o.profileDir, settings: settings('a', lab.serverIf, lab.serverIp) }));
     if (variant.instances > 1) {
       second = createNetns('ks-bs2-');
@@ -90,8 +80,6 @@ export async function runStorm(o: { dir: string; lab: StormLab; variant: StormVa
       // Load balancing holds a starting instance back for two heartbeats.
       await new Promise((r) => setTimeout(r, 3000));
     }
-    o.log(`${variant.label}: registering ${o.macs.length} systems`);
-    const regSeconds = await register(services[0]!, o.macs);
     const rssBefore = services.map((s) => memory(s.proc.pid).rss);
     const cfg = join(dir, 'sim.json');
     const out = join(dir, 'sim-result.json');
@@ -99,18 +87,18 @@ export async function runStorm(o: { dir: string; lab: StormLab; variant: StormVa
     o.log(`${variant.label}: ${o.macs.length} machines over ${o.rampMs / 1000} s`);
     const samplers = services.map((s) => new Sampler(s.proc.pid, 500));
     const sim = start('storm-sim', process.execPath, ['--import', 'tsx', 'bench/storm/sim.ts', cfg], { ns: lab.clientNs, cwd: ROOT, logFile: join(dir, 'sim.log') });
-    const timeout = setTimeout(() => void sim.stop(2000), 240_000);
+    const timeout = setTimeout(() => void sim.stop(2000), o.rampMs + 300_000);
     const code = await sim.exited;
     clearTimeout(timeout);
     const samples = samplers.map((s) => s.stop());
     o.log(readFileSync(join(dir, 'sim.log'), 'utf8').trim());
     if (code !== 0) throw new Error(`the simulator exited ${code}: ${readFileSync(join(dir, 'sim.log'), 'utf8').slice(-2000)}`);
-    const { seconds, records } = JSON.parse(readFileSync(out, 'utf8')) as { seconds: number; records: MachineRecord[] };
-    const systems = await services[0]!.api<{ systems: Array<{ name: string; state: string }> }>('GET', '/api/v1/systems');
-    const built = systems.body.systems.filter((x) => x.name.startsWith('storm-') && x.state === 'built').length;
+    const { seconds, records, cpuSeconds: simCpuSeconds } = JSON.parse(readFileSync(out, 'utf8')) as { seconds: number; records: MachineRecord[]; cpuSeconds: number };
+    // Every page, not the first 100.
+    const built = (await listAll(services[0]!, 'state=built')).filter((x) => x.name.startsWith('storm-')).length;
     const instances = services.map((s, i) => ({ name: peers[i]!, sample: samples[i]!, hwm: memory(s.proc.pid).hwm, rssBefore: rssBefore[i]! }));
     const hide = (c: string) => c.split(o.dir).join('$TMP').replace(lab.serverIf, '<veth>').replace(url ?? '\u0000', '<postgres url>');
-    return { variant, seconds, records, built, regSeconds, instances, commands: services.map((s) => hide(s.command)) };
+    return { variant, seconds, records, built, regSeconds, simCpuSeconds, instances, commands: services.map((s) => hide(s.command)) };
   } finally {
     for (const s of services) await s.stop();
     second?.cleanup();

@@ -161,6 +161,7 @@ const runs = config.macs.map(
 const records = await Promise.all(runs);
 dhcp.close();
 const seconds = (performance.now() - t0) / 1000;
-writeFileSync(config.out, JSON.stringify({ seconds, records }));
+const cpu = process.cpuUsage();
+writeFileSync(config.out, JSON.stringify({ seconds, records, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
 const failed = records.filter((r) => !r.ok);
 console.log(`${records.length - failed.length}/${records.length} machines built in ${seconds.toFixed(1)} s${failed.length ? `; first failure: ${failed[0].mac}: ${failed[0].error}` : ''}`);

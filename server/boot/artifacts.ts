@@ -37,9 +37,11 @@ export function isArtifactKind(s: string): s is ArtifactKind {
   return (ARTIFACT_KINDS as readonly string[]).includes(s);
 }
 
-/** One cached render: the text and its UTF-8 bytes (what the HTTP path writes). */
+/**
+ * One cached render: its UTF-8 bytes, what the HTTP path writes. The text is decoded again when
+ * asked for (TFTP menus, the API): keeping both doubled what 10,000 cached kickstarts held.
+ */
 interface Rendered {
-  text: string;
   bytes: Buffer;
 }
 
@@ -48,6 +50,8 @@ export class Artifacts {
   private cache = new Map<string, Rendered>();
   private byObject = new WeakMap<System, Partial<Record<ArtifactKind, { generation: number; base: string; out: Rendered }>>>();
   private generation = 0;
+  /** Resolved profile and distro by profile name and overrides: every system of a profile shares one (a merge, a check and a distro lookup each render otherwise). */
+  private resolved = new Map<string, { profile: Profile; distro: Distro }>();
 
   constructor(
     private readonly registry: ProfileRegistry,
@@ -59,14 +63,25 @@ export class Artifacts {
   invalidate(): void {
     this.generation++;
     this.cache.clear();
+    this.resolved.clear();
   }
 
   /** Returns the system's resolved profile and distro; 409 when the profile or distro is missing. */
   resolve(system: System): { profile: Profile; distro: Distro } {
     if (!system.profile) throw new ConflictError(`system ${JSON.stringify(system.name)} has no profile`, 'profile');
+    const key = `${system.profile}\0${JSON.stringify(system.overrides)}`;
+    const known = this.resolved.get(key);
+    if (known) return known;
+    const out = this.resolveNow(system, system.profile);
+    if (this.resolved.size >= this.maxEntries) this.resolved.delete(this.resolved.keys().next().value as string);
+    this.resolved.set(key, out);
+    return out;
+  }
+
+  private resolveNow(system: System, profileName: string): { profile: Profile; distro: Distro } {
     let profile: Profile;
     try {
-      profile = this.registry.resolve(system.profile, system.overrides, `system ${system.name} overrides`);
+      profile = this.registry.resolve(profileName, system.overrides, `system ${system.name} overrides`);
     } catch (err) {
       if (err instanceof NotFoundError) throw new ConflictError(`system ${JSON.stringify(system.name)} names profile ${JSON.stringify(system.profile)}, which does not exist`, 'profile');
       throw err;
@@ -78,8 +93,8 @@ export class Artifacts {
 
   /** Returns the rendered artifact; the live token is used only while the system is armed; bootMac is the system's MAC that asked (iPXE). */
   render(kind: ArtifactKind, system: System, base: string, bootMac: string | null = null): string {
-    if (bootMac !== null && bootMac !== system.macs[0]) return this.renderedByKey(kind, system, base, bootMac).text;
-    return this.rendered(kind, system, base).text;
+    if (bootMac !== null && bootMac !== system.macs[0]) return this.renderedByKey(kind, system, base, bootMac).bytes.toString('utf8');
+    return this.rendered(kind, system, base).bytes.toString('utf8');
   }
 
   /** Returns the rendered artifact as UTF-8 bytes, encoded once per cached render (the HTTP path). */
@@ -106,12 +121,15 @@ export class Artifacts {
 
   private renderedByKey(kind: ArtifactKind, system: System, base: string, bootMac: string | null = null): Rendered {
     const token = system.build ? system.token : null;
-    const key = `${this.generation}|${kind}|${system.name}|${system.updatedAt}|${system.run}|${token ?? ''}|${base}|${bootMac ?? ''}`;
+    // Everything a render reads of the system (render/context.ts RenderSystem, the profile and its
+    // overrides), not its lifecycle fields: the fetch that moves it to installing, or a step
+    // report, leaves its kickstart as it was, so anaconda's second fetch is a cache hit.
+    const key = `${this.generation}|${kind}|${system.name}|${system.displayName ?? ''}|${system.hostname ?? ''}|${system.ip ?? ''}|${system.macs.join(',')}|${system.profile ?? ''}|${JSON.stringify(system.overrides)}|${token ?? ''}|${system.state === 'built' ? 'built' : ''}|${base}|${bootMac ?? ''}`;
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     const { profile, distro } = this.resolve(system);
     const text = this.renderer.render(kind, { system, profile, distro, base, token, bootMac });
-    const out = { text, bytes: Buffer.from(text, 'utf8') };
+    const out = { bytes: Buffer.from(text, 'utf8') };
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, out);
     return out;

@@ -210,15 +210,20 @@ export class Lifecycle {
     return r.system;
   }
 
+  /** Returns true when a PXE boot of this system would record something (armed, not installing, no pxe yet this run). */
+  pxeChanges(s: System): boolean {
+    return s.build && s.state === 'build' && s.stage !== 'pxe';
+  }
+
   /** Records a PXE boot of an armed system (once per run), from DHCP or TFTP. */
   async pxe(name: string, source: string | null, message: string | null): Promise<void> {
-    const pxeChanges = (s: System) => s.build && s.state === 'build' && s.stage !== 'pxe';
-    // DHCP, TFTP and iPXE each report the same boot: the repeats are answered from the (cached) read, never a write transaction.
+    // DHCP records the boot and the menu fetch asks again: a repeat skips the write transaction
+    // (the cached read is as fresh as fetchChanges' one; the transaction applies the same rule).
     const seen = await this.store.getSystem(name);
-    if (seen && !pxeChanges(seen)) return;
+    if (seen && !this.pxeChanges(seen)) return;
     const now = this.now();
     const r = await this.store.transition(name, now, (s) => {
-      if (!pxeChanges(s)) return null;
+      if (!this.pxeChanges(s)) return null;
       return { patch: { stage: 'pxe', lastEventAt: now }, event: { run: s.run, time: now, stage: 'pxe', message, source, log: null } };
     });
     this.emit(r.system, r.event);

@@ -50,3 +50,18 @@ test('invalidate (profiles or templates reloaded) re-renders even a system seen 
   artifacts.render('kickstart', armed, 'http://b');
   assert.equal(renderer.calls, 2);
 });
+
+test('lifecycle fields alone (fetched, a step report) do not re-render; what the output reads does', async () => {
+  const { renderer, artifacts, armed } = await setup();
+  artifacts.render('kickstart', armed, 'http://b');
+  // The first fetch moves the system to installing: same kickstart, found by its key.
+  const installing = Object.freeze({ ...armed, state: 'installing', stage: 'kickstart', updatedAt: 5, lastEventAt: 5 }) as System;
+  artifacts.render('kickstart', installing, 'http://b');
+  assert.equal(renderer.calls, 1);
+  for (const change of [{ hostname: 'other' }, { ip: '10.0.0.9' }, { macs: ['00:16:3e:84:b5:98'] }, { overrides: { timezone: 'UTC' } }, { displayName: 'NG' }, { state: 'built' }]) {
+    artifacts.render('kickstart', Object.freeze({ ...installing, ...change }) as System, 'http://b');
+  }
+  assert.equal(renderer.calls, 7, 'each change of what the render reads renders anew');
+  // The resolved profile is shared by systems with the same profile and overrides.
+  assert.equal(artifacts.resolve(armed).profile, artifacts.resolve({ ...armed, name: 'other' }).profile);
+});

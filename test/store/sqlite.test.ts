@@ -99,6 +99,74 @@ test('with the default recheck interval, another connection\'s commit is seen wi
   }
 });
 
+test('a write to one system keeps the others cached; MAC owners follow creates, MAC edits, renames and deletes', async () => {
+  const store = openSqliteStore(':memory:');
+  const a = 'aa:00:00:00:00:01';
+  const b = 'aa:00:00:00:00:02';
+  await store.createSystem({ name: 'one', macs: [a], profile: 'p' }, 1);
+  await store.createSystem({ name: 'two', macs: [b], profile: 'p' }, 1);
+  await store.transition('two', 2, () => ({ patch: { build: true, state: 'build', token: 't2', run: 1 }, issueToken: { token: 't2', run: 1, createdAt: 2, expiresAt: 99 } }));
+  const one = (await store.getSystem('one'))!;
+  const tok2 = (await store.findToken('t2'))!;
+  const [byMac] = await store.findSystemsByMacs([a]);
+  assert.equal(byMac, one, 'the MAC lookup answers with the cached system');
+  // A boot storm's writes to other systems must not evict this one (its render is found by identity).
+  await store.transition('two', 3, () => ({ patch: { stage: 'pxe' }, event: { run: 1, time: 3, stage: 'pxe', message: null, source: null, log: null } }));
+  assert.equal(await store.getSystem('one'), one, 'a write to another system keeps this one cached');
+  assert.equal((await store.getSystem('two'))!.stage, 'pxe', 'the written system is read anew');
+  assert.equal(await store.findToken('t2'), tok2, 'a write that leaves the tokens alone keeps them cached');
+  await store.transition('two', 4, () => ({ retireTokensAt: 4, patch: { build: false, state: 'built', token: null } }));
+  assert.equal((await store.findToken('t2'))!.retiredAt, 4, 'retiring a system\'s tokens drops them from the cache');
+  // MAC owners: an unknown MAC is remembered as nobody's until a system takes it.
+  const c = 'aa:00:00:00:00:03';
+  assert.deepEqual(await store.findSystemsByMacs([c]), []);
+  await store.createSystem({ name: 'three', macs: [c], profile: 'p' }, 5);
+  assert.equal((await store.findSystemsByMacs([c]))[0]!.name, 'three', 'a new system\'s MAC is found');
+  await store.updateSystem('three', { macs: ['aa:00:00:00:00:04'] }, 6);
+  assert.deepEqual(await store.findSystemsByMacs([c]), [], 'a MAC taken off a system is nobody\'s');
+  await store.renameSystem('one', 'uno', 7);
+  assert.equal((await store.findSystemsByMacs([a]))[0]!.name, 'uno', 'a renamed system keeps its MAC');
+  await store.deleteSystem('uno');
+  assert.deepEqual(await store.findSystemsByMacs([a]), [], 'a deleted system\'s MAC is nobody\'s');
+  await store.close();
+});
+
+test('transitions asked for together commit together; one that throws is rolled back alone', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ks-store-'));
+  try {
+    const path = join(dir, 'kickstand.db');
+    const store = openSqliteStore(path);
+    for (const n of ['a', 'b', 'c']) await store.createSystem({ name: n, macs: [], profile: 'p', ip: n === 'a' ? '10.0.0.1' : null }, 1);
+    const ev = (stage: string) => ({ run: 0, time: 2, stage, message: null, source: null, log: null });
+    const a = store.transition('a', 2, () => ({ patch: { stage: 'pxe' }, event: ev('pxe') }));
+    const b = store.transition('b', 2, () => {
+      throw new Error('b refuses');
+    });
+    const c = store.transition('c', 2, () => ({ patch: { stage: 'pxe', hostname: 'x'.repeat(3) }, event: ev('pxe'), issueToken: { token: 'dup', run: 1, createdAt: 2, expiresAt: 9 } }));
+    // The second c issues a token, then clashes on a's address: its token must not survive.
+    const c2 = store.transition('c', 2, () => ({ issueToken: { token: 'c2', run: 2, createdAt: 2, expiresAt: 9 }, patch: { ip: '10.0.0.1' }, event: ev('late') }));
+    const [ra, rb, rc, rc2] = await Promise.allSettled([a, b, c, c2]);
+    assert.equal(ra.status, 'fulfilled');
+    assert.equal(rb.status, 'rejected');
+    assert.match(String((rb as PromiseRejectedResult).reason), /b refuses/);
+    assert.equal(rc.status, 'fulfilled', 'c issued the token first');
+    assert.equal(rc2.status, 'rejected', 'the second c clashes on the address: only it is undone');
+    assert.equal(await store.findToken('c2'), null);
+    assert.deepEqual((await store.listEvents('c')).map((e) => e.stage), ['pxe']);
+    assert.deepEqual((await store.listEvents('a')).map((e) => e.stage), ['pxe']);
+    assert.equal((await store.getSystem('b'))!.stage, null);
+    // Queued and not yet run when the store closes: written before it closes.
+    const late = store.transition('a', 3, () => ({ event: ev('closing') }));
+    await store.close();
+    await late;
+    const again = openSqliteStore(path);
+    assert.deepEqual((await again.listEvents('a')).map((e) => e.stage), ['pxe', 'closing']);
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('migration 5 keys leases by address: where an address moved between clients the newest row stays', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ks-store-'));
   try {
