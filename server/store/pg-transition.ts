@@ -8,7 +8,7 @@ import pg from 'pg';
 import { SYSTEM_COLUMNS } from './pg-rows.ts';
 import { CHANNEL } from './pg-notify.ts';
 import { changeNotice, type SystemChange } from './pg-base.ts';
-import type { InstallEvent, SystemPatch, Transition } from './types.ts';
+import { PATCH_COLUMNS, type InstallEvent, type SystemPatch, type Transition } from './types.ts';
 
 /** Returns v as an SQL literal: NULL, a finite number, TRUE/FALSE, quoted text, or a text array. */
 export function sqlLiteral(v: unknown): string {
@@ -23,21 +23,6 @@ export function sqlLiteral(v: unknown): string {
   throw new Error(`sql literal: unsupported value of type ${typeof v}`);
 }
 
-/** Column of each patchable System field. */
-export const PATCH_COLUMNS: Record<Exclude<keyof SystemPatch, 'macs'>, string> = {
-  ip: 'ip',
-  hostname: 'hostname',
-  profile: 'profile',
-  overrides: 'overrides',
-  build: 'build',
-  state: 'state',
-  stage: 'stage',
-  run: 'run',
-  token: 'token',
-  tokenExpiresAt: 'token_expires_at',
-  stateChangedAt: 'state_changed_at',
-  lastEventAt: 'last_event_at',
-};
 
 /** Returns the first round trip: open the transaction and lock the system's row. */
 export function lockSql(name: string): string {

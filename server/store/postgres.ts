@@ -10,8 +10,8 @@ import { CHANNEL } from './pg-notify.ts';
 import { PgRecords } from './pg-records.ts';
 import { checkPgUrl, isRetryable, isUnreachable, redactUrl, SYSTEM_COLUMNS, toSystem, toToken, type Row } from './pg-rows.ts';
 import { checkWritable, migrate } from './pg-schema.ts';
-import { PATCH_COLUMNS, lockSql, writeSql } from './pg-transition.ts';
-import type { InstallEvent, NewSystem, Store, System, SystemPatch, TokenRecord, Transition } from './types.ts';
+import { lockSql, writeSql } from './pg-transition.ts';
+import { PATCH_COLUMNS, type InstallEvent, type NewSystem, type Store, type System, type SystemPatch, type TokenRecord, type Transition } from './types.ts';
 
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POOL_SIZE, DEFAULT_QUERY_TIMEOUT_MS, type PgStoreOptions } from './pg-base.ts';
 

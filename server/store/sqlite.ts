@@ -8,25 +8,10 @@ import { ConflictError, NotFoundError, StoreError } from '../errors.ts';
 import { leaseWriteAllowed, type DhcpLeaseRecord } from './leases.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { BackgroundCheckpointer } from './sqlite-checkpointer.ts';
-import { SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type PowerSettingsRecord, type Store, type System, type SystemCounts, type SystemPatch, type SystemQuery, type TokenRecord, type Transition } from './types.ts';
+import { PATCH_COLUMNS, SYSTEM_STATES, type InstallEvent, type NewEvent, type NewSystem, type PowerSettingsRecord, type Store, type System, type SystemCounts, type SystemPatch, type SystemQuery, type TokenRecord, type Transition } from './types.ts';
 
 type Row = Record<string, unknown>;
 
-const COLUMNS: Record<keyof SystemPatch, string> = {
-  macs: '',
-  ip: 'ip',
-  hostname: 'hostname',
-  profile: 'profile',
-  overrides: 'overrides',
-  build: 'build',
-  state: 'state',
-  stage: 'stage',
-  run: 'run',
-  token: 'token',
-  tokenExpiresAt: 'token_expires_at',
-  stateChangedAt: 'state_changed_at',
-  lastEventAt: 'last_event_at',
-};
 
 /** Options of the SQLite store: the cache recheck interval, and WAL checkpoints on a worker (the server's store). */
 export interface SqliteStoreOptions {
@@ -336,7 +321,7 @@ export class SqliteStore implements Store {
     const values: unknown[] = [now];
     for (const [k, v] of Object.entries(patch) as Array<[keyof SystemPatch, unknown]>) {
       if (k === 'macs' || v === undefined) continue;
-      sets.push(`${COLUMNS[k]} = ?`);
+      sets.push(`${PATCH_COLUMNS[k]} = ?`);
       values.push(k === 'overrides' ? JSON.stringify(v) : k === 'build' ? (v ? 1 : 0) : v);
     }
     const r = this.sql(`UPDATE systems SET ${sets.join(', ')} WHERE name = ?`).run(...values, name);

@@ -71,6 +71,22 @@ export interface NewSystem {
 /** Fields that may change after creation (lifecycle fields change through transition()). */
 export type SystemPatch = Partial<Pick<System, 'macs' | 'ip' | 'hostname' | 'profile' | 'overrides' | 'build' | 'state' | 'stage' | 'run' | 'token' | 'tokenExpiresAt' | 'stateChangedAt' | 'lastEventAt'>>;
 
+/** Column of each patchable System field (the same in every store's schema). */
+export const PATCH_COLUMNS: Record<Exclude<keyof SystemPatch, 'macs'>, string> = {
+  ip: 'ip',
+  hostname: 'hostname',
+  profile: 'profile',
+  overrides: 'overrides',
+  build: 'build',
+  state: 'state',
+  stage: 'stage',
+  run: 'run',
+  token: 'token',
+  tokenExpiresAt: 'token_expires_at',
+  stateChangedAt: 'state_changed_at',
+  lastEventAt: 'last_event_at',
+};
+
 /** One reported step of an install run. */
 export interface InstallEvent {
   id: number;
