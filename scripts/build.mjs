@@ -5,7 +5,8 @@
 // module resolution, not our code, was most of a short command's start-up. Each command stays a
 // separate chunk, loaded only when it runs. Native and worker-loaded packages stay external.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -42,6 +43,22 @@ for (const dir of ['views', 'assets']) {
   cpSync(join(root, 'server/http/dashboard', dir), join(dist, 'http/dashboard', dir), { recursive: true });
 }
 
+// The build id names this build's code (server/ and the lockfile): caches of derived data (the
+// resolved profile set, server/build-id.ts) are valid only under the build that wrote them.
+const buildId = (() => {
+  const h = createHash('sha256');
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else h.update(`${p.slice(root.length)}\0`).update(readFileSync(p)).update('\0');
+    }
+  };
+  walk(join(root, 'server'));
+  h.update(readFileSync(join(root, 'package-lock.json')));
+  return h.digest('hex').slice(0, 32);
+})();
+
 await build({
   // The TFTP transfer worker is loaded by URL (./transfer-worker.js beside the chunk that spawns it),
   // so it is an entry point of its own under that name.
@@ -60,6 +77,7 @@ await build({
   // Bundled CommonJS packages call require() for Node's built-ins; ESM has none, so give them one.
   banner: { js: "import { createRequire as __kickstandRequire } from 'node:module'; const require = __kickstandRequire(import.meta.url);" },
   legalComments: 'none',
+  define: { __KICKSTAND_BUILD_ID__: JSON.stringify(buildId) },
   // Packages come from this checkout's node_modules also when --out builds elsewhere.
   nodePaths: [join(root, 'node_modules')],
   logLevel: 'warning',

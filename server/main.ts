@@ -17,6 +17,8 @@ import { ensureAdminToken } from './http/auth.ts';
 import { listen } from './http/server.ts';
 import { IsoCatalog } from './isos/catalog.ts';
 import { ProfileRegistry } from './profiles/registry.ts';
+import { profileCache } from './profiles/cache-file.ts';
+import { BUILD_ID } from './build-id.ts';
 import { describeStore, openStore } from './store/open.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
@@ -74,7 +76,7 @@ async function start(
   // One server per data folder; `kickstand restore` takes the same lock (data-dir.ts).
   const dataLock = lockDataDir(config.data_dir);
   closers.push(() => dataLock.release());
-  const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }));
+  const registry = new ProfileRegistry(config.profiles_dir, log.child({ subsystem: 'profiles' }), profileCache(config, BUILD_ID));
   const loadTemplates = () =>
     loadArtifactRenderer(config.templates_dir, log.child({ subsystem: 'render' }), { subnet: config.dhcp.subnet }, join(config.data_dir, 'cache', 'templates.json'));
   const renderer = options.renderer ?? (await loadTemplates());

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tftpGet } from './tftp/client.ts';
@@ -28,11 +28,12 @@ test('the build runs with plain node: CLI commands and serve with dashboard view
     assert.ok(!existsSync(join(dir, 'server')));
     // native/ beside dist/ as the Docker image has it (built addons): the TFTP engine is found from the build.
     symlinkSync(join(ROOT, 'native'), join(dir, 'native'));
+    cpSync(join(ROOT, 'profiles'), join(dir, 'profiles'), { recursive: true });
     const env = {
       PATH: process.env.PATH,
       KICKSTAND_DATA_DIR: join(dir, 'var'),
       KICKSTAND_ISOS_DIR: join(dir, 'isos'),
-      KICKSTAND_PROFILES_DIR: join(ROOT, 'profiles'),
+      KICKSTAND_PROFILES_DIR: join(dir, 'profiles'),
       KICKSTAND_TEMPLATES_DIR: join(ROOT, 'templates'),
       KICKSTAND_HTTP__HOST: '127.0.0.1',
       KICKSTAND_HTTP__PORT: '0',
@@ -43,8 +44,22 @@ test('the build runs with plain node: CLI commands and serve with dashboard view
     const list = cli('profile', 'list');
     assert.equal(list.status, 0, list.stderr);
     assert.match(list.stdout, /^centos44-hvm\s+centos-4\.4-i386/m);
+    // No data folder yet: listing profiles does not create one (nor its profile cache).
+    assert.ok(!existsSync(join(dir, 'var')));
     const add = cli('system', 'add', 'built-1', '--mac', '52:54:00:aa:bb:01', '--profile', 'el9-kvm', '--build');
     assert.equal(add.status, 0, add.stderr);
+    // With a data folder the resolved set is cached under the build id, and a changed file is read again.
+    assert.equal(cli('profile', 'list').status, 0);
+    const cached = JSON.parse(readFileSync(join(dir, 'var/cache/profiles.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(Object.keys(cached).length, 1);
+    const el9 = join(dir, 'profiles/el9-kvm.yaml');
+    writeFileSync(el9, readFileSync(el9, 'utf8').replace(/^description: .*$/m, 'description: edited after caching'));
+    assert.match(cli('profile', 'list').stdout, /^el9-kvm\s+rocky-9-x86_64\s+edited after caching$/m);
+    writeFileSync(el9, readFileSync(el9, 'utf8').replace(/^description: .*$/m, 'description: [unterminated'));
+    const bad = cli('profile', 'list');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /el9-kvm\.yaml:\d+:\d+: malformed YAML/);
+    writeFileSync(el9, readFileSync(join(ROOT, 'profiles/el9-kvm.yaml'), 'utf8'));
     const ks = cli('render', 'kickstart', '--system', 'built-1');
     assert.equal(ks.status, 0, ks.stderr);
     assert.match(ks.stdout, /^%packages/m);

@@ -57,6 +57,10 @@ export const cliFigure: Figure = async (ctx) => {
   const node = process.execPath;
   const runs = ctx.quick ? 10 : 40;
 
+  // The first start writes the admin token and creates the database: an installation as an
+  // operator has it, on which the commands below are timed (profile list reads its cached profiles).
+  await timeSpawn([node, 'bin/kickstand.js', 'serve'], env, /kickstand ready/);
+
   ctx.log(`hyperfine: node -e 0 vs kickstand profile list, ${runs} runs each`);
   const json = join(ctx.dir, 'hyperfine.json');
   const cmds = [`${node} -e 0`, `${node} bin/kickstand.js profile list`];
@@ -66,8 +70,6 @@ export const cliFigure: Figure = async (ctx) => {
   const [bare, list] = results.map((r) => r.median * 1000) as [number, number];
 
   ctx.log(`serve until ready vs node -e 0, ${runs} alternating spawns`);
-  // The first start writes the admin token and creates the database; time the starts after it.
-  await timeSpawn([node, 'bin/kickstand.js', 'serve'], env, /kickstand ready/);
   const serveMs: number[] = [];
   const nodeMs: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -98,7 +100,7 @@ export const cliFigure: Figure = async (ctx) => {
       'node bin/kickstand.js serve   # timed from spawn to its "kickstand ready" log line, alternating with node -e 0 timed to its exit',
     ],
     notes: [
-      `${process.version}. The service runs with TFTP on, DHCP off, an empty ISO folder and the example profiles and templates; its data folder is created by an untimed first start.`,
+      `${process.version}. The service runs with TFTP on, DHCP off, an empty ISO folder and the example profiles and templates; its data folder is created by an untimed first start, before either command is timed, as on an installed server (the resolved profile set is cached there under the build id; a changed profile file or build reads the YAML again).`,
       'The CLI runs from dist/kickstand/ (one esbuild bundle, a chunk per command); the service is ready when HTTP and TFTP listen and systemd would be told READY=1.',
     ],
     raw: { hyperfine: results, serveMs, nodeMs },

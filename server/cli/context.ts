@@ -2,9 +2,11 @@
 // directly (SQLite in WAL mode is safe beside a running server; PostgreSQL tells running servers
 // of each change).
 import { loadConfig, type Config } from '../config/load.ts';
-import { createLogger, type Logger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import { BUILD_ID } from '../build-id.ts';
 import { Lifecycle } from '../boot/lifecycle.ts';
 import { ProfileRegistry } from '../profiles/registry.ts';
+import { profileCache } from '../profiles/cache-file.ts';
 import { databasePath, openStore } from '../store/open.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
@@ -26,8 +28,10 @@ export { databasePath };
  * store (store.url) is connected here, since connecting is asynchronous: a wrong URL or an
  * unreachable database fails the command with one line.
  */
-export async function openContext(configFile: string | undefined): Promise<CliContext> {
+export async function openContext(configFile: string | undefined, options: { logger?: boolean } = {}): Promise<CliContext> {
   const config = loadConfig({ file: configFile });
+  // pino is loaded only for commands that may log; `{ logger: false }` (listing profiles) skips it.
+  const logModule = options.logger === false && !config.store.url ? null : await import('../log.ts');
   let log: Logger | undefined;
   let store: Store | undefined;
   let registry: ProfileRegistry | undefined;
@@ -35,7 +39,8 @@ export async function openContext(configFile: string | undefined): Promise<CliCo
   const ctx: CliContext = {
     config,
     get log() {
-      return (log ??= createLogger({ level: config.log_level === 'info' ? 'warn' : config.log_level, pretty: false, destination: process.stderr as never }));
+      if (!logModule) throw new Error('this command opened no logger');
+      return (log ??= logModule.createLogger({ level: config.log_level === 'info' ? 'warn' : config.log_level, pretty: false, destination: process.stderr as never }));
     },
     get store() {
       return (store ??= openSqliteStore(databasePath(config)));
@@ -50,7 +55,7 @@ export async function openContext(configFile: string | undefined): Promise<CliCo
           return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(real) : v;
         },
       });
-      return (registry ??= new ProfileRegistry(config.profiles_dir, lazyLog));
+      return (registry ??= new ProfileRegistry(config.profiles_dir, lazyLog, profileCache(config, BUILD_ID)));
     },
     get lifecycle() {
       return (lifecycle ??= new Lifecycle({

@@ -37,7 +37,9 @@ export async function run(argv: string[]): Promise<number> {
   const load = COMMANDS[cmd];
   if (!load) throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
   const command = await load();
-  const ctx = await (await import('./context.ts')).openContext(configFile);
+  // Listing or showing profiles reads YAML only: it opens no logger (pino is a tenth of its start-up).
+  const readsProfiles = cmd === 'profile' && (args[0] === 'list' || args[0] === 'show');
+  const ctx = await (await import('./context.ts')).openContext(configFile, { logger: !readsProfiles });
   try {
     return await command(ctx, args, out);
   } finally {

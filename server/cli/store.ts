@@ -1,7 +1,7 @@
 // `kickstand store copy --from <sqlite file> --to <postgres url>`: moves an installation (systems,
 // tokens, events, leases) from the embedded SQLite store to PostgreSQL and says what it copied.
 import { copySqliteToPostgres } from '../store/copy.ts';
-import { checkPgUrl } from '../store/pg-rows.ts';
+import { checkPgUrl } from '../store/pg-url.ts';
 import { parse, UsageError } from './usage.ts';
 
 /** Runs a `store` subcommand, writing to out; returns the exit code. */

@@ -1,10 +1,11 @@
 // Loads distro and profile YAML files from a folder, resolves `extends` and validates the result.
 // Merge rule (documented in profiles/README.md): maps merge, lists and scalars replace, null unsets.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { ZodError, ZodTypeAny } from 'zod';
 import { ProfileError } from '../errors.ts';
+import { ParseCache } from '../parse-cache.ts';
 import { deepFreeze, isPlainMap, mergeMaps } from '../merge.ts';
 import { distroFileSchema, profileBodySchema, profileFileSchema, type Distro, type Profile } from './schema.ts';
 import { checkProfile, checkProfileForFamily } from './check.ts';
@@ -71,12 +72,54 @@ export function parseYamlFile(text: string, where: string): Record<string, unkno
 
 /** Loads and resolves every profile and distro under dir; throws ProfileError on the first problem. */
 export function loadProfiles(dir: string): ProfileSet {
+  return resolveFiles(readYamlFiles(dir));
+}
+
+/** A file to keep the resolved set in between runs, and the key it is valid under (the build id). */
+export interface ProfileCache {
+  file: string;
+  key: string;
+}
+
+interface CachedSet {
+  profiles: Array<[string, Profile]>;
+  distros: Array<[string, Distro]>;
+  files: Array<[string, string]>;
+}
+
+/**
+ * loadProfiles with a cache: parsing YAML and validating it is most of a short command's own work,
+ * so the resolved set is kept as JSON (parse-cache.ts) under the cache key and a source made of the
+ * working directory (the set names files relative to it) and every file's path and content: any
+ * change of a file, of the folder's file list or of the build reads the YAML again. The cache is
+ * written only into an existing data folder, so listing profiles never creates one.
+ */
+export function loadProfilesCached(dir: string, cache: ProfileCache | null): ProfileSet {
+  const texts = readYamlFiles(dir);
+  if (!cache) return resolveFiles(texts);
+  const store = new ParseCache<CachedSet>(existsSync(dirname(dirname(cache.file))) ? cache.file : null, cache.key);
+  const source = JSON.stringify([process.cwd(), texts]);
+  const c = store.get(source, () => {
+    const set = resolveFiles(texts);
+    return { profiles: [...set.profiles], distros: [...set.distros], files: [...set.files] };
+  });
+  store.save();
+  return deepFreeze({ profiles: new Map(c.profiles), distros: new Map(c.distros), files: new Map(c.files) });
+}
+
+/** Returns [path, text] of every YAML file below dir, in load order. */
+function readYamlFiles(dir: string): Array<[string, string]> {
+  return yamlFiles(dir).map((path) => [path, readFileSync(path, 'utf8')]);
+}
+
+/** Parses, merges and validates the files' texts into a frozen ProfileSet. */
+function resolveFiles(texts: Array<[string, string]>): ProfileSet {
   const raws = new Map<string, RawProfile>();
   const distros = new Map<string, Distro>();
   const files = new Map<string, string>();
-  for (const path of yamlFiles(dir)) {
+  for (const [path, text] of texts) {
     const where = relative(process.cwd(), path) || path;
-    const doc = parseYamlFile(readFileSync(path, 'utf8'), where);
+    const doc = parseYamlFile(text, where);
     const kind = doc.kind;
     if (kind === 'distro') {
       const d = validate<Omit<Distro, 'source'>>(distroFileSchema, doc, where);

@@ -4,7 +4,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from '../log.ts';
 import { NotFoundError } from '../errors.ts';
 import { checkProfileForFamily } from './check.ts';
-import { applyOverrides, loadProfiles, type ProfileSet } from './load.ts';
+import { applyOverrides, loadProfilesCached, type ProfileCache, type ProfileSet } from './load.ts';
 import type { Distro, Profile } from './schema.ts';
 
 /** A source of distros found outside YAML (the ISO catalog). */
@@ -31,6 +31,11 @@ export function maskProfile(p: Profile): Profile {
   return maskSecrets(p);
 }
 
+/** Orders by name, code unit by code unit: names are slugs, and a collator costs a short command its start-up. */
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 /** Holds the current ProfileSet and answers lookups. */
 export class ProfileRegistry {
   private set: ProfileSet;
@@ -42,8 +47,10 @@ export class ProfileRegistry {
   constructor(
     private readonly dir: string,
     private readonly log: Logger,
+    /** Keeps the resolved set between runs (compiled builds; see loadProfilesCached). */
+    private readonly cache: ProfileCache | null = null,
   ) {
-    this.set = loadProfiles(dir);
+    this.set = loadProfilesCached(dir, cache);
   }
 
   /** Adds the ISO catalog as a distro source. */
@@ -59,7 +66,7 @@ export class ProfileRegistry {
   /** Reloads from disk; on error logs it and keeps the previous set. Returns whether it changed. */
   reload(): boolean {
     try {
-      this.set = loadProfiles(this.dir);
+      this.set = loadProfilesCached(this.dir, this.cache);
       for (const fn of this.listeners) fn();
       this.log.info({ profiles: this.set.profiles.size, distros: this.set.distros.size }, 'profiles reloaded');
       return true;
@@ -88,7 +95,7 @@ export class ProfileRegistry {
 
   /** Returns every assignable profile, sorted by name. */
   profiles(): Profile[] {
-    return [...this.set.profiles.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.set.profiles.values()].sort(byName);
   }
 
   /** Returns the profile or null. */
@@ -113,10 +120,10 @@ export class ProfileRegistry {
 
   /** Returns every distro: ISO-detected ones, with YAML distros of the same name taking precedence. */
   distros(): Distro[] {
-    const byName = new Map<string, Distro>();
-    for (const d of this.isoDistros?.distros() ?? []) byName.set(d.name, d);
-    for (const d of this.set.distros.values()) byName.set(d.name, d);
-    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const merged = new Map<string, Distro>();
+    for (const d of this.isoDistros?.distros() ?? []) merged.set(d.name, d);
+    for (const d of this.set.distros.values()) merged.set(d.name, d);
+    return [...merged.values()].sort(byName);
   }
 
   /** Returns the distros defined in YAML only (not those detected in ISOs). */

@@ -14,7 +14,7 @@ import { ALLOWED, checkTemplate, modeOf, type Mode } from './check.ts';
 import type { RenderContext } from './context.ts';
 import { BLOCK_HELPERS, QUOTING_HELPERS, VALUE_HELPERS, strictBlock } from './helpers.ts';
 import { checkPxelinux } from './pxe-limits.ts';
-import { ParseCache } from './parse-cache.ts';
+import { ParseCache } from '../parse-cache.ts';
 
 /** Context of the artifacts that belong to no system (default pxelinux menu, iPXE entry script). */
 export interface GlobalContext {

@@ -8,7 +8,7 @@ import { StoreError } from '../errors.ts';
 import { openSqliteStore } from './sqlite.ts';
 import { openPgStore } from './postgres.ts';
 import { CHANNEL, encodeNotice } from './pg-notify.ts';
-import { redactUrl } from './pg-rows.ts';
+import { redactUrl } from './pg-url.ts';
 
 /** Tables the target keeps by itself (PostgreSQL triggers count systems by state as they are copied). */
 const DERIVED_TABLES = new Set(['system_counts']);

@@ -2,8 +2,7 @@
 // data folder. The one place that knows both implementations.
 import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
-import { openPgStore } from './postgres.ts';
-import { redactUrl } from './pg-rows.ts';
+import { redactUrl } from './pg-url.ts';
 import { databasePath, openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 import type { Store } from './types.ts';
 
@@ -16,6 +15,8 @@ export { databasePath };
 export async function openStore(config: Pick<Config, 'data_dir' | 'store'>, options: { log?: Logger; listen?: boolean; sqlite?: SqliteStoreOptions } = {}): Promise<Store> {
   const s = config.store;
   if (!s.url) return openSqliteStore(databasePath(config), options.sqlite);
+  // Loaded only when configured: the pg client is a large part of a short command's start-up.
+  const { openPgStore } = await import('./postgres.ts');
   return openPgStore({ url: s.url, poolSize: s.pool_size, connectTimeoutMs: s.connect_timeout_ms, queryTimeoutMs: s.query_timeout_ms, log: options.log, listen: options.listen });
 }
 

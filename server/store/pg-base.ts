@@ -8,7 +8,8 @@ import { StoreError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { ReadCache } from './read-cache.ts';
 import { CHANNEL, ChangeFeed, encodeNotice, type ChangeNotice } from './pg-notify.ts';
-import { isReadOnly, isRetryable, isUnreachable, PG_TYPES, redactUrl, type Row } from './pg-rows.ts';
+import { isReadOnly, isRetryable, isUnreachable, PG_TYPES, type Row } from './pg-rows.ts';
+import { redactUrl } from './pg-url.ts';
 import type { InstallEvent, RemoteChange, System } from './types.ts';
 
 export const DEFAULT_POOL_SIZE = 10;

@@ -1,8 +1,6 @@
-// What the PostgreSQL store shares between its files: row mapping, which errors mean "the database
-// is out of reach", and connection URLs made safe to print.
+// What the PostgreSQL store shares between its files: row mapping, and which errors mean "the
+// database is out of reach".
 import pg from 'pg';
-import { parse as parseConnectionString } from 'pg-connection-string';
-import { ConfigError } from '../errors.ts';
 import type { DhcpLeaseRecord } from './leases.ts';
 import type { InstallEvent, PowerSettingsRecord, System, TokenRecord } from './types.ts';
 
@@ -92,24 +90,4 @@ export function isReadOnly(err: unknown): boolean {
 export function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return code === '40P01' || code === '40001';
-}
-
-/** Returns the URL with its password hidden, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@?#]*:)[^@/?#]*@/i, '$1***@').replace(/([?&]password=)[^&#]*/i, '$1***');
-}
-
-/** Checks a store URL names PostgreSQL; throws ConfigError naming store.url otherwise. */
-export function checkPgUrl(url: string): void {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
-  if (scheme === undefined) throw new ConfigError('store.url: not a URL (expected postgres://user:password@host:5432/database)', 'store.url');
-  if (scheme !== 'postgres' && scheme !== 'postgresql') {
-    throw new ConfigError(`store.url: ${JSON.stringify(scheme)} is not supported (expected postgres://user:password@host:5432/database)`, 'store.url');
-  }
-  try {
-    // pg's own parser, which also takes libpq's postgres://user@/db?host=/run/postgresql form.
-    parseConnectionString(url);
-  } catch {
-    throw new ConfigError('store.url: not a valid PostgreSQL URL (expected postgres://user:password@host:5432/database)', 'store.url');
-  }
 }

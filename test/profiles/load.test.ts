@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyOverrides, loadProfiles } from '../../server/profiles/load.ts';
+import { applyOverrides, loadProfiles, loadProfilesCached } from '../../server/profiles/load.ts';
 import { ProfileError } from '../../server/errors.ts';
 import { PROFILES_DIR } from '../http/harness.ts';
 
@@ -145,5 +145,39 @@ describe('the shipped example profiles', () => {
     const evil = JSON.parse('{"__proto__": {"polluted": true}, "keyboard": "de"}') as Record<string, unknown>;
     assert.equal(applyOverrides(p, evil, 'overrides').keyboard, 'de');
     assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution');
+  });
+});
+
+describe('loadProfilesCached', () => {
+  test('a cached set equals the parsed one, and any change of a file or of the build reads the YAML again', () => {
+    const data = mkdtempSync(join(tmpdir(), 'ks-profile-cache-'));
+    const dir = join(data, 'profiles');
+    try {
+      cpSync(PROFILES_DIR, dir, { recursive: true });
+      const cache = { file: join(data, 'var', 'cache', 'profiles.json'), key: 'build-a' };
+      // No data folder: nothing is written, and nothing is created.
+      assert.deepEqual(loadProfilesCached(dir, cache), loadProfiles(dir));
+      assert.ok(!existsSync(join(data, 'var')));
+      mkdirSync(join(data, 'var'));
+      const parsed = loadProfilesCached(dir, cache);
+      assert.ok(existsSync(cache.file));
+      const fromCache = loadProfilesCached(dir, cache);
+      assert.deepEqual(fromCache, parsed);
+      assert.deepEqual(fromCache, loadProfiles(dir));
+      // A file's edit, a new file and another build each miss the cache.
+      const el9 = join(dir, 'el9-kvm.yaml');
+      writeFileSync(el9, readFileSync(el9, 'utf8').replace(/^description: .*$/m, 'description: edited'));
+      assert.equal(loadProfilesCached(dir, cache).profiles.get('el9-kvm')!.description, 'edited');
+      writeFileSync(join(dir, 'extra.yaml'), 'kind: profile\nname: extra\nextends: el9-kvm\ndescription: one more\n');
+      assert.equal(loadProfilesCached(dir, cache).profiles.get('extra')!.description, 'one more');
+      // A cache written under another key is not read: a poisoned file under build-a means nothing to build-b.
+      writeFileSync(cache.file, '{"not":"a profile set"}');
+      assert.deepEqual(loadProfilesCached(dir, { ...cache, key: 'build-b' }), loadProfiles(dir));
+      // A bad file is an error, cached or not.
+      writeFileSync(el9, 'kind: profile\nname: [unterminated\n');
+      assert.throws(() => loadProfilesCached(dir, cache), /el9-kvm\.yaml:\d+:\d+: malformed YAML/);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { loadRenderer } from '../../server/render/renderer.ts';
-import { ParseCache } from '../../server/render/parse-cache.ts';
+import { ParseCache } from '../../server/parse-cache.ts';
 import { TemplateError } from '../../server/errors.ts';
 import { artifactsFor } from '../../server/render/artifacts.ts';
 import { silentLogger } from '../../server/log.ts';

@@ -1,8 +1,8 @@
-// Parsed templates kept between starts. Handlebars' parser is most of a start-up (about 100 ms for
-// the bundled templates); the tree it returns is plain data, so it is stored as JSON keyed by the
-// SHA-256 of the handlebars version and the template text, in a file in the data folder. Every
-// tree still goes through the template checks after it is read back, so a cached tree is trusted
-// no more than a parsed one. A missing, unreadable or stale file only means parsing again.
+// Derived data kept between starts, as JSON in a file in the data folder, keyed by the SHA-256 of a
+// version and the source text: parsed templates (Handlebars' parser is most of a start-up, about
+// 100 ms for the bundled templates; version = the handlebars version; every tree still goes through
+// the template checks after it is read back) and the resolved profile set (version = the build id).
+// A missing, unreadable or stale file only means parsing again.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
