@@ -22,11 +22,10 @@ import { BUILD_ID } from './build-id.ts';
 import { describeStore, openStore } from './store/open.ts';
 import { loadArtifactRenderer } from './boot/renderer.ts';
 import { startTftp, type TftpPart } from './boot/tftp-part.ts';
-import { startDhcp } from './boot/dhcp-part.ts';
 import { loadLoaderFiles } from './boot/loader-files.ts';
 import { serveTrees } from './http/trees-part.ts';
 import { Metrics } from './http/metrics.ts';
-import { EventBus } from './http/dashboard/index.ts';
+import { EventBus } from './http/dashboard/bus.ts';
 import { createReloader, type ReloadResult } from './reload.ts';
 import { openPowerControl, startPowerPoll } from './boot/power-part.ts';
 import type { PowerControl } from './boot/power-control.ts';
@@ -193,10 +192,15 @@ async function start(
     part.onTransfer((summary) => metrics.observeTftp(summary));
   }
   if (config.dhcp.mode !== 'off') {
+    const { startDhcp } = await import('./boot/dhcp-part.ts');
     const part = await startDhcp({ config, log: log.child({ subsystem: 'dhcp' }), lifecycle, policy, loaders, httpPort: http.port });
     closers.push(() => part.close());
     metrics.collectDhcp(() => part.stats());
   }
+
+  // The API and dashboard load once the service is up (the machines' boot path needs neither): after
+  // this start returns and "ready" is said, not on the first admin request.
+  setImmediate(() => void handler.load().catch((err: unknown) => httpLog.error({ err: (err as Error).message }, 'the API and dashboard could not be loaded')));
 
   return {
     httpPort: http.port,

@@ -65,6 +65,21 @@ test('the build runs with plain node: CLI commands and serve with dashboard view
     assert.match(ks.stdout, /^%packages/m);
     assert.equal(cli('bogus').status, 2);
 
+    // What `serve` loads before it is ready: the statically imported chunks of its command chunk.
+    // express (with iconv-lite and mime-db, most of the code by size) and the pg client load later.
+    const bundle = join(dir, 'dist/kickstand');
+    const serveChunk = readdirSync(bundle).find((f) => /^serve-[A-Z0-9]+\.js$/.test(f))!;
+    const loaded = new Set<string>();
+    for (const queue = [serveChunk]; queue.length > 0; ) {
+      const f = queue.pop()!;
+      if (loaded.has(f)) continue;
+      loaded.add(f);
+      for (const m of readFileSync(join(bundle, f), 'utf8').matchAll(/^(?:import|export) [^;]*?from "\.\/([^"]+)"/gms)) queue.push(m[1]!);
+    }
+    const eager = [...loaded].map((f) => readFileSync(join(bundle, f), 'utf8')).join('\n');
+    assert.match(eager, /^\/\/ node_modules\/pino\//m, 'the closure walk finds what serve loads');
+    for (const pkg of ['express', 'iconv-lite', 'mime-db', 'pg']) assert.doesNotMatch(eager, new RegExp(`^// node_modules/${pkg}/`, 'm'), `${pkg} is loaded before serve is ready`);
+
     const child = spawn(process.execPath, [join(dir, 'bin/kickstand.js'), 'serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));

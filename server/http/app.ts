@@ -1,17 +1,18 @@
-// Builds the whole HTTP request listener from its parts (used by main and by the tests).
+// Builds the whole HTTP request listener from its parts (used by main and by the tests): the lean
+// boot path at once, and the API, dashboard and /metrics (express, admin-app.ts) loaded beside it.
+// express with its dependencies is most of the service's code by size (body-parser's iconv-lite,
+// mime-db), so the service is ready for booting machines before it has compiled them; a request
+// for the API in that moment waits for it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express from 'express';
 import type { Logger } from '../log.ts';
 import type { Artifacts } from '../boot/artifacts.ts';
 import type { BootPolicy } from '../boot/boot-policy.ts';
 import type { Lifecycle } from '../boot/lifecycle.ts';
 import type { ProfileRegistry } from '../profiles/registry.ts';
-import { createApi } from './api.ts';
 import { bootRoutes, type TreeHandler } from './boot-routes.ts';
-import { createDashboard, type DashboardOptions, type EventBus } from './dashboard/index.ts';
+import type { DashboardOptions, EventBus } from './dashboard/index.ts';
 import type { Metrics } from './metrics.ts';
 import type { LoaderSource } from './loader-route.ts';
-import { combine } from './server.ts';
 import type { PowerControl } from '../boot/power-control.ts';
 
 export interface HttpDeps {
@@ -40,20 +41,33 @@ export interface HttpDeps {
   dashboard?: Pick<DashboardOptions, 'secureCookies' | 'sessionTtlMs' | 'loginFailures' | 'heartbeatMs' | 'maxStreams' | 'clock'>;
 }
 
+/** A request listener; load() resolves once the API and dashboard are ready (main calls it once the service is up). */
+export type HttpHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { load(): Promise<void> };
+
 /** Returns the request listener serving the boot path, the dashboard, /metrics, the API and health checks. */
-export function createHttpHandler(d: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export function createHttpHandler(d: HttpDeps): HttpHandler {
   const observe = d.metrics || d.observe ? (route: string, method: string, status: number) => {
     d.observe?.(route, method, status);
     d.metrics?.observeHttp(route, method, status);
   } : undefined;
   const lean = bootRoutes({ lifecycle: d.lifecycle, policy: d.policy, artifacts: d.artifacts, log: d.log, trees: d.trees, loaders: d.loaders, publicUrl: d.publicUrl, observe });
-  const api = createApi({ lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, publicUrl: d.publicUrl, isoStatus: d.isoStatus, metrics: d.metrics, metricsRoute: d.metricsRoute, power: d.power });
-  const dashboard = createDashboard({ ...d.dashboard, lifecycle: d.lifecycle, registry: d.registry, artifacts: d.artifacts, adminToken: d.adminToken, log: d.log, bus: d.bus, publicUrl: d.publicUrl, isoStatus: d.isoStatus, power: d.power });
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('query parser', 'simple');
-  if (d.metrics) app.use(d.metrics.httpMiddleware());
-  app.use(dashboard);
-  app.use(api);
-  return combine(lean, app);
+  let app: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  let loading: Promise<void> | null = null;
+  const load = (): Promise<void> =>
+    (loading ??= import('./admin-app.ts').then((m) => {
+      app = m.createAdminApp(d);
+    }));
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (lean(req, res)) return;
+    if (app) return app(req, res);
+    load().then(
+      () => app!(req, res),
+      (err: unknown) => {
+        d.log.error({ err: (err as Error).message }, 'the API and dashboard could not be loaded');
+        res.statusCode = 500;
+        res.end();
+      },
+    );
+  };
+  return Object.assign(handler, { load });
 }

@@ -1,6 +1,7 @@
 // The isos folder as a catalog of distros: every stable *.iso is opened (one descriptor each),
 // detected and kept under its distro name; fs.watch plus a periodic rescan add new images without a
 // restart, drop removed ones, and skip malformed ones with the reason logged.
+import { byName } from '../order.ts';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
@@ -91,7 +92,7 @@ export class IsoCatalog extends EventEmitter {
 
   /** Returns every usable distro, sorted by name. */
   list(): CatalogEntry[] {
-    return [...this.#byName.values()].map((l) => l.entry).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.#byName.values()].map((l) => l.entry).sort(byName);
   }
 
   /** Returns the distro called `name`. */

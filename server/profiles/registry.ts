@@ -3,6 +3,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from '../log.ts';
 import { NotFoundError } from '../errors.ts';
+import { byName } from '../order.ts';
 import { checkProfileForFamily } from './check.ts';
 import { applyOverrides, loadProfilesCached, type ProfileCache, type ProfileSet } from './load.ts';
 import type { Distro, Profile } from './schema.ts';
@@ -29,11 +30,6 @@ export function maskSecrets<T>(value: T): T {
 /** Returns the profile with secrets replaced by "********" (API and dashboard views). */
 export function maskProfile(p: Profile): Profile {
   return maskSecrets(p);
-}
-
-/** Orders by name, code unit by code unit: names are slugs, and a collator costs a short command its start-up. */
-function byName(a: { name: string }, b: { name: string }): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /** Holds the current ProfileSet and answers lookups. */

@@ -15,6 +15,7 @@ import type { RenderContext } from './context.ts';
 import { BLOCK_HELPERS, QUOTING_HELPERS, VALUE_HELPERS, strictBlock } from './helpers.ts';
 import { checkPxelinux } from './pxe-limits.ts';
 import { ParseCache } from '../parse-cache.ts';
+import { byName } from '../order.ts';
 
 /** Context of the artifacts that belong to no system (default pxelinux menu, iPXE entry script). */
 export interface GlobalContext {
@@ -50,7 +51,7 @@ type Compiled = (ctx: unknown) => string;
 /** Returns every *.hbs file below dir, relative to dir, sorted. */
 async function hbsFiles(dir: string, root = dir): Promise<string[]> {
   const out: string[] = [];
-  for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const e of (await readdir(dir, { withFileTypes: true })).sort(byName)) {
     if (e.name.startsWith('.')) continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...(await hbsFiles(p, root)));
