@@ -83,7 +83,7 @@ async function start(
   const store = await openStore(config, { log: storeLog, sqlite: { backgroundCheckpoint: true, onError: (message) => storeLog.warn(message) } });
   closers.push(() => store.close());
   log.info({ store: describeStore(config) }, `store: ${describeStore(config)}`);
-  const metrics = new Metrics({ processMetrics: true });
+  const metrics = new Metrics();
   const bus = new EventBus();
   const refusals = new Refusals({ log: log.child({ subsystem: 'trust' }) });
   let power: PowerControl | null = null;
@@ -198,9 +198,13 @@ async function start(
     metrics.collectDhcp(() => part.stats());
   }
 
-  // The API and dashboard load once the service is up (the machines' boot path needs neither): after
-  // this start returns and "ready" is said, not on the first admin request.
-  setImmediate(() => void handler.load().catch((err: unknown) => httpLog.error({ err: (err as Error).message }, 'the API and dashboard could not be loaded')));
+  // The API and dashboard load once the service is up (the machines' boot path needs neither), as
+  // do the process metrics' monitors: after this start returns and "ready" is said, not on the first
+  // admin request.
+  setImmediate(() => {
+    metrics.collectProcessMetrics();
+    void handler.load().catch((err: unknown) => httpLog.error({ err: (err as Error).message }, 'the API and dashboard could not be loaded'));
+  });
 
   return {
     httpPort: http.port,

@@ -72,6 +72,9 @@ test('the service serves the notes guest end to end over HTTP and TFTP on loopba
     assert.match(metrics, /kickstand_tftp_transfers_total\{[^}]*\} [1-9]/);
     assert.match(metrics, /kickstand_http_requests_total\{route="event",method="GET",status="200"\} 5/);
     assert.match(metrics, /kickstand_installs_built_total(\{[^}]*\})? 1/);
+    // and the process metrics, added once the service was up
+    assert.match(metrics, /^process_cpu_user_seconds_total \d/m);
+    assert.match(metrics, /^nodejs_eventloop_lag_seconds \d/m);
     // the dashboard is mounted and asks for a login
     const ui = await fetch(`${base}/ui/`, { redirect: 'manual' });
     assert.equal(ui.status, 303);

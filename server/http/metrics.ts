@@ -15,8 +15,6 @@ export const DEFAULT_INSTALL_BUCKETS = [60, 120, 300, 600, 900, 1200, 1800, 2700
 export const DEFAULT_TFTP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export interface MetricsOptions {
-  /** Also export process_* and nodejs_* metrics (off by default so tests see only ours). */
-  processMetrics?: boolean;
   installBuckets?: number[];
   tftpBuckets?: number[];
 }
@@ -74,9 +72,13 @@ export class Metrics {
   private power: PowerSource | null = null;
   private readonly powerActions: Counter<'driver' | 'action' | 'result'>;
 
+  /** Adds prom-client's process metrics (CPU, memory, event loop lag, handles); main does it once the service is up. */
+  collectProcessMetrics(): void {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
   constructor(o: MetricsOptions = {}) {
     const registers = [this.registry];
-    if (o.processMetrics) collectDefaultMetrics({ register: this.registry });
     this.http = new Counter({ name: 'kickstand_http_requests_total', help: 'HTTP requests answered, by route table name, method and status', labelNames: ['route', 'method', 'status'], registers });
     this.dhcpRequests = new Counter({ name: 'kickstand_dhcp_requests_total', help: 'DHCP requests by message type and what was answered (reply type or none)', labelNames: ['type', 'result'], registers });
     this.tftpDuration = new Histogram({ name: 'kickstand_tftp_transfer_duration_seconds', help: 'TFTP transfer durations by outcome', labelNames: ['outcome'], buckets: o.tftpBuckets ?? DEFAULT_TFTP_BUCKETS, registers });

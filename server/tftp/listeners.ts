@@ -4,7 +4,7 @@
 // transfer answers from that address, never from whatever the routing table would pick. Node has
 // no IP_PKTINFO; a socket per address is how a pure-Node server learns the destination address.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { LineLog } from './host-protocol.ts';
 
@@ -46,7 +46,7 @@ export class Listeners {
 
   constructor(private readonly o: ListenerOptions) {
     this.wildcard = o.host === '0.0.0.0' || o.host === '::';
-    this.family = isIPv6(o.host) ? 'IPv6' : 'IPv4';
+    this.family = isIP(o.host) === 6 ? 'IPv6' : 'IPv4';
   }
 
   /** Binds the sockets and returns the port; throws when not one could be bound. */

@@ -5,7 +5,7 @@
 // logged (rate-limited) and dropped; only a failing listen socket of a specific host stops the server.
 import type { RemoteInfo } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import type { ByteSource } from '../byte-source.ts';
 import { KickstandError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -282,7 +282,7 @@ export class TftpServer extends EventEmitter {
         id: l.entry.id,
         peer: remote,
         local: l.local,
-        family: isIPv6(l.local.split('%')[0]!) ? 'udp6' : 'udp4',
+        family: isIP(l.local.split('%')[0]!) === 6 ? 'udp6' : 'udp4',
         blksize: neg.blksize,
         windowsize: neg.windowsize,
         timeoutMs: neg.timeoutMs,

@@ -1,5 +1,5 @@
 // TFTP server options: named defaults, checked once at construction, then frozen.
-import { isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { BLKSIZE_RANGE, TIMEOUT_RANGE, WINDOWSIZE_RANGE, blksizeForMtu, type NegotiationLimits } from './options.ts';
@@ -126,7 +126,8 @@ export function resolveSettings(o: TftpServerOptions): TftpSettings {
   const d = TFTP_DEFAULTS;
   const host = o.host ?? d.host;
   const mtu = int('mtu', o.mtu, d.mtu, 576, 65535);
-  const mtuBlksize = blksizeForMtu(mtu, isIPv6(host) ? 'IPv6' : 'IPv4');
+  // isIP tries IPv4 first: node's IPv6 pattern costs a start-up milliseconds to compile on first use.
+  const mtuBlksize = blksizeForMtu(mtu, isIP(host) === 6 ? 'IPv6' : 'IPv4');
   const maxBlksize = int('maxBlksize', o.maxBlksize, d.maxBlksize, BLKSIZE_RANGE.min, BLKSIZE_RANGE.max);
   return Object.freeze({
     handler: o.handler,
