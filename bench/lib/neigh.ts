@@ -1,0 +1,28 @@
+// The kernel's ARP table is one table for every network namespace, capped by the host's
+// net.ipv4.neigh.default.gc_thresh3 (1024 by default). A storm of thousands of machines, each with
+// its own address, overflows it ("neighbor table overflow!" in the kernel log), and the server's
+// replies to machines past the first thousand or so are dropped before they leave: a limit of the
+// lab, which an operator of a large provisioning LAN raises the same way. The storm raises the
+// thresholds for its run and puts the old values back after it.
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const KEYS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'] as const;
+const path = (k: string) => `/proc/sys/net/ipv4/neigh/default/${k}`;
+
+/** Runs fn with room for `entries` neighbours (thresholds never lowered); restores the old values after. */
+export async function withNeighbourRoom<T>(entries: number, fn: () => Promise<T>): Promise<T> {
+  const old = KEYS.map((k) => Number(readFileSync(path(k), 'utf8').trim()));
+  const want = [old[0]!, Math.max(old[1]!, entries), Math.max(old[2]!, 2 * entries)];
+  // thresh3 first when raising, so thresh2 ≤ thresh3 holds at every step.
+  for (const i of [2, 1, 0]) if (want[i] !== old[i]) writeFileSync(path(KEYS[i]!), String(want[i]));
+  try {
+    return await fn();
+  } finally {
+    for (const i of [0, 1, 2]) if (want[i] !== old[i]) writeFileSync(path(KEYS[i]!), String(old[i]));
+  }
+}
+
+/** Returns the current thresholds, for a figure's notes. */
+export function neighbourThresholds(): string {
+  return KEYS.map((k) => `${k} ${readFileSync(path(k), 'utf8').trim()}`).join(', ');
+}
