@@ -9,6 +9,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePackages, isRoot } from '../test/system/lib/apt.ts';
+import { neighbourThresholds, withNeighbourRoom } from './lib/neigh.ts';
+import { MACHINES as STORM_MACHINES } from './figures/storm.ts';
 import { createNetns, ip, linkNetns, type Netns } from '../test/system/lib/netns.ts';
 import { killPids, readPids } from './lib/procs.ts';
 import { FIGURES, loadResults, saveResult, type FigureId, type FigureResult } from './lib/result.ts';
@@ -131,16 +133,22 @@ async function runFigure(id: FigureId): Promise<FigureResult | null> {
       mkdirSync(ctx.profileDir, { recursive: true });
     }
     const out = join(dir, 'result.json');
-    const child = spawn('ip', ['netns', 'exec', server.name, process.execPath, '--import', 'tsx', 'bench/figure.ts', id, JSON.stringify(ctx), out], { cwd: ROOT, stdio: 'inherit' });
-    current.child = child;
-    const limitMs = FIGURE_TIMEOUTS[id] ?? FIGURE_TIMEOUT_MS;
-    const timer = setTimeout(() => {
-      console.error(`${id}: over ${limitMs / 60_000} minutes, stopping it`);
-      if (child.pid) process.kill(child.pid, 'SIGTERM');
-      setTimeout(() => child.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 10_000).unref();
-    }, limitMs);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    clearTimeout(timer);
+    // A storm's machines each have an address: room for them in the host's ARP table (bench/lib/neigh.ts).
+    const neighbours = id === 'storm' ? (ctx.machines ?? (ctx.quick ? 100 : STORM_MACHINES)) + 1024 : 0;
+    const code = await withNeighbourRoom(neighbours, async () => {
+      if (neighbours > 0) ctx.neighbours = neighbourThresholds();
+      const child = spawn('ip', ['netns', 'exec', server.name, process.execPath, '--import', 'tsx', 'bench/figure.ts', id, JSON.stringify(ctx), out], { cwd: ROOT, stdio: 'inherit' });
+      if (current) current.child = child;
+      const limitMs = FIGURE_TIMEOUTS[id] ?? FIGURE_TIMEOUT_MS;
+      const timer = setTimeout(() => {
+        console.error(`${id}: over ${limitMs / 60_000} minutes, stopping it`);
+        if (child.pid) process.kill(child.pid, 'SIGTERM');
+        setTimeout(() => child.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 10_000).unref();
+      }, limitMs);
+      const c = await new Promise<number | null>((resolve) => child.once('exit', (x) => resolve(x)));
+      clearTimeout(timer);
+      return c;
+    });
     if (code !== 0 || !existsSync(out)) {
       console.error(`${id}: failed (exit ${code}); nothing recorded for it`);
       return null;

@@ -12,7 +12,6 @@ import { addBridge, enslave } from '../../test/system/lib/bridge.ts';
 import { startPostgres, type TestPostgres } from '../../test/system/lib/postgres.ts';
 import { benchMac } from '../lib/kickstand.ts';
 import { notePid } from '../lib/procs.ts';
-import { neighbourThresholds, withNeighbourRoom } from '../lib/neigh.ts';
 import { fmt, percentile, ratio } from '../lib/result.ts';
 import { mib } from '../lib/sample.ts';
 import { runStorm, type StormLab, type StormRun, type StormVariant } from '../lib/storm-run.ts';
@@ -79,22 +78,17 @@ export const stormFigure: Figure = async (ctx) => {
   };
   const macs = Array.from({ length: count }, (_, i) => benchMac(0x100000 + i));
   let pg: TestPostgres | null = null;
-  let neighbours = '';
   const runs: StormRun[] = [];
   try {
-    await withNeighbourRoom(count + 1024, async () => {
-      neighbours = neighbourThresholds();
-      for (const variant of VARIANTS) {
-        if (variant.store === 'postgres' && !pg) {
-          ctx.log('starting PostgreSQL (Debian package, throwaway cluster)');
-          pg = await startPostgres({ onStart: notePid });
-        }
-        runs.push(await runStorm({ dir: ctx.dir, lab, variant, macs, rampMs, pg, profileDir: ctx.profileDir, log: ctx.log }));
+    for (const variant of VARIANTS) {
+      if (variant.store === 'postgres' && !pg) {
+        ctx.log('starting PostgreSQL (Debian package, throwaway cluster)');
+        pg = await startPostgres({ onStart: notePid });
       }
-    });
+      runs.push(await runStorm({ dir: ctx.dir, lab, variant, macs, rampMs, pg, profileDir: ctx.profileDir, log: ctx.log }));
+    }
   } finally {
-    // Set inside the callback, which TypeScript does not follow.
-    await (pg as TestPostgres | null)?.stop();
+    await pg?.stop();
   }
   const [sqlite, pg1, pg2] = runs as [StormRun, StormRun, StormRun];
 
@@ -175,7 +169,7 @@ export const stormFigure: Figure = async (ctx) => {
       'Each machine: DISCOVER/REQUEST with PXE options (broadcast), the firmware\'s tsize probe and then pxelinux.0 (blksize 1456), ldlinux.c32, pxelinux.cfg/<uuid> (not found) and pxelinux.cfg/01-<mac> (blksize 1408), the kickstart from the menu\'s ks= URL, and five step reports ending in built. Each TFTP transfer and HTTP request comes from the machine\'s leased address on a fresh socket.',
       `Retransmissions (SQLite run): ${dhcpResent} machines resent a DHCP message (timeouts 1, 2, 4, 8 s), ${tftpResent} TFTP packets resent (1 s timeout).`,
       'PostgreSQL is Debian\'s package, a throwaway cluster on a Unix socket on the same machine (fsync off), one database per run; on PostgreSQL every offer is claimed in the database before it is sent (instances share the pool). With two instances, each answers the DHCP clients of its RFC 3074 buckets and then serves their TFTP and HTTP; both share the two cores with PostgreSQL and the simulator.',
-      `The kernel's ARP table (one for all namespaces) was given room for the storm's addresses for the run (${neighbours}; the default gc_thresh3 of 1024 drops replies to every machine past about the thousandth, and a provisioning LAN of this size needs the same setting on the kickstand host).`,
+      `The kernel's ARP table (one for all namespaces) was given room for the storm's addresses for the run (${ctx.neighbours ?? 'not raised'}; the default gc_thresh3 of 1024 drops replies to every machine past about the thousandth, and a provisioning LAN of this size needs the same setting on the kickstand host).`,
       'kickstand runs at its default log level (info), which writes a line per DHCP answer and per lifecycle event. The simulator shares the two cores with kickstand, so its own event loop adds to every latency.',
     ],
     raw: runs.map((run) => ({ variant: run.variant.key, seconds: run.seconds, regSeconds: run.regSeconds, built: run.built, instances: run.instances, failures: run.records.filter((r) => !r.ok).slice(0, 20) })),

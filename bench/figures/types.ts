@@ -16,6 +16,8 @@ export interface FigureContext {
   quick: boolean;
   /** `--machines N`: how many machines or systems the storm and first-fetch figures use instead of their default. */
   machines?: number;
+  /** The host's neighbour-table thresholds during the run, when the orchestrator raised them (bench/lib/neigh.ts). */
+  neighbours?: string;
   /** Prints a progress line. */
   log(line: string): void;
 }

@@ -2,8 +2,9 @@
 // net.ipv4.neigh.default.gc_thresh3 (1024 by default). A storm of thousands of machines, each with
 // its own address, overflows it ("neighbor table overflow!" in the kernel log), and the server's
 // replies to machines past the first thousand or so are dropped before they leave: a limit of the
-// lab, which an operator of a large provisioning LAN raises the same way. The storm raises the
-// thresholds for its run and puts the old values back after it.
+// lab, which an operator of a large provisioning LAN raises the same way (README). The keys exist
+// only in the host's network namespace, so the orchestrator (bench/run.ts) raises them around the
+// storm figure, which runs in a namespace of its own, and puts the old values back after it.
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const KEYS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'] as const;
