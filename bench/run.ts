@@ -23,8 +23,10 @@ import type { FigureContext, FigureOutput } from './figures/types.ts';
 export const BENCH_PACKAGES = ['nginx', 'tftpd-hpa', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'wrk', 'atftp', 'curl', 'xorriso', 'pxelinux', 'syslinux-common', 'iproute2', 'hyperfine', 'postgresql'];
 /** A figure that runs longer than this is stopped and reported as failed. */
 export const FIGURE_TIMEOUT_MS = 15 * 60_000;
-/** Figures that need longer: TFTP moves 1,000 × 30 MiB to each of two servers at windowsize 1. */
-// Three interleaved rounds of four DHCP servers, each a ladder of 50,000-client runs, take about 30 minutes.
+/**
+ * Figures that need longer: TFTP moves 1,000 × 30 MiB to each of two servers at windowsize 1; DHCP
+ * runs three interleaved rounds of four servers, each a ladder of 50,000-client steps (about 30 minutes).
+ */
 const FIGURE_TIMEOUTS: Partial<Record<FigureId, number>> = { tftp: 90 * 60_000, dhcp: 45 * 60_000 };
 /** Addresses of the veth pair for the figures that need two namespaces (private to those namespaces). */
 const LINKS: Partial<Record<FigureId, { server: string; client: string; prefix: number }>> = {
