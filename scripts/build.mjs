@@ -16,20 +16,18 @@ const outAt = process.argv.indexOf('--out');
 const dist = outAt > 0 ? resolve(process.argv[outAt + 1]) : join(root, 'dist');
 const entry = join(dist, 'kickstand', 'main.js');
 
-/** Returns the newest modification time of the files below dir. */
-function newest(dir) {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
+/** Returns the files below dir, sorted by path: what staleness and the build id are computed from. */
+function filesBelow(dir) {
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .flatMap((e) => (e.isDirectory() ? filesBelow(join(dir, e.name)) : [join(dir, e.name)]));
 }
+const sourceFiles = [...filesBelow(join(root, 'server')), join(root, 'package-lock.json')];
 
 // `--if-stale` (npm's prestart): build only when there is no build or a source is newer than it.
 if (process.argv.includes('--if-stale') && existsSync(entry)) {
   const built = statSync(entry).mtimeMs;
-  const sources = Math.max(newest(join(root, 'server')), statSync(join(root, 'package-lock.json')).mtimeMs);
+  const sources = Math.max(...sourceFiles.map((p) => statSync(p).mtimeMs));
   if (sources <= built) process.exit(0);
 }
 
@@ -47,15 +45,7 @@ for (const dir of ['views', 'assets']) {
 // resolved profile set, server/build-id.ts) are valid only under the build that wrote them.
 const buildId = (() => {
   const h = createHash('sha256');
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else h.update(`${p.slice(root.length)}\0`).update(readFileSync(p)).update('\0');
-    }
-  };
-  walk(join(root, 'server'));
-  h.update(readFileSync(join(root, 'package-lock.json')));
+  for (const p of sourceFiles) h.update(`${p.slice(root.length)}\0`).update(readFileSync(p)).update('\0');
   return h.digest('hex').slice(0, 32);
 })();
 

@@ -72,11 +72,6 @@ export class Metrics {
   private power: PowerSource | null = null;
   private readonly powerActions: Counter<'driver' | 'action' | 'result'>;
 
-  /** Adds prom-client's process metrics (CPU, memory, event loop lag, handles); main does it once the service is up. */
-  collectProcessMetrics(): void {
-    collectDefaultMetrics({ register: this.registry });
-  }
-
   constructor(o: MetricsOptions = {}) {
     const registers = [this.registry];
     this.http = new Counter({ name: 'kickstand_http_requests_total', help: 'HTTP requests answered, by route table name, method and status', labelNames: ['route', 'method', 'status'], registers });
@@ -150,6 +145,11 @@ export class Metrics {
       Object.entries(this.power?.stateCounts() ?? {}).map(([state, n]) => [{ state }, n]),
     );
     this.powerActions = new Counter({ name: 'kickstand_power_actions_total', help: 'Power actions (status, on, off, cycle) by driver and result', labelNames: ['driver', 'action', 'result'], registers });
+  }
+
+  /** Adds prom-client's process metrics (CPU, memory, event loop lag, handles); main does it once the service is up. */
+  collectProcessMetrics(): void {
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /** Returns this scrape's system counts: one store query shared by the gauges that collect at the same time. */

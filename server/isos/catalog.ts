@@ -1,12 +1,12 @@
 // The isos folder as a catalog of distros: every stable *.iso is opened (one descriptor each),
 // detected and kept under its distro name; fs.watch plus a periodic rescan add new images without a
 // restart, drop removed ones, and skip malformed ones with the reason logged.
-import { byName } from '../order.ts';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { byName } from '../order.ts';
 import type { Logger } from '../log.ts';
 import { detectDistro, slug, type DetectedDistro } from './detect.ts';
 import { openImageFile } from './image-file.ts';

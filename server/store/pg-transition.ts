@@ -23,7 +23,6 @@ export function sqlLiteral(v: unknown): string {
   throw new Error(`sql literal: unsupported value of type ${typeof v}`);
 }
 
-
 /** Returns the first round trip: open the transaction and lock the system's row. */
 export function lockSql(name: string): string {
   return `BEGIN; SELECT ${SYSTEM_COLUMNS} FROM systems s WHERE s.name = ${sqlLiteral(name)} FOR UPDATE`;
