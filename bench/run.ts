@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePackages, isRoot } from '../test/system/lib/apt.ts';
-import { neighbourThresholds, withNeighbourRoom } from './lib/neigh.ts';
+import { neighbourThresholds, raiseNeighbourRoom } from './lib/neigh.ts';
 import { MACHINES as STORM_MACHINES } from './figures/storm.ts';
 import { createNetns, ip, linkNetns, type Netns } from '../test/system/lib/netns.ts';
 import { killPids, readPids } from './lib/procs.ts';
@@ -86,11 +86,12 @@ if (spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT
   process.exit(1);
 }
 
-let current: { child: ReturnType<typeof spawn> | null; dir: string; nets: Netns[] } | null = null;
+let current: { child: ReturnType<typeof spawn> | null; dir: string; nets: Netns[]; restore?: () => void } | null = null;
 
-/** Stops the running figure's processes by PID and deletes its namespaces. */
+/** Stops the running figure's processes by PID, deletes its namespaces and puts host settings back. */
 function cleanup(): void {
   if (!current) return;
+  current.restore?.();
   if (current.child?.pid && current.child.exitCode === null) killPids([current.child.pid]);
   killPids(readPids(join(current.dir, 'pids')));
   for (const n of current.nets) n.cleanup();
@@ -136,22 +137,21 @@ async function runFigure(id: FigureId): Promise<FigureResult | null> {
       mkdirSync(ctx.profileDir, { recursive: true });
     }
     const out = join(dir, 'result.json');
-    // A storm's machines each have an address: room for them in the host's ARP table (bench/lib/neigh.ts).
+    // A storm's machines each have an address: room for them in the host's ARP table (bench/lib/neigh.ts),
+    // given back by cleanup() after the figure or on a signal.
     const neighbours = id === 'storm' ? (ctx.machines ?? (ctx.quick ? 100 : STORM_MACHINES)) + 1024 : 0;
-    const code = await withNeighbourRoom(neighbours, async () => {
-      if (neighbours > 0) ctx.neighbours = neighbourThresholds();
-      const child = spawn('ip', ['netns', 'exec', server.name, process.execPath, '--import', 'tsx', 'bench/figure.ts', id, JSON.stringify(ctx), out], { cwd: ROOT, stdio: 'inherit' });
-      if (current) current.child = child;
-      const limitMs = FIGURE_TIMEOUTS[id] ?? FIGURE_TIMEOUT_MS;
-      const timer = setTimeout(() => {
-        console.error(`${id}: over ${limitMs / 60_000} minutes, stopping it`);
-        if (child.pid) process.kill(child.pid, 'SIGTERM');
-        setTimeout(() => child.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 10_000).unref();
-      }, limitMs);
-      const c = await new Promise<number | null>((resolve) => child.once('exit', (x) => resolve(x)));
-      clearTimeout(timer);
-      return c;
-    });
+    current.restore = raiseNeighbourRoom(neighbours);
+    if (neighbours > 0) ctx.neighbours = neighbourThresholds();
+    const child = spawn('ip', ['netns', 'exec', server.name, process.execPath, '--import', 'tsx', 'bench/figure.ts', id, JSON.stringify(ctx), out], { cwd: ROOT, stdio: 'inherit' });
+    current.child = child;
+    const limitMs = FIGURE_TIMEOUTS[id] ?? FIGURE_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      console.error(`${id}: over ${limitMs / 60_000} minutes, stopping it`);
+      if (child.pid) process.kill(child.pid, 'SIGTERM');
+      setTimeout(() => child.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 10_000).unref();
+    }, limitMs);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(timer);
     if (code !== 0 || !existsSync(out)) {
       console.error(`${id}: failed (exit ${code}); nothing recorded for it`);
       return null;

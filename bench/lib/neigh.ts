@@ -10,17 +10,21 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const KEYS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'] as const;
 const path = (k: string) => `/proc/sys/net/ipv4/neigh/default/${k}`;
 
-/** Runs fn with room for `entries` neighbours (thresholds never lowered); restores the old values after. */
-export async function withNeighbourRoom<T>(entries: number, fn: () => Promise<T>): Promise<T> {
+/**
+ * Makes room for `entries` neighbours (thresholds are never lowered); returns the function that puts
+ * the old values back (idempotent: the orchestrator calls it after the figure and on SIGINT/SIGTERM).
+ */
+export function raiseNeighbourRoom(entries: number): () => void {
   const old = KEYS.map((k) => Number(readFileSync(path(k), 'utf8').trim()));
   const want = [old[0]!, Math.max(old[1]!, entries), Math.max(old[2]!, 2 * entries)];
   // thresh3 first when raising, so thresh2 ≤ thresh3 holds at every step.
   for (const i of [2, 1, 0]) if (want[i] !== old[i]) writeFileSync(path(KEYS[i]!), String(want[i]));
-  try {
-    return await fn();
-  } finally {
+  let restored = false;
+  return () => {
+    if (restored) return;
+    restored = true;
     for (const i of [0, 1, 2]) if (want[i] !== old[i]) writeFileSync(path(KEYS[i]!), String(old[i]));
-  }
+  };
 }
 
 /** Returns the current thresholds, for a figure's notes. */
