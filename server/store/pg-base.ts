@@ -115,6 +115,13 @@ export class PgConnection {
     });
     // An idle connection dropped by the server must not crash the process; the next use reconnects.
     this.pool.on('error', (err) => this.o.log?.warn({ err: err.message }, 'store: idle PostgreSQL connection lost'));
+    // Named statements are planned on every run. After five runs PostgreSQL would otherwise keep a
+    // generic plan, and one made while a table was small (leases at the start of a storm) scans
+    // the whole table on every lease claim as it grows. The statement queues ahead of the
+    // connection's first query; a server before PostgreSQL 12 lacks the setting and keeps its default.
+    this.pool.on('connect', (c) => {
+      c.query('SET plan_cache_mode = force_custom_plan').catch((err: Error) => this.o.log?.warn({ err: err.message }, 'store: cannot set plan_cache_mode'));
+    });
   }
 
   /** Starts the change feed (when listening); the cache is trusted only while it runs. */

@@ -97,6 +97,22 @@ describe('postgres store: several instances on one database', { skip }, () => {
     ips.forEach((ip, i) => assert.equal(winners.get(ip), ra[i]!.length === 0 ? mac(0xa, i) : mac(0xb, i)));
   });
 
+  test('a lease claim prepared while the table was empty still finds a client by its MAC index once the table is full', async () => {
+    // A named statement gets a generic plan after five runs; one made on an empty leases table
+    // scans the whole table to release the client's other leases, and was kept as the table grew
+    // (the PostgreSQL DHCP figure collapsed at 1,000/s). The store plans each run for its table.
+    await reset();
+    const s = await open({ poolSize: 1 });
+    const lease = (i: number, state: 'offered' | 'bound') => ({ mac: `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, ip: `10.8.${i >> 8}.${i & 255}`, hostname: null, state, expiresAt: 10_000, updatedAt: 1 });
+    for (let i = 0; i < 12; i++) assert.deepEqual(await s.claimLeases([lease(i, 'offered')], 5), []);
+    await pg!.sql(`INSERT INTO leases (ip, mac, state, expires_at, updated_at) SELECT '10.7.' || (n / 256) || '.' || (n % 256), 'mac-' || n, 'bound', 10000, 1 FROM generate_series(0, 29999) n`, 'kickstand');
+    const args = [`ARRAY['10.8.0.1']`, `ARRAY['02:00:00:00:00:01']`, `ARRAY[NULL]::text[]`, `ARRAY['bound']`, `ARRAY[10000]::bigint[]`, `ARRAY[1]::bigint[]`, '5'];
+    const plan = await s.pool.query(`EXPLAIN (FORMAT TEXT) EXECUTE ks_claim(${args.join(', ')})`);
+    const text = plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+    assert.doesNotMatch(text, /Seq Scan on leases/, `the claim reads the whole leases table:\n${text}`);
+    assert.deepEqual(await s.claimLeases([lease(1, 'bound')], 5), []);
+  });
+
   test("an instance's cache and change feed learn of another instance's writes within a second", async () => {
     await reset();
     const [a, b] = await Promise.all([open(), open()]);
