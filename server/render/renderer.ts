@@ -16,6 +16,7 @@ import { BLOCK_HELPERS, QUOTING_HELPERS, VALUE_HELPERS, strictBlock } from './he
 import { checkPxelinux } from './pxe-limits.ts';
 import { ParseCache } from '../parse-cache.ts';
 import { byName } from '../order.ts';
+import { compileInWorker } from './compile-worker.ts';
 
 /** Context of the artifacts that belong to no system (default pxelinux menu, iPXE entry script). */
 export interface GlobalContext {
@@ -32,12 +33,14 @@ export interface Renderer {
   readonly templates: readonly string[];
   /** Names of the kickstart templates (kickstart/<name>.ks.hbs), sorted. */
   readonly kickstarts: readonly string[];
+  /** Resolves once every template is compiled (on the worker thread, or on first use). */
+  whenWarm(): Promise<void>;
 }
 
 export interface RendererOptions {
   templatesDir: string;
   log: Logger;
-  /** Wait this long after loading before compiling the templates not used yet in the background. */
+  /** Wait this long after loading before compiling the templates not used yet on a worker thread. */
   warmDelayMs?: number;
   /** File that keeps parsed templates between starts (parse-cache.ts); none when unset. */
   parseCacheFile?: string;
@@ -47,6 +50,16 @@ export interface RendererOptions {
 export const WARM_DELAY_MS = 1000;
 
 type Compiled = (ctx: unknown) => string;
+
+/** A template of the renderer: compiled on first use, or earlier by the warm-up (ready). */
+interface CompiledEntry {
+  file: string;
+  mode: Mode;
+  ready: boolean;
+  /** Its AST with the partials inlined. */
+  ast: () => hbs.AST.Program;
+  fn: Compiled;
+}
 
 /** Returns every *.hbs file below dir, relative to dir, sorted. */
 async function hbsFiles(dir: string, root = dir): Promise<string[]> {
@@ -69,11 +82,16 @@ function instance(): typeof Handlebars {
   return hb;
 }
 
-/** Returns a compiled template of one file, compiling now (handlebars would compile on first use). */
-function compile(hb: typeof Handlebars, ast: hbs.AST.Program, mode: Mode): Compiled {
+/** Returns handlebars' compile options for a template of one mode. */
+function compileOptions(mode: Mode): Record<string, unknown> {
   const knownHelpers: Record<string, boolean> = {};
   for (const h of [...ALLOWED[mode], ...(mode === 'ks' ? [...ALLOWED.sh, ...ALLOWED.pkg] : []), ...Object.keys(VALUE_HELPERS), ...BLOCK_HELPERS]) knownHelpers[h] = true;
-  const options = { noEscape: true, strict: true, knownHelpersOnly: true, knownHelpers, preventIndent: true, data: true };
+  return { noEscape: true, strict: true, knownHelpersOnly: true, knownHelpers, preventIndent: true, data: true };
+}
+
+/** Returns a compiled template of one file, compiling now (handlebars would compile on first use). */
+function compile(hb: typeof Handlebars, ast: hbs.AST.Program, mode: Mode): Compiled {
+  const options = compileOptions(mode);
   const engine = hb as unknown as {
     Compiler: new () => { compile(ast: unknown, options: unknown): unknown };
     JavaScriptCompiler: new () => { compile(env: unknown, options: unknown, context: undefined, asObject: true): unknown };
@@ -81,6 +99,12 @@ function compile(hb: typeof Handlebars, ast: hbs.AST.Program, mode: Mode): Compi
   const environment = new engine.Compiler().compile(ast, options);
   const spec = new engine.JavaScriptCompiler().compile(environment, options, undefined, true);
   return hb.template(spec as TemplateSpecification) as unknown as Compiled;
+}
+
+/** Returns the template whose spec source the compile worker made (the same spec compile() builds as an object). */
+function fromSource(hb: typeof Handlebars, source: string): Compiled {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- handlebars' own generated code, as compile() runs it
+  return hb.template(new Function(`return ${source}`)() as TemplateSpecification) as unknown as Compiled;
 }
 type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
 
@@ -90,7 +114,6 @@ export async function loadRenderer({ templatesDir, log, warmDelayMs = WARM_DELAY
   const files = await hbsFiles(templatesDir);
   const parsed = new Map<string, { file: string; ast: hbs.AST.Program; mode: Mode; partial: boolean }>();
   const partialModes = new Map<string, Mode>();
-  const warmups: Array<() => void> = [];
   const cache = new ParseCache<hbs.AST.Program>(parseCacheFile ?? null, `handlebars ${Handlebars.VERSION}`);
   for (const rel of files) {
     const file = join(templatesDir, rel);
@@ -113,43 +136,75 @@ export async function loadRenderer({ templatesDir, log, warmDelayMs = WARM_DELAY
   if (unsaved) log.warn({ file: parseCacheFile, err: unsaved }, `parsed templates not cached: ${unsaved}`);
   const partialAsts = new Map([...parsed].filter(([, t]) => t.partial).map(([n, t]) => [n, t.ast]));
   // Parsing and checking above catch every template error at start; turning the checked AST into
-  // a function is most of the load time, so it happens on first use or, once start-up is done, in
-  // the background one template per turn of the event loop.
-  const compiled = new Map<string, { file: string; fn: Compiled }>();
+  // a function is most of the load time, so it happens on first use or, once start-up is done, on
+  // a worker thread (compile-worker.ts), the loop only turning each answer into a function.
+  const compiled = new Map<string, CompiledEntry>();
   for (const [name, t] of parsed) {
     if (t.partial) continue;
-    let fn: Compiled | null = null;
-    const entry = {
+    const entry: CompiledEntry = {
       file: t.file,
-      fn: (ctx: unknown) => {
-        if (fn === null) {
+      mode: t.mode,
+      ready: false,
+      ast: () => inlinePartials(t.ast, partialAsts, t.file),
+      fn: (ctx: unknown): string => {
+        if (!entry.ready) {
           try {
-            fn = compile(hb, inlinePartials(t.ast, partialAsts, t.file), t.mode);
+            entry.fn = compile(hb, entry.ast(), t.mode);
           } catch (e) {
             throw new TemplateError(`${t.file}: ${firstLine(e)}`, { cause: e });
           }
-          entry.fn = fn;
+          entry.ready = true;
         }
-        return fn(ctx);
-      },
-      warm: () => {
-        if (fn === null) fn = entry.fn = compile(hb, inlinePartials(t.ast, partialAsts, t.file), t.mode);
+        return entry.fn(ctx);
       },
     };
     compiled.set(name, entry);
-    warmups.push(() => {
-      try {
-        entry.warm();
-      } catch (e) {
-        log.error({ file: t.file, err: firstLine(e) }, `template ${t.file} does not compile: ${firstLine(e)}`);
-      }
-    });
   }
-  const warmNext = () => {
-    warmups.shift()?.();
-    if (warmups.length > 0) setImmediate(warmNext).unref();
+  let warmed!: () => void;
+  const whenWarm = new Promise<void>((resolve) => (warmed = resolve));
+  /** Gives an entry its function, or one that throws why it does not compile (logged once, here). */
+  const settle = (e: CompiledEntry, make: () => Compiled) => {
+    try {
+      e.fn = make();
+    } catch (err) {
+      log.error({ file: e.file, err: firstLine(err) }, `template ${e.file} does not compile: ${firstLine(err)}`);
+      e.fn = () => {
+        throw new TemplateError(`${e.file}: ${firstLine(err)}`, { cause: err });
+      };
+    }
+    e.ready = true;
   };
-  setTimeout(warmNext, warmDelayMs).unref();
+  // Without the worker: one template per turn of the loop.
+  const warmHere = () => {
+    const next = [...compiled.values()].find((e) => !e.ready);
+    if (!next) return warmed();
+    settle(next, () => compile(hb, next.ast(), next.mode));
+    setImmediate(warmHere).unref();
+  };
+  const warm = () => {
+    const cold = [...compiled].filter(([, e]) => !e.ready);
+    compileInWorker(
+      () => {
+        // Skips what a render compiled meanwhile.
+        while (cold.length > 0 && cold[0]![1].ready) cold.shift();
+        const job = cold.shift();
+        return job ? { name: job[0], ast: job[1].ast(), options: compileOptions(job[1].mode) } : null;
+      },
+      (r) => {
+        const e = compiled.get(r.name);
+        if (!e || e.ready) return;
+        settle(e, () => {
+          if ('error' in r) throw new Error(r.error);
+          return fromSource(hb, r.source);
+        });
+      },
+      (failure) => {
+        if (failure) log.warn({ err: failure }, 'templates compile on the event loop instead');
+        warmHere();
+      },
+    );
+  };
+  setTimeout(warm, warmDelayMs).unref();
   for (const name of [...Object.values(ARTIFACT_TEMPLATES), ...Object.values(GLOBAL_TEMPLATES)]) {
     if (name !== null && !compiled.has(name)) throw new TemplateError(`${join(templatesDir, name)}.hbs: missing (every artifact needs its template)`);
   }
@@ -170,6 +225,11 @@ export async function loadRenderer({ templatesDir, log, warmDelayMs = WARM_DELAY
   };
 
   return {
+    whenWarm() {
+      // The warm-up keeps no process alive; one waiting for it does, until it is done.
+      const keep = setInterval(() => undefined, 1000);
+      return whenWarm.finally(() => clearInterval(keep));
+    },
     templates: [...compiled.keys()].sort(),
     kickstarts: kickstarts.sort(),
     render(kind, ctx) {

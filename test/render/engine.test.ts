@@ -78,6 +78,24 @@ describe('rendering', () => {
     assert.ok(lines().some((l) => l.msg === 'templates compiled' && typeof l.templates === 'number'));
   });
 
+  test('templates compiled on the worker thread render the same bytes as templates compiled on first use', async () => {
+    const { log, lines } = captureLogger();
+    const warm = await loadRenderer({ templatesDir: TEMPLATES, log, warmDelayMs: 0 });
+    await warm.whenWarm();
+    assert.deepEqual(lines().filter((l) => (l.level as number) >= 40), [], 'the worker compiled every template, with no warning or error');
+    const cold = await loadRenderer({ templatesDir: TEMPLATES, log: silentLogger(), warmDelayMs: 3_600_000 });
+    let compared = 0;
+    for (const name of allProfiles().profiles.keys()) {
+      const ctx = contextFor(name);
+      for (const kind of artifactsFor(ctx)) {
+        assert.equal(warm.render(kind, ctx), cold.render(kind, ctx), `${name} ${kind}`);
+        compared++;
+      }
+    }
+    assert.equal(warm.renderGlobal('pxelinux-default', { urls: { base: 'http://10.0.0.1:8080' } }), cold.renderGlobal('pxelinux-default', { urls: { base: 'http://10.0.0.1:8080' } }));
+    assert.ok(compared > 20, `${compared} renders compared`);
+  });
+
   test('a missing variable is an error (strict mode), in a quoting helper and in a block helper', async () => {
     const r1 = await loadRenderer({ templatesDir: withFile('pxe/pxelinux.cfg.hbs', 'DEFAULT {{karg system.nickname}}\n'), log: silentLogger() });
     assert.throws(() => r1.render('pxelinux', contextFor('centos44-hvm')), (e: unknown) => e instanceof TemplateError && /pxelinux\.cfg\.hbs: \{\{karg\}\}.*a missing value/.test(e.message));
