@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startService } from '../lib/kickstand.ts';
 import { startDnsmasqDhcp, startKea, type BenchSubnet, type DhcpPeer } from '../lib/dhcp-peers.ts';
-import { perfdhcp, type PerfResult } from '../lib/perfdhcp.ts';
+import { perfdhcp, type Delays, type PerfResult } from '../lib/perfdhcp.ts';
 import { notePid, waitFor } from '../lib/procs.ts';
 import { fmt, ratio } from '../lib/result.ts';
 import type { Figure, FigureContext } from './types.ts';
@@ -31,6 +31,10 @@ export const LADDERS = {
 export const QUICK_LADDERS = { kickstand: [1000, 3000], 'kickstand-pg': [500, 1000], kea: [1000, 3000], dnsmasq: [100] };
 /** Interleaved rounds (KICKSTAND_BENCH_DHCP_ROUNDS overrides; --quick runs one). */
 export const ROUNDS = 3;
+/** The latency step first runs this many seconds of other clients (timed, reported apart): a server's first seconds after start. */
+export const WARMUP_SECONDS = 2;
+/** Base MAC of the warm-up's clients (perfdhcp -b), a range apart from the measured ones. */
+const WARMUP_MAC = '02:0c:99:00:00:00';
 /** The latency step runs at this share of the round's best rate under 1% drops. */
 export const LATENCY_SHARE = 0.8;
 /** Bisection steps tried between the last rate under 1% and the first over it. */
@@ -54,6 +58,8 @@ interface Step {
   persisted: number;
   /** Acknowledged MACs with no live lease on disk. */
   missing: number;
+  /** Latency step: DISCOVER->OFFER delays of the warm-up run, the server's first seconds after start. */
+  warmup?: Delays;
 }
 
 /** One server in one round: its search steps, the best under 1%, and the latency step. */
@@ -75,12 +81,13 @@ function ackedIn(log: string): Set<string> {
 }
 
 /** Starts kickstand with DHCP in full mode; leases in SQLite, or in PostgreSQL at storeUrl. */
-async function startKickstandDhcp(dir: string, s: BenchSubnet, profileDir?: string, storeUrl?: string): Promise<DhcpPeer> {
+/** Starts kickstand in full DHCP mode on the subnet (leases in PostgreSQL when storeUrl is given); extra: more KICKSTAND_* settings. */
+export async function startKickstandDhcp(dir: string, s: BenchSubnet, profileDir?: string, storeUrl?: string, extra: Record<string, string> = {}): Promise<DhcpPeer> {
   const subnet = { network: s.network, mask: s.mask, router: s.serverIp, pool_start: s.poolStart, pool_end: s.poolEnd, lease_seconds: s.leaseSeconds };
   const svc = await startService({
     dir,
     cpuProfileDir: profileDir,
-    settings: { TFTP__HOST: '127.0.0.1', DHCP__MODE: 'full', DHCP__INTERFACE: s.iface, DHCP__SERVER_IP: s.serverIp, DHCP__SUBNET: JSON.stringify(subnet), ...(storeUrl ? { STORE__URL: storeUrl } : {}) },
+    settings: { TFTP__HOST: '127.0.0.1', DHCP__MODE: 'full', DHCP__INTERFACE: s.iface, DHCP__SERVER_IP: s.serverIp, DHCP__SUBNET: JSON.stringify(subnet), ...(storeUrl ? { STORE__URL: storeUrl } : {}), ...extra },
   });
   const log = svc.logFile;
   // /healthz answers once HTTP listens, before DHCP does: a DISCOVER sent before then is lost.
@@ -138,6 +145,8 @@ async function step(ctx: FigureContext, server: ServerName, round: number, rate:
         ? await startKea(dir, subnet)
         : await startDnsmasqDhcp(dir, subnet);
   try {
+    // The latency step measures a running server: its first seconds (a JIT's warm-up, for kickstand) are timed apart.
+    const warmup = timers ? await perfdhcp({ ns: ctx.client!.ns, iface: ctx.client!.clientIf, server: subnet.serverIp, rate, clients: rate * WARMUP_SECONDS, timers, baseMac: WARMUP_MAC }) : null;
     const perf = await perfdhcp({ ns: ctx.client!.ns, iface: ctx.client!.clientIf, server: subnet.serverIp, rate, clients, timers });
     writeFileSync(join(dir, 'perfdhcp.out'), `${perf.command}\n${perf.output}`);
     // kickstand crashes on purpose: what it acknowledged must already be on disk.
@@ -147,9 +156,9 @@ async function step(ctx: FigureContext, server: ServerName, round: number, rate:
     const persisted = await peer.persistedMacs();
     let missing = 0;
     for (const m of acked) if (!persisted.has(m)) missing++;
-    const delays = perf.offerDelays ? `, DISCOVER->OFFER p50 ${perf.offerDelays.p50.toFixed(2)} / p99 ${perf.offerDelays.p99.toFixed(2)} ms` : '';
+    const delays = perf.offerDelays ? `, DISCOVER->OFFER p50 ${perf.offerDelays.p50.toFixed(2)} / p99 ${perf.offerDelays.p99.toFixed(2)} ms (first ${WARMUP_SECONDS} s: p99 ${warmup?.offerDelays?.p99.toFixed(2)} ms)` : '';
     ctx.log(`round ${round} ${server} at ${rate}/s: ${fmt(perf.doraPerSecond, 1)} DORA/s, ${perf.dropPct.toFixed(2)}% dropped${delays}, ${acked.size} acked, ${persisted.size} on disk, ${missing} missing`);
-    return { round, perf: { ...perf, output: '' }, acked: acked.size, persisted: persisted.size, missing };
+    return { round, perf: { ...perf, output: '' }, acked: acked.size, persisted: persisted.size, missing, ...(warmup?.offerDelays ? { warmup: warmup.offerDelays } : {}) };
   } finally {
     await peer.proc.stop();
   }
@@ -268,7 +277,7 @@ export const dhcpFigure: Figure = async (ctx) => {
   const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
   const row = (s: ServerName) => {
     const found = results[s].filter((x) => x.best);
-    if (found.length === 0) return [s, 'none under 1%', '', '', '', '', ''];
+    if (found.length === 0) return [s, 'none under 1%', '', '', '', '', '', ''];
     const timed = TIMED.includes(s);
     return [
       s,
@@ -276,6 +285,7 @@ export const dhcpFigure: Figure = async (ctx) => {
       perRound(s, (x) => (x.best ? `${fmt(x.best.perf.doraPerSecond, 0)} (at ${fmt(x.best.perf.rate)}/s, ${x.best.perf.dropPct.toFixed(2)}%)` : 'none')),
       timed ? `${ms(p50Median(s))} / ${ms(p99Median(s))}` : 'not measured',
       timed ? perRound(s, (x) => (x.latency?.perf.offerDelays ? `${ms(x.latency.perf.offerDelays.p99)} at ${fmt(x.latency.perf.rate)}/s (${x.latency.perf.dropPct.toFixed(2)}% dropped)` : '–')) : '',
+      timed ? perRound(s, (x) => (x.latency?.warmup ? `${ms(x.latency.warmup.p50)} / ${ms(x.latency.warmup.p99)}` : '–')) : '',
       fmt(allSteps(s).reduce((a, x) => a + x.acked, 0)),
       `${fmt(allSteps(s).reduce((a, x) => a + x.persisted, 0))} (${allSteps(s).reduce((a, x) => a + x.missing, 0)} missing)`,
     ];
@@ -285,7 +295,7 @@ export const dhcpFigure: Figure = async (ctx) => {
     tables: [
       {
         caption: `Median of ${rounds} interleaved round${rounds === 1 ? '' : 's'}: best DORA/s with under 1% of exchanges dropped, then DISCOVER->OFFER delay at ${LATENCY_SHARE * 100}% of that round's rate; perfdhcp as a relay, ${fmt(clients)} distinct clients per step (dnsmasq: 5 s of them), over a veth pair between two namespaces`,
-        columns: ['server', 'DORA/s (median)', 'each round: DORA/s (offered rate, dropped)', `DISCOVER->OFFER p50 / p99 ms at ${LATENCY_SHARE * 100}% (median)`, 'each round: p99 ms at rate', 'MACs acked (all steps)', 'leases on disk'],
+        columns: ['server', 'DORA/s (median)', 'each round: DORA/s (offered rate, dropped)', `DISCOVER->OFFER p50 / p99 ms at ${LATENCY_SHARE * 100}% (median)`, 'each round: p99 ms at rate', `each round: p50 / p99 ms of the first ${WARMUP_SECONDS} s after start`, 'MACs acked (all steps)', 'leases on disk'],
         rows: SERVERS.map(row),
       },
       {
@@ -317,6 +327,7 @@ export const dhcpFigure: Figure = async (ctx) => {
     ],
     commands: [
       `perfdhcp -4 -r <rate> -R ${clients} -n ${clients} -p 120 -W 1000000 -l <veth> ${subnet.serverIp}   # in the client namespace; the search steps`,
+      `perfdhcp -4 -r <${LATENCY_SHARE * 100}% of the round's rate> -R <${WARMUP_SECONDS} s of it> -n <the same> -p 120 -W 1000000 -b mac=${WARMUP_MAC} -x t -l <veth> ${subnet.serverIp}   # the latency step's warm-up, timed apart`,
       `perfdhcp -4 -r <${LATENCY_SHARE * 100}% of the round's rate> -R ${clients} -n ${clients} -p 120 -W 1000000 -x t -l <veth> ${subnet.serverIp}   # the latency step (-x t: per-exchange timestamps)`,
       startCommand(subnet),
       `${startCommand(subnet).replace(' node ', " KICKSTAND_STORE__URL='<postgres url>' node ")}   # kickstand-pg`,
@@ -327,7 +338,7 @@ export const dhcpFigure: Figure = async (ctx) => {
     notes: [
       `Interleaved rounds: each round runs every server's search (in an order rotated by one each round, so no server always runs first or last on a machine whose load moves), then kickstand's and Kea's latency steps. Rounds after the first start their search at the rung below ${LATENCY_SHARE * 100}% of the server's previous round. The table gives the median of the rounds, and every round's figure beside it.`,
       'DORA/s is ACKs received ÷ the sending period (DISCOVERs sent ÷ the offered rate); perfdhcp waits 1 s more (-W) so answers to the last requests still count. dnsmasq runs with --no-ping: by default it pings every new address first and waits for the echo, which holds it to one client every 3 s.',
-      `DISCOVER->OFFER delays come from perfdhcp's own timestamps (-x t) of every answered exchange in the latency step: they include the veth pair and perfdhcp's scheduling, the same for both servers. The latency step runs at ${LATENCY_SHARE * 100}% of that round's best offered rate under 1% drops, with ${fmt(clients)} new clients.`,
+      `DISCOVER->OFFER delays come from perfdhcp's own timestamps (-x t) of every answered exchange in the latency step: they include the veth pair and perfdhcp's scheduling, the same for both servers. The latency step runs at ${LATENCY_SHARE * 100}% of that round's best offered rate under 1% drops, with ${fmt(clients)} new clients, after a warm-up of ${WARMUP_SECONDS} s at the same rate from other MACs (perfdhcp -b) on the freshly started server, for every server alike. The warm-up is timed too and reported in its own column: it holds kickstand's start-up (code not yet optimised by V8) that a server running for hours has behind it.`,
       'Every server runs at its default log level (kickstand info, Kea INFO, dnsmasq default), logging to a file, and persists leases (kickstand: SQLite in WAL mode, each ACK sent only after its lease is committed; Kea: memfile CSV; dnsmasq: its lease file).',
       `Each step restarts the server with an empty lease store and runs ${fmt(clients)} exchanges from ${fmt(clients)} client MACs (perfdhcp -R and -n alike), so every exchange allocates a new lease.`,
       'Kea and dnsmasq are stopped with SIGTERM; kickstand with SIGKILL, then its SQLite file is read: the "missing" count is MACs it logged an ACK for with no bound lease on disk.',

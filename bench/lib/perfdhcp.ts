@@ -64,13 +64,18 @@ export function percentiles(values: number[]): Delays {
  * "***Timestamps for packets: NAME***", one "sent / received: S / R" line (seconds) per answered exchange.
  */
 export function parseTimers(out: string, name: 'DISCOVER-OFFER' | 'REQUEST-ACK'): number[] {
+  return parseExchanges(out, name).map((x) => x.delayMs);
+}
+
+/** Returns each answered exchange of the `-x t` dump: when it was sent (s, perfdhcp's clock) and its delay (ms). */
+export function parseExchanges(out: string, name: 'DISCOVER-OFFER' | 'REQUEST-ACK'): Array<{ sent: number; delayMs: number }> {
   const start = out.indexOf(`***Timestamps for packets: ${name}***`);
   if (start < 0) return [];
   const next = out.indexOf('***', start + 10 + name.length + 20);
   const text = out.slice(start, next > 0 ? next : undefined);
-  const delays: number[] = [];
-  for (const m of text.matchAll(/sent \/ received: ([\d.]+) \/ ([\d.]+)/g)) delays.push((Number(m[2]) - Number(m[1])) * 1000);
-  return delays;
+  const exchanges: Array<{ sent: number; delayMs: number }> = [];
+  for (const m of text.matchAll(/sent \/ received: ([\d.]+) \/ ([\d.]+)/g)) exchanges.push({ sent: Number(m[1]), delayMs: (Number(m[2]) - Number(m[1])) * 1000 });
+  return exchanges;
 }
 
 /** Returns the figures in perfdhcp's final report. */
@@ -85,11 +90,11 @@ export function parsePerfdhcp(out: string, rate: number): Omit<PerfResult, 'comm
 /**
  * Runs `perfdhcp -4 -r RATE -R CLIENTS -n CLIENTS -p 120 -W 1s [-x t] -l IFACE SERVER` inside ns:
  * one exchange per client MAC (-R and -n alike), and answers to the last requests still count
- * (-W). With timers, -x t dumps every exchange's timestamps, read into offerDelays (the dump is
+ * (-W). baseMac (-b mac=…) draws the clients from another range of MACs. With timers, -x t dumps every exchange's timestamps, read into offerDelays (the dump is
  * dropped from `output`).
  */
-export async function perfdhcp(o: { ns: string; iface: string; server: string; rate: number; clients: number; timers?: boolean }): Promise<PerfResult> {
-  const args = ['-4', '-r', String(o.rate), '-R', String(o.clients), '-n', String(o.clients), '-p', '120', '-W', '1000000', ...(o.timers ? ['-x', 't'] : []), '-l', o.iface, o.server];
+export async function perfdhcp(o: { ns: string; iface: string; server: string; rate: number; clients: number; timers?: boolean; keepDump?: boolean; baseMac?: string }): Promise<PerfResult> {
+  const args = ['-4', '-r', String(o.rate), '-R', String(o.clients), '-n', String(o.clients), '-p', '120', '-W', '1000000', ...(o.baseMac ? ['-b', `mac=${o.baseMac}`] : []), ...(o.timers ? ['-x', 't'] : []), '-l', o.iface, o.server];
   const r = await run('perfdhcp', args, { ns: o.ns, timeoutMs: 200_000 });
   // perfdhcp exits 3 when packets were dropped; its report is complete all the same.
   if (!/Statistics for: DISCOVER-OFFER/.test(r.stdout)) throw new Error(`perfdhcp gave no report (exit ${r.code}): ${r.stderr || r.stdout}`);
@@ -97,7 +102,7 @@ export async function perfdhcp(o: { ns: string; iface: string; server: string; r
   if (o.timers) {
     result.offerDelays = percentiles(parseTimers(r.stdout, 'DISCOVER-OFFER'));
     const cut = r.stdout.indexOf('***Timestamps for packets:');
-    result.output = cut > 0 ? `${r.stdout.slice(0, cut)}(per-exchange timestamps left out)\n` : r.stdout;
+    if (!o.keepDump) result.output = cut > 0 ? `${r.stdout.slice(0, cut)}(per-exchange timestamps left out)\n` : r.stdout;
   }
   return result;
 }
