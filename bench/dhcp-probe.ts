@@ -11,7 +11,7 @@ import { createNetns, linkNetns } from '../test/system/lib/netns.ts';
 import { startPostgres, type TestPostgres } from '../test/system/lib/postgres.ts';
 import { startKea, type BenchSubnet } from './lib/dhcp-peers.ts';
 import { parseExchanges, perfdhcp } from './lib/perfdhcp.ts';
-import { startKickstandDhcp } from './figures/dhcp.ts';
+import { WARMUP_MAC, startKickstandDhcp } from './figures/dhcp.ts';
 
 const [ratesArg = '1000,2400', serversArg = 'kickstand,kea', clientsArg = '10000', extraArg = '{}'] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const inner = process.argv.includes('--inner');
@@ -47,7 +47,7 @@ if (!inner) {
         try {
           const warm = Number(process.env.PROBE_WARMUP ?? 0);
           if (warm > 0) {
-            const w = await perfdhcp({ ns: process.env.PROBE_CLIENT_NS!, iface: process.env.PROBE_CLIENT_IF!, server: subnet.serverIp, rate, clients: rate * warm, timers: true, baseMac: '02:0c:99:00:00:00' });
+            const w = await perfdhcp({ ns: process.env.PROBE_CLIENT_NS!, iface: process.env.PROBE_CLIENT_IF!, server: subnet.serverIp, rate, clients: rate * warm, timers: true, baseMac: WARMUP_MAC });
             console.log(`${server} at ${rate}/s, first ${warm} s: DISCOVER->OFFER p50 ${w.offerDelays!.p50.toFixed(2)} p99 ${w.offerDelays!.p99.toFixed(2)} ms`);
           }
           const perf = await perfdhcp({ ns: process.env.PROBE_CLIENT_NS!, iface: process.env.PROBE_CLIENT_IF!, server: subnet.serverIp, rate, clients: Number(clientsArg), timers: true, keepDump: true });

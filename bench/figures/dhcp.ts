@@ -34,7 +34,7 @@ export const ROUNDS = 3;
 /** The latency step first runs this many seconds of other clients (timed, reported apart): a server's first seconds after start. */
 export const WARMUP_SECONDS = 2;
 /** Base MAC of the warm-up's clients (perfdhcp -b), a range apart from the measured ones. */
-const WARMUP_MAC = '02:0c:99:00:00:00';
+export const WARMUP_MAC = '02:0c:99:00:00:00';
 /** The latency step runs at this share of the round's best rate under 1% drops. */
 export const LATENCY_SHARE = 0.8;
 /** Bisection steps tried between the last rate under 1% and the first over it. */
@@ -80,8 +80,7 @@ function ackedIn(log: string): Set<string> {
   return macs;
 }
 
-/** Starts kickstand with DHCP in full mode; leases in SQLite, or in PostgreSQL at storeUrl. */
-/** Starts kickstand in full DHCP mode on the subnet (leases in PostgreSQL when storeUrl is given); extra: more KICKSTAND_* settings. */
+/** Starts kickstand with DHCP in full mode; leases in SQLite, or in PostgreSQL at storeUrl; extra: more KICKSTAND_* settings. */
 export async function startKickstandDhcp(dir: string, s: BenchSubnet, profileDir?: string, storeUrl?: string, extra: Record<string, string> = {}): Promise<DhcpPeer> {
   const subnet = { network: s.network, mask: s.mask, router: s.serverIp, pool_start: s.poolStart, pool_end: s.poolEnd, lease_seconds: s.leaseSeconds };
   const svc = await startService({

@@ -90,8 +90,8 @@ export function parsePerfdhcp(out: string, rate: number): Omit<PerfResult, 'comm
 /**
  * Runs `perfdhcp -4 -r RATE -R CLIENTS -n CLIENTS -p 120 -W 1s [-x t] -l IFACE SERVER` inside ns:
  * one exchange per client MAC (-R and -n alike), and answers to the last requests still count
- * (-W). baseMac (-b mac=…) draws the clients from another range of MACs. With timers, -x t dumps every exchange's timestamps, read into offerDelays (the dump is
- * dropped from `output`).
+ * (-W). baseMac (-b mac=…) draws the clients from another range of MACs. With timers, -x t dumps
+ * every exchange's timestamps, read into offerDelays (the dump is dropped from `output` unless keepDump).
  */
 export async function perfdhcp(o: { ns: string; iface: string; server: string; rate: number; clients: number; timers?: boolean; keepDump?: boolean; baseMac?: string }): Promise<PerfResult> {
   const args = ['-4', '-r', String(o.rate), '-R', String(o.clients), '-n', String(o.clients), '-p', '120', '-W', '1000000', ...(o.baseMac ? ['-b', `mac=${o.baseMac}`] : []), ...(o.timers ? ['-x', 't'] : []), '-l', o.iface, o.server];

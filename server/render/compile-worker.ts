@@ -52,7 +52,7 @@ export function compileInWorker(next: () => CompileJob | null, onResult: (r: Com
     if (ended) return;
     ended = true;
     if (failure === null) worker.postMessage(null);
-    else void worker?.terminate();
+    else void worker.terminate();
     onEnd(failure);
   };
   try {

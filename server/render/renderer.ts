@@ -183,6 +183,8 @@ export async function loadRenderer({ templatesDir, log, warmDelayMs = WARM_DELAY
   };
   const warm = () => {
     const cold = [...compiled].filter(([, e]) => !e.ready);
+    // Everything was rendered (so compiled) before the warm-up: no worker to start.
+    if (cold.length === 0) return warmed();
     compileInWorker(
       () => {
         // Skips what a render compiled meanwhile.
