@@ -53,7 +53,9 @@ static void send_error(transfer_t *t, int code, const char *message) {
 
 static int64_t first_wait_ns(transfer_t *t) {
   const tuning_t *u = &t->th->eng->tuning;
-  int64_t ms = (u->first_ack_ns / MS) / (u->first_resends + 1);
+  /* The waits double with each resend; the first plus its doublings add up to first_ack
+     (1 + 2 + 4 + 8 parts for 3 resends): the JS engine's firstWaitMs. */
+  int64_t ms = (u->first_ack_ns / MS) / (((int64_t)1 << (u->first_resends + 1)) - 1);
   int64_t to = t->timeout_ns / MS;
   if (to < ms) ms = to;
   if (ms < 1) ms = 1;
@@ -381,6 +383,7 @@ void transfer_on_timeout(transfer_t *t) {
     t->first_resends_left--;
     counter_add(t->th, K_TIMEOUTS, 1);
     resend_first(t);
+    t->timer_ns *= 2;
     refresh(t);
     return;
   }

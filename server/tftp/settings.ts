@@ -18,10 +18,14 @@ export const TFTP_DEFAULTS = Object.freeze({
   retries: 5,
   /** A transfer that makes no progress for this long is given up, whatever its timeout and retries. */
   maxStallMs: 30_000,
-  /** How long the first answer (OACK or DATA 1) waits for the client's first ACK before the request is dropped quietly. */
-  firstAckMs: 4000,
+  /**
+   * How long the first answer (OACK or DATA 1) waits for the client's first ACK before the request
+   * is dropped quietly. The waits between resends double (1, 2, 4, 8 s): a client that a loaded host
+   * has not scheduled for seconds still gets in, and a spoofed request still costs four small packets.
+   */
+  firstAckMs: 15_000,
   /** Resends of the first answer before the client has acknowledged anything (its own RRQ retransmissions also get one). */
-  firstResends: 2,
+  firstResends: 3,
   /** Largest blksize granted; the MTU clamps it further. */
   maxBlksize: BLKSIZE_RANGE.max,
   /** Path MTU assumed for clients: 1500 (Ethernet) gives blksize 1468 over IPv4. */

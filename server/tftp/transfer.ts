@@ -15,6 +15,15 @@ import type { LineLog } from './host-protocol.ts';
 /** How a transfer ended: every block acknowledged; the client gave up right after the OACK
  * (firmware asking tsize); the client never acknowledged the first packet (or was pushed out for a
  * newer request before it did); or anything else (timeout, client error, read error, shutdown). */
+/**
+ * The first wait of an unanswered request: the waits double with each resend, and the first plus
+ * `resends` doublings add up to at most `firstAckMs` (1 + 2 + 4 + 8 = 15 parts for 3 resends), the
+ * first never longer than the transfer's timeout.
+ */
+export function firstWaitMs(firstAckMs: number, resends: number, timeoutMs: number): number {
+  return Math.max(1, Math.min(timeoutMs, Math.floor(firstAckMs / (2 ** (resends + 1) - 1))));
+}
+
 export type TransferOutcome = 'completed' | 'aborted' | 'unanswered' | 'failed';
 
 export interface TransferParams {
@@ -210,9 +219,9 @@ export class Transfer {
     });
   }
 
-  /** How long an unanswered request waits between sends of its first packet. */
+  /** How long an unanswered request waits before the first resend of its first packet. */
   private firstWaitMs(): number {
-    return Math.max(1, Math.min(this.p.timeoutMs, Math.floor(this.p.tuning.firstAckMs / (this.p.tuning.firstResends + 1))));
+    return firstWaitMs(this.p.tuning.firstAckMs, this.p.tuning.firstResends, this.p.timeoutMs);
   }
 
   private onTimeout(): void {
@@ -223,7 +232,9 @@ export class Transfer {
       this.firstResendsLeft--;
       c[C.timeouts]++;
       this.resendFirst();
-      this.timer?.refresh();
+      // Each wait doubles (1, 2, 4, 8 s by default): a client starved of CPU still gets in.
+      const waited = this.p.tuning.firstResends - this.firstResendsLeft;
+      this.timer = setTimeout(() => this.onTimeout(), this.firstWaitMs() * 2 ** waited);
       return;
     }
     if (this.retriesLeft <= 0 || performance.now() - this.lastProgress >= this.p.tuning.maxStallMs) {

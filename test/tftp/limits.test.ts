@@ -104,9 +104,11 @@ test('over maxUnanswered the oldest silent request is pushed out, quietly, and a
     const silent: Stalled[] = [];
     for (let i = 0; i < 5; i++) silent.push(await stall(h.port));
     await until(() => ends.length === 2);
+    // The two oldest, in either order: with transfers on worker threads their ends arrive from two threads.
+    const byPort = (a: [string, number], b: [string, number]) => a[1] - b[1];
     assert.deepEqual(
-      ends.map((e) => [e.outcome, e.remote.port]),
-      [silent[0]!, silent[1]!].map((s) => ['unanswered', s.socket.address().port]),
+      ends.map((e): [string, number] => [e.outcome, e.remote.port]).sort(byPort),
+      [silent[0]!, silent[1]!].map((s): [string, number] => ['unanswered', s.socket.address().port]).sort(byPort),
     );
     assert.equal(h.server.stats().evicted, 2);
     const ok = await tftpGet({ port: h.port, filename: 'f' });
@@ -136,6 +138,30 @@ test('an unanswered RRQ costs at most 1 + firstResends small packets, no ERROR, 
     assert.ok(out / plain.length <= 2 * 516 / plain.length + 1e-9 && out <= 1032, `${out} bytes out for ${plain.length} in`);
     assert.equal(h.server.stats().unanswered, 1);
     assert.equal(h.server.stats().transfersFailed, 0);
+    a.socket.close();
+  } finally {
+    await h.close();
+  }
+});
+
+test('the first answer is resent after waits that double, and the silent client is given up when they add up to firstAckMs', async () => {
+  // 1 + 2 + 4 parts of 1,050 ms: resends at about 150 and 450 ms, 600 ms after the last one, given up near 1,050 ms.
+  const h = await startServer({ files: { f: file }, timeoutMs: 5000, firstAckMs: 1050, firstResends: 2 });
+  try {
+    const at: number[] = [];
+    const t0 = performance.now();
+    const a = await stall(h.port, encodeRequest(OP.RRQ, 'f', 'octet', { blksize: 1468 }));
+    a.socket.on('message', () => at.push(performance.now() - t0));
+    await idle(h.server);
+    const took = performance.now() - t0;
+    assert.equal(a.replies.length, 3, 'the OACK and two resends');
+    assert.ok(a.replies.every((r) => r.readUInt16BE(0) === OP.OACK));
+    const [first, second] = at as [number, number];
+    assert.ok(first >= 120 && first < 400, `first resend after ${first.toFixed(0)} ms (the wait is 150)`);
+    assert.ok(second - first >= 250 && second - first < 600, `second resend ${(second - first).toFixed(0)} ms later (the wait is 300)`);
+    assert.ok(took - second >= 500 && took >= 1000 && took < 2500, `given up ${(took - second).toFixed(0)} ms after the last resend, ${took.toFixed(0)} ms in all`);
+    assert.equal(h.server.stats().unanswered, 1);
+    assert.equal(h.server.stats().retransmissions, 2);
     a.socket.close();
   } finally {
     await h.close();
