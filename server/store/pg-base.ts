@@ -13,6 +13,12 @@ import { redactUrl } from './pg-url.ts';
 import type { InstallEvent, RemoteChange, System } from './types.ts';
 
 export const DEFAULT_POOL_SIZE = 10;
+/**
+ * Connections of DHCP's own (lease lookups, saves and claims), beside the main pool: an OFFER or
+ * ACK waits for its claim, and must not queue behind step reports and transitions in a storm. The
+ * lease writer has one batch in flight at a time; the second connection takes lease lookups.
+ */
+export const LEASE_POOL_SIZE = 2;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 /** After the database was found out of reach, calls fail at once for this long instead of each waiting for a timeout. */
@@ -88,6 +94,8 @@ export class Touched {
 /** A PostgreSQL connection pool with the read cache, the change feed and the error rules every statement goes through. */
 export class PgConnection {
   readonly pool: pg.Pool;
+  /** DHCP's lane (LEASE_POOL_SIZE connections): lease statements only. */
+  readonly leasePool: pg.Pool;
   /** This process's id in NOTIFY payloads (its own notices are not delivered back). */
   readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   version = 0;
@@ -101,27 +109,34 @@ export class PgConnection {
 
   constructor(protected readonly o: PgStoreOptions) {
     this.where = redactUrl(o.url);
-    const queryTimeoutMs = o.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-    this.pool = new pg.Pool({
-      connectionString: o.url,
-      max: o.poolSize ?? DEFAULT_POOL_SIZE,
-      connectionTimeoutMillis: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    this.pool = this.newPool(o.poolSize ?? DEFAULT_POOL_SIZE, 'kickstand');
+    this.leasePool = this.newPool(LEASE_POOL_SIZE, 'kickstand-leases');
+  }
+
+  /** Returns a pool with the store's timeouts, its error rule and its per-connection settings. */
+  private newPool(max: number, applicationName: string): pg.Pool {
+    const queryTimeoutMs = this.o.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    const pool = new pg.Pool({
+      connectionString: this.o.url,
+      max,
+      connectionTimeoutMillis: this.o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       statement_timeout: queryTimeoutMs,
       // The client gives up a little after the server would, so a peer gone silent cannot hold a request forever.
       query_timeout: queryTimeoutMs + 1000,
       keepAlive: true,
-      application_name: 'kickstand',
+      application_name: applicationName,
       types: PG_TYPES,
     });
     // An idle connection dropped by the server must not crash the process; the next use reconnects.
-    this.pool.on('error', (err) => this.o.log?.warn({ err: err.message }, 'store: idle PostgreSQL connection lost'));
+    pool.on('error', (err) => this.o.log?.warn({ err: err.message }, 'store: idle PostgreSQL connection lost'));
     // Named statements are planned on every run. After five runs PostgreSQL would otherwise keep a
     // generic plan, and one made while a table was small (leases at the start of a storm) scans
     // the whole table on every lease claim as it grows. The statement queues ahead of the
     // connection's first query; a server before PostgreSQL 12 lacks the setting and keeps its default.
-    this.pool.on('connect', (c) => {
+    pool.on('connect', (c) => {
       c.query('SET plan_cache_mode = force_custom_plan').catch((err: Error) => this.o.log?.warn({ err: err.message }, 'store: cannot set plan_cache_mode'));
     });
+    return pool;
   }
 
   /** Starts the change feed (when listening); the cache is trusted only while it runs. */
@@ -192,10 +207,10 @@ export class PgConnection {
   }
 
   /** Runs one statement on any pooled connection; a name prepares it once per connection (for the hot ones). */
-  protected async query(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<Row>> {
+  protected async query(text: string, values?: unknown[], name?: string, pool = this.pool): Promise<pg.QueryResult<Row>> {
     this.checkUp();
     try {
-      return await this.pool.query<Row>(name ? { name, text, values } : { text, values });
+      return await pool.query<Row>(name ? { name, text, values } : { text, values });
     } catch (err) {
       return this.fail(err);
     }
@@ -260,6 +275,6 @@ export class PgConnection {
     if (this.closed) return;
     this.closed = true;
     await this.feed?.close();
-    await this.pool.end().catch(() => undefined);
+    await Promise.all([this.pool.end().catch(() => undefined), this.leasePool.end().catch(() => undefined)]);
   }
 }

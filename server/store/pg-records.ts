@@ -106,7 +106,7 @@ export class PgRecords extends PgConnection {
 
   async findLeases(macs: string[]): Promise<DhcpLeaseRecord[]> {
     if (macs.length === 0) return [];
-    const r = await this.query('SELECT * FROM leases WHERE mac = ANY($1::text[]) ORDER BY mac COLLATE "C", ip COLLATE "C"', [macs], 'ks_find_leases');
+    const r = await this.query('SELECT * FROM leases WHERE mac = ANY($1::text[]) ORDER BY mac COLLATE "C", ip COLLATE "C"', [macs], 'ks_find_leases', this.leasePool);
     return r.rows.map(toLease);
   }
 
@@ -116,7 +116,7 @@ export class PgRecords extends PgConnection {
 
   async saveLeases(leases: DhcpLeaseRecord[]): Promise<void> {
     if (leases.length === 0) return;
-    await this.query(SAVE_LEASES_SQL, leaseArrays(uniqueByIp(leases)));
+    await this.query(SAVE_LEASES_SQL, leaseArrays(uniqueByIp(leases)), undefined, this.leasePool);
   }
 
   async claimLeases(leases: DhcpLeaseRecord[], now: number): Promise<string[]> {
@@ -130,7 +130,7 @@ export class PgRecords extends PgConnection {
       for (const l of rest) (seen.has(l.ip) ? later : round).push(l), seen.add(l.ip);
       for (let attempt = 1; ; attempt++) {
         try {
-          const r = await this.query(CLAIM_LEASES_SQL, [...leaseArrays(round), now], 'ks_claim');
+          const r = await this.query(CLAIM_LEASES_SQL, [...leaseArrays(round), now], 'ks_claim', this.leasePool);
           const written = new Set(r.rows.map((x) => String(x.ip)));
           for (const l of round) if (!written.has(l.ip)) refused.push(l.ip);
           break;

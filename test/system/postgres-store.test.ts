@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { isRoot } from './lib/apt.ts';
 import { startPostgres, type TestPostgres } from './lib/postgres.ts';
 import { openPgStore, type PgStore } from '../../server/store/postgres.ts';
+import { LEASE_POOL_SIZE } from '../../server/store/pg-base.ts';
 import { runStoreConformance } from '../store/store.case.ts';
 import { StoreError } from '../../server/errors.ts';
 import type { RemoteChange } from '../../server/store/types.ts';
@@ -107,10 +108,34 @@ describe('postgres store: several instances on one database', { skip }, () => {
     for (let i = 0; i < 12; i++) assert.deepEqual(await s.claimLeases([lease(i, 'offered')], 5), []);
     await pg!.sql(`INSERT INTO leases (ip, mac, state, expires_at, updated_at) SELECT '10.7.' || (n / 256) || '.' || (n % 256), 'mac-' || n, 'bound', 10000, 1 FROM generate_series(0, 29999) n`, 'kickstand');
     const args = [`ARRAY['10.8.0.1']`, `ARRAY['02:00:00:00:00:01']`, `ARRAY[NULL]::text[]`, `ARRAY['bound']`, `ARRAY[10000]::bigint[]`, `ARRAY[1]::bigint[]`, '5'];
-    const plan = await s.pool.query(`EXPLAIN (FORMAT TEXT) EXECUTE ks_claim(${args.join(', ')})`);
+    // Claims run on DHCP's own connections (leasePool, LEASE_POOL_SIZE of them): explain it on each, as any may have prepared it.
+    const held = await Promise.all(Array.from({ length: LEASE_POOL_SIZE }, () => s.leasePool.connect()));
+    const plans = await Promise.all(held.map((c) => c.query(`EXPLAIN (FORMAT TEXT) EXECUTE ks_claim(${args.join(', ')})`).catch((e: Error) => ({ rows: [{ 'QUERY PLAN': `(not prepared here: ${e.message})` }] }))));
+    for (const c of held) c.release();
+    const plan = { rows: plans.flatMap((p) => p.rows) };
+    assert.ok(plan.rows.some((r: Record<string, string>) => /Insert on leases/.test(r['QUERY PLAN']!)), 'the claim was prepared on a lease connection');
     const text = plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
     assert.doesNotMatch(text, /Seq Scan on leases/, `the claim reads the whole leases table:\n${text}`);
     assert.deepEqual(await s.claimLeases([lease(1, 'bound')], 5), []);
+  });
+
+  test('lease claims have connections of their own: an OFFER does not wait while every pooled connection is busy', async () => {
+    await reset();
+    const s = await open({ poolSize: 2 });
+    // Two transactions hold the whole main pool (a storm's step reports, say); a third would queue.
+    const busy = await Promise.all([s.pool.connect(), s.pool.connect()]);
+    try {
+      await busy[0]!.query('BEGIN');
+      const t0 = performance.now();
+      const refused = await s.claimLeases([{ mac: '02:00:00:00:09:01', ip: '10.9.0.1', hostname: null, state: 'offered', expiresAt: 10_000, updatedAt: 1 }], 5);
+      assert.deepEqual(refused, []);
+      assert.deepEqual((await s.findLeases(['02:00:00:00:09:01'])).map((l) => l.ip), ['10.9.0.1']);
+      assert.ok(performance.now() - t0 < 5000, 'the claim and lookup did not wait for the main pool');
+      assert.equal(s.pool.waitingCount, 0);
+      await busy[0]!.query('ROLLBACK');
+    } finally {
+      for (const c of busy) c.release();
+    }
   });
 
   test("an instance's cache and change feed learn of another instance's writes within a second", async () => {
