@@ -5,26 +5,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lifecycle } from '../server/boot/lifecycle.ts';
-import { silentLogger } from '../server/log.ts';
 import { openSqliteStore } from '../server/store/sqlite.ts';
-import { benchMac } from './lib/kickstand.ts';
+import { armSystems } from './lib/armed-store.ts';
 
 const N = Number(process.argv[2] ?? 10000);
 const rounds = Number(process.argv[3] ?? 3);
-const log = silentLogger();
 const dir = mkdtempSync(join(tmpdir(), 'ks-cold-'));
 const file = join(dir, 'kickstand.sqlite');
 try {
-  const setup = openSqliteStore(file);
-  const life = new Lifecycle({ store: setup, log });
-  const tokens: string[] = [];
-  for (let i = 0; i < N; i++) {
-    const name = `cr-${String(i).padStart(5, '0')}`;
-    await setup.createSystem({ name, macs: [benchMac(0x300000 + i)], hostname: name, profile: 'centos44-hvm' }, Date.now());
-    tokens.push((await life.arm(name, null)).token!);
-  }
-  await setup.close();
+  const tokens = await armSystems(file, N, 'cr', 0x300000);
   for (let r = 0; r < rounds; r++) {
     const store = openSqliteStore(file, { backgroundCheckpoint: true });
     const c0 = process.cpuUsage();

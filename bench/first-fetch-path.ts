@@ -18,22 +18,15 @@ import { silentLogger } from '../server/log.ts';
 import { ProfileRegistry } from '../server/profiles/registry.ts';
 import { openSqliteStore } from '../server/store/sqlite.ts';
 import { Trust } from '../server/boot/trust.ts';
-import { ROOT, benchMac } from './lib/kickstand.ts';
+import { ROOT } from './lib/kickstand.ts';
+import { armSystems } from './lib/armed-store.ts';
 
 const N = Number(process.argv[2] ?? 5000);
 const BATCH = 64;
 const log = silentLogger();
 const dir = mkdtempSync(join(tmpdir(), 'ks-first-'));
 // A second connection arms the systems, as `kickstand system import` does before the server starts.
-const setup = openSqliteStore(join(dir, 'kickstand.sqlite'));
-const setupLife = new Lifecycle({ store: setup, log });
-const tokens: string[] = [];
-for (let i = 0; i < N; i++) {
-  const name = `ff-${String(i).padStart(5, '0')}`;
-  await setup.createSystem({ name, macs: [benchMac(0x200000 + i)], hostname: name, profile: 'centos44-hvm' }, Date.now());
-  tokens.push((await setupLife.arm(name, null)).token!);
-}
-await setup.close();
+const tokens = await armSystems(join(dir, 'kickstand.sqlite'), N, 'ff', 0x200000);
 // As the server opens it: WAL checkpoints on a worker thread; the default trust policy (runs bound to their first address).
 const store = openSqliteStore(join(dir, 'kickstand.sqlite'), { backgroundCheckpoint: true });
 const registry = new ProfileRegistry(join(ROOT, 'profiles'), log);

@@ -15,15 +15,6 @@ import type { LineLog } from './host-protocol.ts';
 /** How a transfer ended: every block acknowledged; the client gave up right after the OACK
  * (firmware asking tsize); the client never acknowledged the first packet (or was pushed out for a
  * newer request before it did); or anything else (timeout, client error, read error, shutdown). */
-/**
- * The first wait of an unanswered request: the waits double with each resend, and the first plus
- * `resends` doublings add up to at most `firstAckMs` (1 + 2 + 4 + 8 = 15 parts for 3 resends), the
- * first never longer than the transfer's timeout.
- */
-export function firstWaitMs(firstAckMs: number, resends: number, timeoutMs: number): number {
-  return Math.max(1, Math.min(timeoutMs, Math.floor(firstAckMs / (2 ** (resends + 1) - 1))));
-}
-
 export type TransferOutcome = 'completed' | 'aborted' | 'unanswered' | 'failed';
 
 export interface TransferParams {
@@ -219,9 +210,14 @@ export class Transfer {
     });
   }
 
-  /** How long an unanswered request waits before the first resend of its first packet. */
+  /**
+   * How long an unanswered request waits before the first resend of its first packet. The waits
+   * double with each resend, and the first plus its doublings add up to at most firstAckMs
+   * (1 + 2 + 4 + 8 = 15 parts for 3 resends); the first is never longer than the timeout.
+   */
   private firstWaitMs(): number {
-    return firstWaitMs(this.p.tuning.firstAckMs, this.p.tuning.firstResends, this.p.timeoutMs);
+    const { firstAckMs, firstResends } = this.p.tuning;
+    return Math.max(1, Math.min(this.p.timeoutMs, Math.floor(firstAckMs / (2 ** (firstResends + 1) - 1))));
   }
 
   private onTimeout(): void {
