@@ -370,8 +370,10 @@ void transfer_again(transfer_t *t) {
 }
 
 void transfer_abort(transfer_t *t, const char *reason, bool quiet) {
-  if (t->done) return;
-  if (!quiet && t->answered) send_error(t, 0, reason);
+  // A quiet abort pushes out a request nobody answered; one whose client has answered since (the
+  // main thread has not heard yet) keeps going, and the main thread takes it back when it hears.
+  if (t->done || (quiet && t->answered)) return;
+  if (t->answered) send_error(t, 0, reason);
   finish(t, t->answered ? OUT_FAILED : OUT_UNANSWERED, reason);
 }
 

@@ -71,6 +71,7 @@ export async function startTftp(o: {
     maxTransfers: config.tftp.max_transfers,
     maxTransfersPerClient: config.tftp.max_transfers_per_client,
     maxUnanswered: config.tftp.max_unanswered,
+    maxPending: config.tftp.max_pending,
     busyPollUs: config.tftp.busy_poll_us,
     workers: tftpWorkers(config),
     engine: config.tftp.engine,

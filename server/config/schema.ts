@@ -108,6 +108,8 @@ export const configSchema = z
         workers: z.number().int().min(0).max(64).optional(),
         /** Requests whose client has not acknowledged the first packet yet; past this the oldest is dropped. */
         max_unanswered: z.number().int().min(1).default(1024),
+        /** Requests whose file is still being found (a menu waiting on the store); past this new ones are dropped and their clients ask again. */
+        max_pending: z.number().int().min(1).max(100_000).default(1024),
         /** Data path of transfers: native (C threads, native/tftpengine), js (worker threads), auto (native when built). */
         engine: z.enum(['auto', 'native', 'js']).default('auto'),
       })

@@ -1,7 +1,14 @@
-// Who gets a transfer slot. A request is "unanswered" until its client acknowledges the first
-// packet, and only then takes one of the maxTransfers slots: a flood of spoofed or abandoned RRQs
-// fills only the unanswered pool, where the oldest is dropped for the newest, so a real client
-// (which answers within milliseconds) always gets through. Per-source limits count both kinds.
+// Who gets a transfer slot. A request goes through three states:
+// - pending: the handler is still finding its file (a menu may wait on the database). The server
+//   owes this one an answer, so it is never pushed out; past maxPending new requests are dropped
+//   without a word and the client's own retransmission comes back when there is room.
+// - unanswered: its first packet (OACK or block 1) is out and its client has not acknowledged it.
+//   A flood of spoofed or abandoned RRQs fills only this pool, where the oldest is dropped for the
+//   newest, so a real client (which answers within milliseconds) always gets through.
+// - answered: the client acknowledged something; it holds one of the maxTransfers slots.
+// Per-source limits count all three.
+
+export type AdmittedState = 'pending' | 'unanswered' | 'answered';
 
 /** One request being served, from RRQ to the end of its transfer. */
 export interface Admitted {
@@ -9,29 +16,31 @@ export interface Admitted {
   /** Client address:port (its transfer id). */
   key: string;
   address: string;
-  /** Unanswered until the client's first ACK. */
-  answered: boolean;
+  state: AdmittedState;
 }
 
-/** Why a request was not admitted, or who was pushed out to admit it. */
+/** Why a request was not admitted. */
 export type Admission =
-  | { ok: true; entry: Admitted; evicted: Admitted | null }
+  | { ok: true; entry: Admitted }
   | { ok: false; reason: 'duplicate' }
+  | { ok: false; reason: 'backlog' }
   | { ok: false; reason: 'busy' | 'per-client'; message: string };
 
 export interface AdmissionLimits {
   maxTransfers: number;
   maxUnanswered: number;
+  maxPending: number;
   maxTransfersPerClient: number;
 }
 
-/** Keeps the slot accounting: admitted requests by client key, answered and unanswered counts, per-source counts. */
+/** Keeps the slot accounting: admitted requests by client key, the three states' counts, per-source counts. */
 export class AdmissionControl {
   /** Every admitted request by client key. */
   private readonly byKey = new Map<string, Admitted>();
   /** Unanswered requests, oldest first (Map keeps insertion order). */
   private readonly unanswered = new Map<number, Admitted>();
   private readonly perSource = new Map<string, number>();
+  private pendingCount = 0;
   private answeredCount = 0;
   private nextId = 1;
 
@@ -42,7 +51,7 @@ export class AdmissionControl {
     return this.byKey.get(key);
   }
 
-  /** Number of requests being served (answered or not). */
+  /** Number of requests being served (in any state). */
   get size(): number {
     return this.byKey.size;
   }
@@ -52,32 +61,58 @@ export class AdmissionControl {
     return this.answeredCount;
   }
 
-  /** Admits a request from address:port or says why not; may push out the oldest unanswered request (the caller ends it). */
+  /** Number of requests whose file the handler is still finding. */
+  get pending(): number {
+    return this.pendingCount;
+  }
+
+  /** Admits a request from address:port as pending, or says why not. */
   admit(address: string, port: number): Admission {
     const key = `${address}:${port}`;
     if (this.byKey.has(key)) return { ok: false, reason: 'duplicate' };
-    const { maxTransfers, maxUnanswered, maxTransfersPerClient } = this.limits;
+    const { maxTransfers, maxPending, maxTransfersPerClient } = this.limits;
     if (this.answeredCount >= maxTransfers) return { ok: false, reason: 'busy', message: `server busy: ${maxTransfers} transfers in progress` };
     const mine = this.perSource.get(address) ?? 0;
     if (mine >= maxTransfersPerClient) return { ok: false, reason: 'per-client', message: `too many transfers from ${address}: limit ${maxTransfersPerClient}` };
+    if (this.pendingCount >= maxPending) return { ok: false, reason: 'backlog' };
+    const entry: Admitted = { id: this.nextId++, key, address, state: 'pending' };
+    this.byKey.set(key, entry);
+    this.pendingCount++;
+    this.perSource.set(address, mine + 1);
+    return { ok: true, entry };
+  }
+
+  /** A pending request's first packet is going out: it joins the unanswered pool; returns the oldest one pushed out to make room (the caller ends it), if any. */
+  sent(entry: Admitted): Admitted | null {
+    if (entry.state !== 'pending' || this.byKey.get(entry.key) !== entry) return null;
     let evicted: Admitted | null = null;
-    if (this.unanswered.size >= maxUnanswered) {
+    if (this.unanswered.size >= this.limits.maxUnanswered) {
       evicted = this.unanswered.values().next().value as Admitted;
       this.release(evicted);
     }
-    const entry: Admitted = { id: this.nextId++, key, address, answered: false };
-    this.byKey.set(key, entry);
+    this.pendingCount--;
+    entry.state = 'unanswered';
     this.unanswered.set(entry.id, entry);
-    this.perSource.set(address, mine + 1);
-    return { ok: true, entry, evicted };
+    return evicted;
   }
 
-  /** Moves a request to the answered transfers; returns false when that would pass maxTransfers (the caller refuses it). */
+  /**
+   * Moves a request to the answered transfers; returns false when that would pass maxTransfers
+   * (the caller refuses it). A request pushed out while its client's first ACK was already on its
+   * way is taken back when its address:port is still free.
+   */
   answer(entry: Admitted): boolean {
-    if (entry.answered || !this.unanswered.has(entry.id)) return entry.answered;
+    if (entry.state === 'answered') return this.byKey.get(entry.key) === entry;
     if (this.answeredCount >= this.limits.maxTransfers) return false;
-    this.unanswered.delete(entry.id);
-    entry.answered = true;
+    if (this.byKey.get(entry.key) === entry) {
+      if (entry.state === 'pending') this.pendingCount--;
+      else this.unanswered.delete(entry.id);
+    } else {
+      if (this.byKey.has(entry.key)) return false;
+      this.byKey.set(entry.key, entry);
+      this.perSource.set(entry.address, (this.perSource.get(entry.address) ?? 0) + 1);
+    }
+    entry.state = 'answered';
     this.answeredCount++;
     return true;
   }
@@ -86,7 +121,8 @@ export class AdmissionControl {
   release(entry: Admitted): boolean {
     if (this.byKey.get(entry.key) !== entry) return false;
     this.byKey.delete(entry.key);
-    if (entry.answered) this.answeredCount--;
+    if (entry.state === 'answered') this.answeredCount--;
+    else if (entry.state === 'pending') this.pendingCount--;
     else this.unanswered.delete(entry.id);
     const n = (this.perSource.get(entry.address) ?? 1) - 1;
     if (n <= 0) this.perSource.delete(entry.address);

@@ -31,6 +31,7 @@ export type ToHost =
   | { t: 'chunk'; id: number; index: number; key: string | null; packets: Uint8Array; count: number; final: boolean }
   | { t: 'chunk-error'; id: number; index: number; message: string }
   | { t: 'again'; id: number }
+  /** quiet: pushing out an unanswered request; ignored once the client has answered. */
   | { t: 'abort'; id: number; reason: string; quiet: boolean }
   | { t: 'close' };
 

@@ -53,7 +53,7 @@ interface Live {
   blksize: number;
   windowsize: number;
   started: number;
-  /** Pushed out (or the server closed) before its transfer started. */
+  /** Ended (refused, or the server closed) before its transfer started. */
   dropped: boolean;
 }
 
@@ -196,10 +196,10 @@ export class TftpServer extends EventEmitter {
     const admitted = this.admission.admit(from.address, from.port);
     if (!admitted.ok) {
       if (admitted.reason === 'duplicate') return this.requestedAgain(`${from.address}:${from.port}`);
+      if (admitted.reason === 'backlog') return this.deferred(from, req.filename);
       this.limited.line('warn', `refused-${admitted.reason}`, { remote: `${from.address}:${from.port}`, filename: req.filename }, `tftp request refused: ${admitted.message}`);
       return this.refuse(reply, from, ERR.NOT_DEFINED, admitted.message, req.filename, true);
     }
-    if (admitted.evicted) this.evict(admitted.evicted);
     const l: Live = {
       entry: admitted.entry,
       req: { filename: req.filename, mode: req.mode, remote: from, options: req.options },
@@ -225,17 +225,21 @@ export class TftpServer extends EventEmitter {
   private requestedAgain(key: string): void {
     const entry = this.admission.get(key);
     const l = entry && this.live.get(entry.id);
-    if (l && l.host !== null && !entry.answered) this.pool!.post(l.host, { t: 'again', id: entry.id });
+    if (l && l.host !== null && entry.state === 'unanswered') this.pool!.post(l.host, { t: 'again', id: entry.id });
   }
 
-  /** Pushes out an unanswered request to make room for a newer one. */
+  /** Drops a request without a word while maxPending others wait for the handler: the client asks again. */
+  private deferred(from: { address: string; port: number }, filename: string): void {
+    this.counters[C.deferred]++;
+    this.limited.line('warn', 'deferred', { remote: `${from.address}:${from.port}`, filename, pending: this.s.maxPending }, `tftp has ${this.s.maxPending} requests waiting for their file (tftp.max_pending); newer ones are dropped until the handler catches up, and their clients ask again`);
+  }
+
+  /** Pushes out an unanswered request to make room for a newer one; a transfer whose client has already answered ignores it (quiet abort). */
   private evict(entry: Admitted): void {
     this.counters[C.evicted]++;
     this.limited.line('warn', 'evicted', { remote: entry.key, unanswered: this.s.maxUnanswered }, `tftp has ${this.s.maxUnanswered} requests whose clients never answered (spoofed or gone); dropping the oldest for new ones`);
     const l = this.live.get(entry.id);
-    if (!l) return;
-    if (l.host !== null) this.pool!.post(l.host, { t: 'abort', id: entry.id, reason: 'pushed out by newer requests', quiet: true });
-    else l.dropped = true;
+    if (l?.host != null) this.pool!.post(l.host, { t: 'abort', id: entry.id, reason: 'pushed out by newer requests', quiet: true });
   }
 
   private async serve(l: Live): Promise<void> {
@@ -275,6 +279,7 @@ export class TftpServer extends EventEmitter {
     l.windowsize = neg.windowsize;
     const host = this.pool!.pick();
     l.host = host;
+    const evicted = this.admission.sent(l.entry);
     this.log.debug({ filename: req.filename, remote, options: neg.oack, host }, 'tftp transfer starting');
     this.pool!.post(host, {
       t: 'start',
@@ -292,6 +297,7 @@ export class TftpServer extends EventEmitter {
         shareKey: producer.shareKey,
       },
     });
+    if (evicted) this.evict(evicted);
   }
 
   private onHostMessage(host: number, msg: FromHost): void {
@@ -378,7 +384,7 @@ export class TftpServer extends EventEmitter {
     this.emit('transfer', summary);
   }
 
-  /** Ends a request that never reached a host (refused by the handler, pushed out, shutdown). */
+  /** Ends a request that never reached a host (refused by the handler, shutdown). */
   private drop(l: Live): void {
     if (l.host !== null) return;
     l.dropped = true;

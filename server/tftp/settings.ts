@@ -35,6 +35,8 @@ export const TFTP_DEFAULTS = Object.freeze({
   maxTransfers: 256,
   /** Requests not yet acknowledged; over this the oldest is dropped for the newest. */
   maxUnanswered: 1024,
+  /** Requests whose file the handler is still finding (a menu waiting on the database); past this new ones are dropped and their clients ask again. */
+  maxPending: 1024,
   maxTransfersPerClient: 16,
   /** Bytes read from the source at a time, ahead of the sender (one chunk). */
   readAheadBytes: 128 * 1024,
@@ -75,6 +77,7 @@ export interface TftpServerOptions {
   maxWindowsize?: number;
   maxTransfers?: number;
   maxUnanswered?: number;
+  maxPending?: number;
   maxTransfersPerClient?: number;
   readAheadBytes?: number;
   cacheBytes?: number;
@@ -103,6 +106,7 @@ export interface TftpSettings {
   port: number;
   maxTransfers: number;
   maxUnanswered: number;
+  maxPending: number;
   maxTransfersPerClient: number;
   readAheadBytes: number;
   cacheBytes: number;
@@ -139,6 +143,7 @@ export function resolveSettings(o: TftpServerOptions): TftpSettings {
     port: int('port', o.port, d.port, 0, 65535),
     maxTransfers: int('maxTransfers', o.maxTransfers, d.maxTransfers, 1, 100_000),
     maxUnanswered: int('maxUnanswered', o.maxUnanswered, d.maxUnanswered, 1, 100_000),
+    maxPending: int('maxPending', o.maxPending, d.maxPending, 1, 100_000),
     maxTransfersPerClient: int('maxTransfersPerClient', o.maxTransfersPerClient, d.maxTransfersPerClient, 1, 100_000),
     readAheadBytes: int('readAheadBytes', o.readAheadBytes, d.readAheadBytes, 512, 64 * 1024 * 1024),
     cacheBytes: int('cacheBytes', o.cacheBytes, d.cacheBytes, 0, 16 * 1024 * 1024 * 1024),

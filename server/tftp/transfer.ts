@@ -97,10 +97,14 @@ export class Transfer {
     this.resendFirst();
   }
 
-  /** Ends the transfer now; tells the client why unless `quiet` (never for an unanswered one: it may be spoofed). */
+  /**
+   * Ends the transfer now, telling the client why once it has answered (never an unanswered one: it
+   * may be spoofed). A quiet abort pushes out an unanswered request, and leaves alone a transfer
+   * whose client has answered since (the listening thread takes it back when it hears).
+   */
   abort(reason: string, quiet = false): void {
-    if (this.done) return;
-    if (!quiet && this.answered) this.send(encodeError(ERR.NOT_DEFINED, reason));
+    if (this.done || (quiet && this.answered)) return;
+    if (this.answered) this.send(encodeError(ERR.NOT_DEFINED, reason));
     this.finish(this.answered ? 'failed' : 'unanswered', reason);
   }
 

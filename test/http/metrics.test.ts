@@ -212,7 +212,7 @@ describe('Metrics hooks', () => {
   test('TFTP transfers, bytes, retransmissions and failures come from stats(); durations from transfer events', async () => {
     const m = new Metrics();
     const stats: TftpStats = {
-      transfersStarted: 9, transfersCompleted: 5, transfersFailed: 1, transfersAborted: 3, requestsRefused: 2, malformed: 1, wrongTid: 0, unanswered: 17, evicted: 6,
+      transfersStarted: 9, transfersCompleted: 5, transfersFailed: 1, transfersAborted: 3, requestsRefused: 2, malformed: 1, wrongTid: 0, unanswered: 17, evicted: 6, deferred: 11,
       packetsSent: 700, bytesSent: 350_000, retransmissions: 4, duplicateAcks: 0, timeouts: 4, activeTransfers: 0, busyPollTurns: 1234,
     };
     m.collectTftp(() => stats);
@@ -230,6 +230,7 @@ describe('Metrics hooks', () => {
     assert.equal(sample(t, 'kickstand_tftp_busy_poll_turns_total'), 1234);
     assert.equal(sample(t, 'kickstand_tftp_unanswered_total'), 17);
     assert.equal(sample(t, 'kickstand_tftp_evicted_total'), 6);
+    assert.equal(sample(t, 'kickstand_tftp_deferred_total'), 11);
     assert.equal(sample(t, 'kickstand_tftp_transfer_duration_seconds_count{outcome="completed"}'), 2);
     assert.equal(sample(t, 'kickstand_tftp_transfer_duration_seconds_bucket{le="0.1",outcome="completed"}'), 1);
     assert.equal(sample(t, 'kickstand_tftp_transfer_duration_seconds_count{outcome="failed"}'), 1);

@@ -4,7 +4,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { OP, encodeAck, encodeError, encodeRequest, parseError } from '../../server/tftp/packet.ts';
 import type { TransferSummary } from '../../server/tftp/index.ts';
 import { tftpGet } from './client.ts';
-import { idle, randomFile, startServer } from './harness.ts';
+import { bufferSource, type ByteSource } from '../../server/byte-source.ts';
+import type { TftpRequest } from '../../server/tftp/index.ts';
+import { idle, randomFile, startServer, TEST_WORKERS } from './harness.ts';
 
 const file = randomFile(20_000);
 
@@ -117,6 +119,122 @@ test('over maxUnanswered the oldest silent request is pushed out, quietly, and a
     assert.equal(silent[0]!.replies.length, 1, 'no ERROR to a pushed-out request: it may be spoofed');
     assert.ok(h.lines().filter((l) => String(l.msg).includes('dropping the oldest')).length === 1, 'one rate-limited warning');
     for (const s of silent) s.socket.close();
+  } finally {
+    await h.close();
+  }
+});
+
+/** A handler whose requests for 'slow' wait until the test lets each one through, in order. */
+function gatedHandler(files: Record<string, Buffer>) {
+  const waiting: Array<() => void> = [];
+  let calls = 0;
+  return {
+    waiting,
+    calls: () => calls,
+    handler: async (req: TftpRequest): Promise<ByteSource | null> => {
+      calls++;
+      if (req.filename === 'slow') await new Promise<void>((resolve) => waiting.push(resolve));
+      const f = files[req.filename === 'slow' ? 'f' : req.filename];
+      return f ? bufferSource(f) : null;
+    },
+  };
+}
+
+test('requests still waiting for their file are not "unanswered": newer ones never push them out', async () => {
+  // The PostgreSQL storm: pxelinux.cfg menus waiting on the store were evicted from the unanswered
+  // pool by newer requests and their clients never heard back.
+  const gate = gatedHandler({ f: file });
+  const h = await startServer({ handler: gate.handler, timeoutMs: 5000, maxUnanswered: 2 });
+  try {
+    const gets = Array.from({ length: 4 }, () => tftpGet({ port: h.port, filename: 'slow', timeoutMs: 100, retries: 100 }));
+    await until(() => gate.waiting.length === 4);
+    // Each client repeats its RRQ while it waits: those are the same request, not new ones.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    for (let i = 0; i < 4; i++) {
+      gate.waiting[i]!();
+      const r = await gets[i]!;
+      assert.ok(r.data.equals(file), `client ${i} got the file`);
+    }
+    await idle(h.server);
+    assert.equal(gate.calls(), 4, 'each request found its file once');
+    assert.equal(h.server.stats().evicted, 0);
+    assert.equal(h.server.stats().transfersCompleted, 4);
+  } finally {
+    for (const open of gate.waiting) open();
+    await h.close();
+  }
+});
+
+test('over maxPending a new request is dropped without a word, and is served when its client asks again', async () => {
+  const gate = gatedHandler({ f: file });
+  const h = await startServer({ handler: gate.handler, timeoutMs: 5000, maxPending: 2 });
+  const socket = createSocket('udp4');
+  socket.unref();
+  const replies: Buffer[] = [];
+  socket.on('message', (msg) => replies.push(msg));
+  try {
+    const held = [0, 1].map(() => tftpGet({ port: h.port, filename: 'slow', timeoutMs: 100, retries: 100 }));
+    await until(() => gate.waiting.length === 2);
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const rrq = encodeRequest(OP.RRQ, 'f', 'octet');
+    socket.send(rrq, h.port, '127.0.0.1');
+    await until(() => h.server.stats().deferred === 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(replies.length, 0, 'no ERROR: the server is behind, the file is not missing');
+    assert.equal(gate.calls(), 2, 'the handler was not asked');
+    assert.ok(h.lines().some((l) => String(l.msg).includes('tftp.max_pending')), 'a warning names the setting');
+    for (const open of gate.waiting) open();
+    for (const r of await Promise.all(held)) assert.ok(r.data.equals(file));
+    socket.send(rrq, h.port, '127.0.0.1'); // the client's own retransmission
+    await until(() => replies.length === 1);
+    assert.equal(replies[0]!.readUInt16BE(0), OP.DATA);
+    assert.equal(replies[0]!.readUInt16BE(2), 1);
+  } finally {
+    for (const open of gate.waiting) open();
+    socket.close();
+    await h.close();
+  }
+});
+
+test('a request pushed out just after its client answered keeps its transfer (the answer was on its way)', { timeout: 30_000 }, async () => {
+  // Transfers run on another thread. There, a's ACK arrives while this thread is busy finding b's
+  // file; b's first packet then pushes a out of the one-place pool before this thread has heard
+  // that a answered. The push-out must not end a transfer whose client is there.
+  let first: Stalled | null = null;
+  const h = await startServer({
+    files: { f: file },
+    timeoutMs: 5000,
+    firstAckMs: 10_000,
+    maxUnanswered: 1,
+    workers: Math.max(1, TEST_WORKERS),
+    handler: async (req) => {
+      if (req.filename === 'b' && first) {
+        const { socket, serverPort } = first;
+        await new Promise<void>((resolve) =>
+          socket.send(encodeAck(1), serverPort, '127.0.0.1', () => {
+            const until = performance.now() + 300;
+            while (performance.now() < until); // busy: the transfer thread takes the ACK meanwhile
+            resolve();
+          }),
+        );
+      }
+      return bufferSource(file);
+    },
+  });
+  try {
+    const a = (first = await stall(h.port));
+    const b = await stall(h.port, encodeRequest(OP.RRQ, 'b', 'octet'));
+    await until(() => h.server.stats().evicted === 1);
+    // a goes on: acknowledge the last block it has and then each one as it comes.
+    const ack = (msg: Buffer) => a.socket.send(encodeAck(msg.readUInt16BE(2)), a.serverPort, '127.0.0.1');
+    a.socket.on('message', (msg) => msg.readUInt16BE(0) === OP.DATA && ack(msg));
+    ack(a.replies.at(-1)!);
+    await until(() => a.replies.some((r) => r.readUInt16BE(0) === OP.DATA && r.length < 516));
+    const blocks = new Map(a.replies.filter((r) => r.readUInt16BE(0) === OP.DATA).map((r) => [r.readUInt16BE(2), r.subarray(4)]));
+    assert.ok(Buffer.concat([...blocks.values()]).equals(file), 'a got the whole file');
+    assert.ok(!a.replies.some((r) => r.readUInt16BE(0) === OP.ERROR));
+    await until(() => h.server.stats().transfersCompleted === 1);
+    b.socket.close();
   } finally {
     await h.close();
   }
