@@ -172,7 +172,7 @@ async function start(
     power,
     dashboard: { secureCookies: config.public_url?.startsWith('https:') ?? false },
   });
-  const http: { server: Server; port: number } = await listen(handler, config.http.host, config.http.port);
+  const http: { server: Server; port: number } = await listen(handler, config.http.host, config.http.port, config.http.backlog);
   closers.push(async () => {
     http.server.closeAllConnections();
     await new Promise<void>((r) => http.server.close(() => r()));

@@ -160,3 +160,28 @@ export class Sampler {
 export function mib(bytes: number): string {
   return (bytes / MiB).toFixed(1);
 }
+
+/** TCP counters of the kernel's /proc/<pid>/net/netstat (the network namespace pid lives in) that say connections were lost before accept(). */
+export interface ListenCounters {
+  /** Completed handshakes dropped because the accept queue (the listen backlog) was full. */
+  listenOverflows: number;
+  /** Every SYN or handshake-completing ACK a listening socket dropped (overflows included). */
+  listenDrops: number;
+}
+
+/** Returns pid's namespace's listen-queue counters (zeros when the process is gone). */
+export function listenCounters(pid: number): ListenCounters {
+  try {
+    const lines = readFileSync(`/proc/${pid}/net/netstat`, 'utf8').split('\n');
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      if (!lines[i]!.startsWith('TcpExt:')) continue;
+      const names = lines[i]!.trim().split(/\s+/);
+      const values = lines[i + 1]!.trim().split(/\s+/).map(Number);
+      const at = (name: string) => values[names.indexOf(name)] ?? 0;
+      return { listenOverflows: at('ListenOverflows'), listenDrops: at('ListenDrops') };
+    }
+  } catch {
+    /* gone */
+  }
+  return { listenOverflows: 0, listenDrops: 0 };
+}

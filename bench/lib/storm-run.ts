@@ -9,7 +9,7 @@ import { joinBridge } from '../../test/system/lib/bridge.ts';
 import type { TestPostgres } from '../../test/system/lib/postgres.ts';
 import { ROOT, importArmed, listAll, startService, type Service } from './kickstand.ts';
 import { start } from './procs.ts';
-import { Sampler, memory, type SampleSummary } from './sample.ts';
+import { Sampler, listenCounters, memory, type ListenCounters, type SampleSummary } from './sample.ts';
 import type { MachineRecord } from '../storm/sim.ts';
 
 /** Which store and how many instances. */
@@ -43,8 +43,8 @@ export interface StormRun {
   regSeconds: number;
   /** CPU seconds the simulator used. */
   simCpuSeconds: number;
-  /** Per instance: sampled CPU and memory, peak RSS, RSS before. */
-  instances: Array<{ name: string; sample: SampleSummary; hwm: number; rssBefore: number }>;
+  /** Per instance: sampled CPU and memory, peak RSS, RSS before, connections its namespace's listen queues dropped during the storm. */
+  instances: Array<{ name: string; sample: SampleSummary; hwm: number; rssBefore: number; listen: ListenCounters }>;
   commands: string[];
 }
 
@@ -81,6 +81,7 @@ export async function runStorm(o: { dir: string; lab: StormLab; variant: StormVa
       await new Promise((r) => setTimeout(r, 3000));
     }
     const rssBefore = services.map((s) => memory(s.proc.pid).rss);
+    const listenBefore = services.map((s) => listenCounters(s.proc.pid));
     const cfg = join(dir, 'sim.json');
     const out = join(dir, 'sim-result.json');
     writeFileSync(cfg, JSON.stringify({ macs: o.macs, rampMs: o.rampMs, out }));
@@ -91,12 +92,16 @@ export async function runStorm(o: { dir: string; lab: StormLab; variant: StormVa
     const code = await sim.exited;
     clearTimeout(timeout);
     const samples = samplers.map((s) => s.stop());
+    const listen = services.map((s, i): ListenCounters => {
+      const now = listenCounters(s.proc.pid);
+      return { listenOverflows: now.listenOverflows - listenBefore[i]!.listenOverflows, listenDrops: now.listenDrops - listenBefore[i]!.listenDrops };
+    });
     o.log(readFileSync(join(dir, 'sim.log'), 'utf8').trim());
     if (code !== 0) throw new Error(`the simulator exited ${code}: ${readFileSync(join(dir, 'sim.log'), 'utf8').slice(-2000)}`);
     const { seconds, records, cpuSeconds: simCpuSeconds } = JSON.parse(readFileSync(out, 'utf8')) as { seconds: number; records: MachineRecord[]; cpuSeconds: number };
     // Every page, not the first 100.
     const built = (await listAll(services[0]!, 'state=built')).filter((x) => x.name.startsWith('storm-')).length;
-    const instances = services.map((s, i) => ({ name: peers[i]!, sample: samples[i]!, hwm: memory(s.proc.pid).hwm, rssBefore: rssBefore[i]! }));
+    const instances = services.map((s, i) => ({ name: peers[i]!, sample: samples[i]!, hwm: memory(s.proc.pid).hwm, rssBefore: rssBefore[i]!, listen: listen[i]! }));
     const hide = (c: string) => c.split(o.dir).join('$TMP').replace(lab.serverIf, '<veth>').replace(url ?? '\u0000', '<postgres url>');
     return { variant, seconds, records, built, regSeconds, simCpuSeconds, instances, commands: services.map((s) => hide(s.command)) };
   } finally {

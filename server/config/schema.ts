@@ -86,7 +86,12 @@ export const configSchema = z
     public_url: z.string().url().optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     http: z
-      .object({ host: z.string().default('0.0.0.0'), port: port.default(8080) })
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(8080),
+        /** Connections the kernel holds for accept(); the kernel clamps it to net.core.somaxconn. */
+        backlog: z.number().int().min(1).max(65535).default(4096),
+      })
       .strict()
       .default({}),
     tftp: z
