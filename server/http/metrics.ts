@@ -111,7 +111,7 @@ export class Metrics {
     this.snapshot('counter', 'kickstand_tftp_malformed_packets_total', 'TFTP packets dropped as malformed', [], () => one(tftp()?.malformed));
     this.snapshot('counter', 'kickstand_tftp_unanswered_total', 'TFTP requests whose first answer was never acknowledged (spoofed, scanners, clients gone), given up quietly', [], () => one(tftp()?.unanswered));
     this.snapshot('counter', 'kickstand_tftp_evicted_total', 'TFTP unanswered requests dropped early for newer ones (tftp.max_unanswered)', [], () => one(tftp()?.evicted));
-    this.snapshot('counter', 'kickstand_tftp_deferred_total', 'TFTP requests dropped because tftp.max_pending others were waiting for their file (their clients ask again)', [], () => one(tftp()?.deferred));
+    this.snapshot('counter', 'kickstand_tftp_deferred_total', 'TFTP requests dropped because tftp.max_transfers transfers were running or tftp.max_pending requests were waiting for their file (their clients ask again)', [], () => one(tftp()?.deferred));
     this.snapshot('counter', 'kickstand_tftp_busy_poll_turns_total', 'Event-loop turns TFTP spent polling for fast clients\' ACKs instead of sleeping (tftp.busy_poll_us)', [], () => one(tftp()?.busyPollTurns));
     this.snapshot('gauge', 'kickstand_tftp_active_transfers', 'TFTP transfers in progress', [], () => one(tftp()?.activeTransfers));
 

@@ -5,7 +5,10 @@
 // - unanswered: its first packet (OACK or block 1) is out and its client has not acknowledged it.
 //   A flood of spoofed or abandoned RRQs fills only this pool, where the oldest is dropped for the
 //   newest, so a real client (which answers within milliseconds) always gets through.
-// - answered: the client acknowledged something; it holds one of the maxTransfers slots.
+// - answered: the client acknowledged something. Past maxTransfers answered transfers new requests
+//   are dropped without a word (their clients ask again), but a request already answered is never
+//   cut off: a client that acknowledged its first packet keeps its transfer even when that passes
+//   maxTransfers, so at most maxTransfers + maxUnanswered transfers run.
 // Per-source limits count all three.
 
 export type AdmittedState = 'pending' | 'unanswered' | 'answered';
@@ -24,7 +27,8 @@ export type Admission =
   | { ok: true; entry: Admitted }
   | { ok: false; reason: 'duplicate' }
   | { ok: false; reason: 'backlog' }
-  | { ok: false; reason: 'busy' | 'per-client'; message: string };
+  | { ok: false; reason: 'full' }
+  | { ok: false; reason: 'per-client'; message: string };
 
 export interface AdmissionLimits {
   maxTransfers: number;
@@ -71,7 +75,7 @@ export class AdmissionControl {
     const key = `${address}:${port}`;
     if (this.byKey.has(key)) return { ok: false, reason: 'duplicate' };
     const { maxTransfers, maxPending, maxTransfersPerClient } = this.limits;
-    if (this.answeredCount >= maxTransfers) return { ok: false, reason: 'busy', message: `server busy: ${maxTransfers} transfers in progress` };
+    if (this.answeredCount >= maxTransfers) return { ok: false, reason: 'full' };
     const mine = this.perSource.get(address) ?? 0;
     if (mine >= maxTransfersPerClient) return { ok: false, reason: 'per-client', message: `too many transfers from ${address}: limit ${maxTransfersPerClient}` };
     if (this.pendingCount >= maxPending) return { ok: false, reason: 'backlog' };
@@ -97,13 +101,12 @@ export class AdmissionControl {
   }
 
   /**
-   * Moves a request to the answered transfers; returns false when that would pass maxTransfers
-   * (the caller refuses it). A request pushed out while its client's first ACK was already on its
-   * way is taken back when its address:port is still free.
+   * Moves a request to the answered transfers, over maxTransfers if need be (its client is there).
+   * A request pushed out while its client's first ACK was on its way is taken back, unless another
+   * request from that address:port has come meanwhile: then this returns false and the caller ends it.
    */
   answer(entry: Admitted): boolean {
     if (entry.state === 'answered') return this.byKey.get(entry.key) === entry;
-    if (this.answeredCount >= this.limits.maxTransfers) return false;
     if (this.byKey.get(entry.key) === entry) {
       if (entry.state === 'pending') this.pendingCount--;
       else this.unanswered.delete(entry.id);

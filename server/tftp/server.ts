@@ -196,7 +196,7 @@ export class TftpServer extends EventEmitter {
     const admitted = this.admission.admit(from.address, from.port);
     if (!admitted.ok) {
       if (admitted.reason === 'duplicate') return this.requestedAgain(`${from.address}:${from.port}`);
-      if (admitted.reason === 'backlog') return this.deferred(from, req.filename);
+      if (admitted.reason === 'backlog' || admitted.reason === 'full') return this.deferred(admitted.reason, from, req.filename);
       this.limited.line('warn', `refused-${admitted.reason}`, { remote: `${from.address}:${from.port}`, filename: req.filename }, `tftp request refused: ${admitted.message}`);
       return this.refuse(reply, from, ERR.NOT_DEFINED, admitted.message, req.filename, true);
     }
@@ -228,10 +228,12 @@ export class TftpServer extends EventEmitter {
     if (l && l.host !== null && entry.state === 'unanswered') this.pool!.post(l.host, { t: 'again', id: entry.id });
   }
 
-  /** Drops a request without a word while maxPending others wait for the handler: the client asks again. */
-  private deferred(from: { address: string; port: number }, filename: string): void {
+  /** Drops a request without a word while the server is full (maxTransfers) or behind (maxPending): the client asks again. */
+  private deferred(why: 'backlog' | 'full', from: { address: string; port: number }, filename: string): void {
     this.counters[C.deferred]++;
-    this.limited.line('warn', 'deferred', { remote: `${from.address}:${from.port}`, filename, pending: this.s.maxPending }, `tftp has ${this.s.maxPending} requests waiting for their file (tftp.max_pending); newer ones are dropped until the handler catches up, and their clients ask again`);
+    const fields = { remote: `${from.address}:${from.port}`, filename };
+    if (why === 'full') this.limited.line('warn', 'deferred-full', { ...fields, transfers: this.s.maxTransfers }, `tftp has ${this.s.maxTransfers} transfers in progress (tftp.max_transfers); new requests are dropped until some end, and their clients ask again`);
+    else this.limited.line('warn', 'deferred-backlog', { ...fields, pending: this.s.maxPending }, `tftp has ${this.s.maxPending} requests waiting for their file (tftp.max_pending); newer ones are dropped until the handler catches up, and their clients ask again`);
   }
 
   /** Pushes out an unanswered request to make room for a newer one; a transfer whose client has already answered ignores it (quiet abort). */
@@ -307,10 +309,8 @@ export class TftpServer extends EventEmitter {
       case 'answered': {
         const l = this.live.get(msg.id);
         if (!l) return;
-        if (!this.admission.answer(l.entry)) {
-          this.limited.line('warn', 'refused-busy', { remote: l.entry.key, filename: l.req.filename }, `tftp request refused: server busy: ${this.s.maxTransfers} transfers in progress`);
-          this.pool!.post(host, { t: 'abort', id: msg.id, reason: `server busy: ${this.s.maxTransfers} transfers in progress`, quiet: false });
-        }
+        // Pushed out, and a newer request from the same address:port took its place: that one goes on.
+        if (!this.admission.answer(l.entry)) this.pool!.post(host, { t: 'abort', id: msg.id, reason: 'superseded by a newer request from this port', quiet: false });
         return;
       }
       case 'end':

@@ -31,7 +31,7 @@ export const TFTP_DEFAULTS = Object.freeze({
   /** Path MTU assumed for clients: 1500 (Ethernet) gives blksize 1468 over IPv4. */
   mtu: 1500,
   maxWindowsize: 64,
-  /** Transfers whose client has acknowledged something; over this a request gets "server busy". */
+  /** Transfers whose client has acknowledged something; past this new requests are dropped (their clients ask again), running ones go on. */
   maxTransfers: 256,
   /** Requests not yet acknowledged; over this the oldest is dropped for the newest. */
   maxUnanswered: 1024,

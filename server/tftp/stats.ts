@@ -31,7 +31,7 @@ export const COUNTER_NAMES = [
   'unanswered',
   /** Unanswered requests dropped early to make room for newer ones. */
   'evicted',
-  /** Requests dropped unanswered because tftp.max_pending others were waiting for the handler (their clients ask again). */
+  /** Requests dropped unanswered because maxTransfers transfers ran or maxPending others waited for the handler (their clients ask again). */
   'deferred',
   /** Event-loop turns spent polling for fast clients' ACKs instead of sleeping (busy polling). */
   'busyPollTurns',

@@ -80,6 +80,6 @@ describe('tftp keeps serving real clients under a flood of silent requests', { s
     const f = JSON.parse(floodOut) as { sent: number; bytesOut: number; packetsIn: number; bytesIn: number };
     // Each silent request gets its OACK and one resend, or one OACK per repeat once 200 ms have passed.
     assert.ok(f.bytesIn <= f.bytesOut * 2, `the flood sent ${f.bytesOut} bytes and got ${f.bytesIn} back`);
-    assert.ok(!/server busy/.test(svc.log()), 'no real client was told the server is busy');
+    assert.ok(!/server busy|tftp\.max_transfers/.test(svc.log()), 'no real client was held back for lack of transfer slots');
   });
 });

@@ -74,13 +74,45 @@ test('over maxTransfersPerClient a request gets an ERROR; after one ends the cli
   }
 });
 
-test('over maxTransfers a request gets "server busy" once its slots hold answering clients', async () => {
+test('over maxTransfers a new request is dropped without a word, and served when its client asks again after a slot frees', async () => {
   const h = await startServer({ files: { f: file }, timeoutMs: 5000, maxTransfers: 1 });
+  const socket = createSocket('udp4');
+  socket.unref();
+  const replies: Buffer[] = [];
+  socket.on('message', (msg) => replies.push(msg));
   try {
     const a = await answerThenStall(h.port);
-    const refused = await tftpGet({ port: h.port, filename: 'f' });
-    assert.deepEqual(refused.error, { code: 0, message: 'server busy: 1 transfers in progress' });
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const rrq = encodeRequest(OP.RRQ, 'f', 'octet');
+    socket.send(rrq, h.port, '127.0.0.1');
+    await until(() => h.server.stats().deferred === 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(replies.length, 0, 'no "server busy": a PXE ROM would give up the boot');
+    assert.ok(h.lines().some((l) => String(l.msg).includes('tftp.max_transfers')), 'a warning names the setting');
     await a.abort();
+    await until(() => h.server.stats().activeTransfers === 0);
+    socket.send(rrq, h.port, '127.0.0.1'); // the client's own retransmission
+    await until(() => replies.length === 1);
+    assert.equal(replies[0]!.readUInt16BE(0), OP.DATA);
+  } finally {
+    socket.close();
+    await h.close();
+  }
+});
+
+test('a client that answers its first packet while maxTransfers others run keeps its transfer', async () => {
+  const h = await startServer({ files: { f: file }, timeoutMs: 5000, firstAckMs: 10_000, maxTransfers: 1 });
+  try {
+    const waiting = await stall(h.port); // unanswered: takes no slot
+    const b = await answerThenStall(h.port); // takes the one slot
+    const ack = (msg: Buffer) => waiting.socket.send(encodeAck(msg.readUInt16BE(2)), waiting.serverPort, '127.0.0.1');
+    waiting.socket.on('message', (msg) => msg.readUInt16BE(0) === OP.DATA && ack(msg));
+    ack(waiting.replies[0]!);
+    await until(() => waiting.replies.some((r) => r.readUInt16BE(0) === OP.DATA && r.length < 516));
+    const blocks = new Map(waiting.replies.filter((r) => r.readUInt16BE(0) === OP.DATA).map((r) => [r.readUInt16BE(2), r.subarray(4)]));
+    assert.ok(Buffer.concat([...blocks.values()]).equals(file));
+    assert.ok(!waiting.replies.some((r) => r.readUInt16BE(0) === OP.ERROR));
+    await b.abort();
   } finally {
     await h.close();
   }
