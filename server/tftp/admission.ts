@@ -65,11 +65,6 @@ export class AdmissionControl {
     return this.answeredCount;
   }
 
-  /** Number of requests whose file the handler is still finding. */
-  get pending(): number {
-    return this.pendingCount;
-  }
-
   /** Admits a request from address:port as pending, or says why not. */
   admit(address: string, port: number): Admission {
     const key = `${address}:${port}`;

@@ -2,11 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { OP, encodeAck, encodeError, encodeRequest, parseError } from '../../server/tftp/packet.ts';
-import type { TransferSummary } from '../../server/tftp/index.ts';
-import { tftpGet } from './client.ts';
+import type { TftpRequest, TransferSummary } from '../../server/tftp/index.ts';
 import { bufferSource, type ByteSource } from '../../server/byte-source.ts';
-import type { TftpRequest } from '../../server/tftp/index.ts';
-import { idle, randomFile, startServer, TEST_WORKERS } from './harness.ts';
+import { tftpGet } from './client.ts';
+import { idle, randomFile, startServer, TEST_WORKERS, type Harness } from './harness.ts';
 
 const file = randomFile(20_000);
 
@@ -56,6 +55,32 @@ async function answerThenStall(port: number): Promise<Stalled> {
   return s;
 }
 
+/** Acknowledges the last block a stalled client has and every one after it; resolves with the file it put together. */
+async function finishTransfer(s: Stalled): Promise<Buffer> {
+  const ack = (msg: Buffer) => s.socket.send(encodeAck(msg.readUInt16BE(2)), s.serverPort, '127.0.0.1');
+  s.socket.on('message', (msg) => msg.readUInt16BE(0) === OP.DATA && ack(msg));
+  ack(s.replies.at(-1)!);
+  await until(() => s.replies.some((r) => r.readUInt16BE(0) === OP.DATA && r.length < 516));
+  const blocks = new Map(s.replies.filter((r) => r.readUInt16BE(0) === OP.DATA).map((r) => [r.readUInt16BE(2), r.subarray(4)]));
+  return Buffer.concat([...blocks.values()]);
+}
+
+/** A client whose RRQ for 'f' the server defers (full or behind): resolves once it is counted and 100 ms have passed, with what came back and a way to ask again. */
+async function deferredRequest(h: Harness): Promise<{ replies: Buffer[]; again: () => void; close: () => void }> {
+  const socket = createSocket('udp4');
+  socket.unref();
+  const replies: Buffer[] = [];
+  socket.on('message', (msg) => replies.push(msg));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const rrq = encodeRequest(OP.RRQ, 'f', 'octet');
+  const again = () => socket.send(rrq, h.port, '127.0.0.1'); // the client's own retransmission
+  const before = h.server.stats().deferred;
+  again();
+  await until(() => h.server.stats().deferred === before + 1);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return { replies, again, close: () => socket.close() };
+}
+
 test('over maxTransfersPerClient a request gets an ERROR; after one ends the client is served again', async () => {
   const h = await startServer({ files: { f: file }, timeoutMs: 5000, maxTransfersPerClient: 2 });
   try {
@@ -76,26 +101,21 @@ test('over maxTransfersPerClient a request gets an ERROR; after one ends the cli
 
 test('over maxTransfers a new request is dropped without a word, and served when its client asks again after a slot frees', async () => {
   const h = await startServer({ files: { f: file }, timeoutMs: 5000, maxTransfers: 1 });
-  const socket = createSocket('udp4');
-  socket.unref();
-  const replies: Buffer[] = [];
-  socket.on('message', (msg) => replies.push(msg));
+  let c: Awaited<ReturnType<typeof deferredRequest>> | null = null;
   try {
     const a = await answerThenStall(h.port);
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const rrq = encodeRequest(OP.RRQ, 'f', 'octet');
-    socket.send(rrq, h.port, '127.0.0.1');
-    await until(() => h.server.stats().deferred === 1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(replies.length, 0, 'no "server busy": a PXE ROM would give up the boot');
+    c = await deferredRequest(h);
+    assert.equal(h.server.stats().deferred, 1);
+    assert.equal(c.replies.length, 0, 'no "server busy": a PXE ROM would give up the boot');
     assert.ok(h.lines().some((l) => String(l.msg).includes('tftp.max_transfers')), 'a warning names the setting');
     await a.abort();
     await until(() => h.server.stats().activeTransfers === 0);
-    socket.send(rrq, h.port, '127.0.0.1'); // the client's own retransmission
+    c.again();
+    const { replies } = c;
     await until(() => replies.length === 1);
     assert.equal(replies[0]!.readUInt16BE(0), OP.DATA);
   } finally {
-    socket.close();
+    c?.close();
     await h.close();
   }
 });
@@ -105,12 +125,7 @@ test('a client that answers its first packet while maxTransfers others run keeps
   try {
     const waiting = await stall(h.port); // unanswered: takes no slot
     const b = await answerThenStall(h.port); // takes the one slot
-    const ack = (msg: Buffer) => waiting.socket.send(encodeAck(msg.readUInt16BE(2)), waiting.serverPort, '127.0.0.1');
-    waiting.socket.on('message', (msg) => msg.readUInt16BE(0) === OP.DATA && ack(msg));
-    ack(waiting.replies[0]!);
-    await until(() => waiting.replies.some((r) => r.readUInt16BE(0) === OP.DATA && r.length < 516));
-    const blocks = new Map(waiting.replies.filter((r) => r.readUInt16BE(0) === OP.DATA).map((r) => [r.readUInt16BE(2), r.subarray(4)]));
-    assert.ok(Buffer.concat([...blocks.values()]).equals(file));
+    assert.ok((await finishTransfer(waiting)).equals(file));
     assert.ok(!waiting.replies.some((r) => r.readUInt16BE(0) === OP.ERROR));
     await b.abort();
   } finally {
@@ -200,30 +215,25 @@ test('requests still waiting for their file are not "unanswered": newer ones nev
 test('over maxPending a new request is dropped without a word, and is served when its client asks again', async () => {
   const gate = gatedHandler({ f: file });
   const h = await startServer({ handler: gate.handler, timeoutMs: 5000, maxPending: 2 });
-  const socket = createSocket('udp4');
-  socket.unref();
-  const replies: Buffer[] = [];
-  socket.on('message', (msg) => replies.push(msg));
+  let c: Awaited<ReturnType<typeof deferredRequest>> | null = null;
   try {
     const held = [0, 1].map(() => tftpGet({ port: h.port, filename: 'slow', timeoutMs: 100, retries: 100 }));
     await until(() => gate.waiting.length === 2);
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const rrq = encodeRequest(OP.RRQ, 'f', 'octet');
-    socket.send(rrq, h.port, '127.0.0.1');
-    await until(() => h.server.stats().deferred === 1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(replies.length, 0, 'no ERROR: the server is behind, the file is not missing');
+    c = await deferredRequest(h);
+    assert.equal(h.server.stats().deferred, 1);
+    assert.equal(c.replies.length, 0, 'no ERROR: the server is behind, the file is not missing');
     assert.equal(gate.calls(), 2, 'the handler was not asked');
     assert.ok(h.lines().some((l) => String(l.msg).includes('tftp.max_pending')), 'a warning names the setting');
     for (const open of gate.waiting) open();
     for (const r of await Promise.all(held)) assert.ok(r.data.equals(file));
-    socket.send(rrq, h.port, '127.0.0.1'); // the client's own retransmission
+    c.again();
+    const { replies } = c;
     await until(() => replies.length === 1);
     assert.equal(replies[0]!.readUInt16BE(0), OP.DATA);
     assert.equal(replies[0]!.readUInt16BE(2), 1);
   } finally {
     for (const open of gate.waiting) open();
-    socket.close();
+    c?.close();
     await h.close();
   }
 });
@@ -257,13 +267,8 @@ test('a request pushed out just after its client answered keeps its transfer (th
     const a = (first = await stall(h.port));
     const b = await stall(h.port, encodeRequest(OP.RRQ, 'b', 'octet'));
     await until(() => h.server.stats().evicted === 1);
-    // a goes on: acknowledge the last block it has and then each one as it comes.
-    const ack = (msg: Buffer) => a.socket.send(encodeAck(msg.readUInt16BE(2)), a.serverPort, '127.0.0.1');
-    a.socket.on('message', (msg) => msg.readUInt16BE(0) === OP.DATA && ack(msg));
-    ack(a.replies.at(-1)!);
-    await until(() => a.replies.some((r) => r.readUInt16BE(0) === OP.DATA && r.length < 516));
-    const blocks = new Map(a.replies.filter((r) => r.readUInt16BE(0) === OP.DATA).map((r) => [r.readUInt16BE(2), r.subarray(4)]));
-    assert.ok(Buffer.concat([...blocks.values()]).equals(file), 'a got the whole file');
+    // a goes on, acknowledging each block.
+    assert.ok((await finishTransfer(a)).equals(file), 'a got the whole file');
     assert.ok(!a.replies.some((r) => r.readUInt16BE(0) === OP.ERROR));
     await until(() => h.server.stats().transfersCompleted === 1);
     b.socket.close();
